@@ -1,0 +1,54 @@
+// ParamBuffer: all parameters of one module in one flat array, and their
+// gradients in another of the same size, carved into named views. The
+// optimizer, the gradient-norm clip, the checkpoint and (later) the DP
+// all-reduce each see one contiguous array.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+
+namespace braid {
+
+struct ParamView {
+  std::string name;             // e.g. "blocks.0.attn.qkv.weight"
+  std::vector<int64_t> shape;
+  int64_t offset = 0;           // in floats, into params()/grads()
+  int64_t numel = 0;
+  bool decay = true;            // AdamW weight decay applies (off for norms, biases)
+};
+
+class ParamBuffer {
+ public:
+  // Declares a parameter; call all Add()s before Allocate(). Returns its index.
+  int Add(const std::string& name, std::vector<int64_t> shape, bool decay = true);
+  void Allocate();  // sizes params_ and grads_, zero-filled
+
+  bool allocated() const { return allocated_; }
+  int64_t size() const { return static_cast<int64_t>(params_.size()); }
+  const std::vector<ParamView>& views() const { return views_; }
+  const ParamView& view(int index) const { return views_.at(static_cast<size_t>(index)); }
+  // Index of a view by name, or -1.
+  int Find(const std::string& name) const;
+
+  float* param(int index) { return params_.data() + views_.at(static_cast<size_t>(index)).offset; }
+  const float* param(int index) const { return params_.data() + views_.at(static_cast<size_t>(index)).offset; }
+  float* grad(int index) { return grads_.data() + views_.at(static_cast<size_t>(index)).offset; }
+
+  std::vector<float>& params() { return params_; }
+  const std::vector<float>& params() const { return params_; }
+  std::vector<float>& grads() { return grads_; }
+  const std::vector<float>& grads() const { return grads_; }
+  void ZeroGrads();
+
+ private:
+  std::vector<ParamView> views_;
+  std::vector<float> params_;
+  std::vector<float> grads_;
+  int64_t total_ = 0;
+  bool allocated_ = false;
+};
+
+}  // namespace braid
