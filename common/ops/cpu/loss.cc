@@ -1,0 +1,71 @@
+#include "common/ops/cpu/loss.h"
+
+#include <cmath>
+
+namespace braid::ops {
+
+template <typename T>
+double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V,
+                             int64_t* count) {
+  double total = 0;
+  int64_t cnt = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    if (targets[n] < 0) {
+      if (losses) losses[n] = 0;
+      continue;
+    }
+    const T* x = logits + n * V;
+    double mx = double(x[0]);
+    for (int64_t v = 1; v < V; ++v) mx = std::max(mx, double(x[v]));
+    double sum = 0;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(x[v]) - mx);
+    double l = std::log(sum) + mx - double(x[targets[n]]);
+    if (losses) losses[n] = T(l);
+    total += l;
+    ++cnt;
+  }
+  if (count) *count = cnt;
+  return total;
+}
+
+template <typename T>
+void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, T scale) {
+#pragma omp parallel for schedule(static) if (N * V > 65536)
+  for (int64_t n = 0; n < N; ++n) {
+    if (targets[n] < 0) continue;
+    const T* x = logits + n * V;
+    T* d = dlogits + n * V;
+    T mx = x[0];
+    for (int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
+    T sum = 0;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);
+    T inv = T(1) / sum;
+    for (int64_t v = 0; v < V; ++v) d[v] += scale * std::exp(x[v] - mx) * inv;
+    d[targets[n]] -= scale;
+  }
+}
+
+template <typename T>
+double mse_forward(const T* pred, const T* target, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double e = double(pred[i]) - double(target[i]);
+    s += e * e;
+  }
+  return s;
+}
+
+template <typename T>
+void mse_backward(T* dpred, const T* pred, const T* target, int64_t n, T scale) {
+  for (int64_t i = 0; i < n; ++i) dpred[i] += scale * T(2) * (pred[i] - target[i]);
+}
+
+#define BRAID_INSTANTIATE(T)                                                                              \
+  template double cross_entropy_forward<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t*);     \
+  template void cross_entropy_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t, T);             \
+  template double mse_forward<T>(const T*, const T*, int64_t);                                            \
+  template void mse_backward<T>(T*, const T*, const T*, int64_t, T);
+BRAID_INSTANTIATE(float)
+BRAID_INSTANTIATE(double)
+
+}  // namespace braid::ops
