@@ -1,0 +1,23 @@
+// Subcommands of the `braid` CLI. Exit codes (DESIGN.md §4): 0 success,
+// 1 runtime failure, 2 bad input (spec, arguments, data files).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "common/base/status.h"
+
+namespace braid::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Maps a Status to an exit code: input problems are 2, the rest 1.
+int ExitCodeFor(const Status& s);
+
+// Each Register* adds a subcommand to `app` and sets `*run` to its action
+// when the subcommand is chosen.
+void RegisterTrain(CLI::App& app, std::function<int()>* run);
+void RegisterEval(CLI::App& app, std::function<int()>* run);
+
+}  // namespace braid::cli

@@ -1,0 +1,39 @@
+// braid: the user CLI (DESIGN.md §4).
+#include <cstdio>
+#include <functional>
+
+#include "cli/commands.h"
+
+namespace braid::cli {
+int ExitCodeFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk: return kExitOk;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kDataLoss:
+    case StatusCode::kOutOfRange: return kExitBadInput;
+    default: return kExitRuntime;
+  }
+}
+}  // namespace braid::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"braid: disaggregated multimodal LLM training.\n"
+               "The single-process path (train, eval) is the numerical reference; the\n"
+               "service commands (run, up, submit, status, ...) arrive with the runtime."};
+  app.require_subcommand(1);
+  std::function<int()> run;
+  braid::cli::RegisterTrain(app, &run);
+  braid::cli::RegisterEval(app, &run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return braid::cli::kExitBadInput;
+  }
+  return run ? run() : braid::cli::kExitBadInput;
+}

@@ -1,0 +1,55 @@
+// Checkpoints: checkpoints_dir/step-N/{<module>.safetensors,
+// <module>.optim.safetensors, manifest.json}. The manifest lists each file's
+// crc32 and size; a step dir appears only by an atomic rename of a fully
+// written and fsynced temporary dir, so a crash never leaves a half step-N.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/base/status.h"
+#include "common/optim/adamw.h"
+#include "common/tensor/param_buffer.h"
+
+namespace braid {
+
+inline constexpr char kCheckpointFormat[] = "braid-checkpoint-v1";
+
+struct ModuleState {
+  std::string name;              // file stem: [A-Za-z0-9_.-]+
+  ParamBuffer* params = nullptr;
+  AdamW* optim = nullptr;        // may be null: params only
+};
+
+// Writes checkpoints_dir/step-<step>/ atomically: files go into
+// step-<step>.tmp-<pid>/ and are fsynced, then manifest.json
+//   {"format":"braid-checkpoint-v1","step":N,
+//    "files":{"encoder.safetensors":{"crc32":"%08x","bytes":B},...},"extra":<json>}
+// then the dir is renamed to step-<step> (replacing an existing one) and
+// checkpoints_dir is fsynced. Afterwards all but the `keep` newest (highest
+// step) step-* dirs are deleted (keep <= 0 keeps all; the dir just written is
+// never deleted), as are temporary dirs left by dead processes.
+// Params file: one tensor per ParamView. Optim file: "m.<view>", "v.<view>",
+// metadata {"t": "<t>"}. One saver per checkpoints_dir at a time (tmp dirs are named by pid).
+Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const std::vector<ModuleState>& modules,
+                      const nlohmann::json& extra, int keep);
+
+// Verifies the manifest and every file's crc32 and size, then loads into the
+// given buffers (allocated, same views). Errors name the file (checksum,
+// missing file) or the tensor (missing view, shape mismatch, unexpected
+// tensor). Nothing is modified unless every module loads. Returns "extra".
+StatusOr<nlohmann::json> LoadCheckpoint(const std::string& step_dir, const std::vector<ModuleState>& modules);
+
+// step-N dirs newest first; returns the path of the newest that verifies.
+// Each skipped corrupt one is logged and appended to `skipped` as
+// "<dir>: <error>". NotFound when none verifies.
+StatusOr<std::string> FindLatestGoodCheckpoint(const std::string& checkpoints_dir,
+                                               std::vector<std::string>* skipped = nullptr);
+
+// Manifest format, step number vs dir name, and each listed file's size and crc32.
+Status VerifyCheckpoint(const std::string& step_dir);
+
+}  // namespace braid

@@ -1,0 +1,236 @@
+#include "common/nn/dit_generator.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/base/rng.h"
+#include "common/nn/init.h"
+#include "common/ops/cpu/activation.h"
+#include "common/ops/cpu/embedding.h"
+#include "common/ops/cpu/loss.h"
+#include "common/ops/cpu/matmul.h"
+#include "common/ops/cpu/norm.h"
+
+namespace braid::nn {
+
+DitGenerator::DitGenerator(const GeneratorConfig& cfg, int64_t llm_width)
+    : cfg_(cfg), llm_width_(llm_width), schedule_(cfg.diffusion_steps) {
+  const int64_t g = cfg.image_size / cfg.patch;
+  C_ = cfg.width;
+  P_ = g * g;
+  pdim_ = int64_t(cfg.patch) * cfg.patch;
+  K_ = cfg.gen_slots;
+  L_ = K_ + 1 + P_;
+  cond_w_ = pb_.Add("cond_proj.weight", {C_, llm_width_});
+  cond_b_ = pb_.Add("cond_proj.bias", {C_}, false);
+  t1_w_ = pb_.Add("t_embed.fc1.weight", {C_, C_});
+  t1_b_ = pb_.Add("t_embed.fc1.bias", {C_}, false);
+  t2_w_ = pb_.Add("t_embed.fc2.weight", {C_, C_});
+  t2_b_ = pb_.Add("t_embed.fc2.bias", {C_}, false);
+  in_w_ = pb_.Add("patch_in.weight", {C_, pdim_});
+  in_b_ = pb_.Add("patch_in.bias", {C_}, false);
+  pos_ = pb_.Add("pos_embed", {L_, C_}, false);
+  BlockConfig bc{C_, cfg.heads, int64_t(cfg.mlp_ratio) * C_, false, false, false};
+  blocks_.resize(size_t(cfg.layers));
+  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc);
+  lnf_w_ = pb_.Add("norm_f.weight", {C_}, false);
+  lnf_b_ = pb_.Add("norm_f.bias", {C_}, false);
+  out_w_ = pb_.Add("patch_out.weight", {pdim_, C_});
+  out_b_ = pb_.Add("patch_out.bias", {pdim_}, false);
+  pb_.Allocate();
+  caches_.resize(blocks_.size());
+  xs_.resize(blocks_.size() + 1);
+}
+
+void DitGenerator::Init(uint64_t seed) {
+  InitNormal(pb_, cond_w_, seed, 0.02f);
+  InitNormal(pb_, t1_w_, seed, 0.02f);
+  InitNormal(pb_, t2_w_, seed, 0.02f);
+  InitNormal(pb_, in_w_, seed, 0.02f);
+  InitNormal(pb_, pos_, seed, 0.02f);
+  for (auto& b : blocks_) b.Init(pb_, seed, cfg_.layers);
+  InitConstant(pb_, lnf_w_, 1.0f);
+  // patch_out starts at zero (DiT): the initial prediction is 0, loss ~ 1.
+}
+
+namespace {
+// (n, S*S) image <-> (n*P, patch*patch) rows, no scaling.
+void Patchify(const float* img, int64_t n, int64_t S, int64_t p, float* out) {
+  const int64_t g = S / p, pd = p * p;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t gy = 0; gy < g; ++gy)
+      for (int64_t gx = 0; gx < g; ++gx) {
+        float* dst = out + (i * g * g + gy * g + gx) * pd;
+        for (int64_t y = 0; y < p; ++y)
+          for (int64_t x = 0; x < p; ++x) dst[y * p + x] = img[i * S * S + (gy * p + y) * S + gx * p + x];
+      }
+}
+void Unpatchify(const float* rows, int64_t n, int64_t S, int64_t p, float* img) {
+  const int64_t g = S / p, pd = p * p;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t gy = 0; gy < g; ++gy)
+      for (int64_t gx = 0; gx < g; ++gx) {
+        const float* src = rows + (i * g * g + gy * g + gx) * pd;
+        for (int64_t y = 0; y < p; ++y)
+          for (int64_t x = 0; x < p; ++x) img[i * S * S + (gy * p + y) * S + gx * p + x] = src[y * p + x];
+      }
+}
+}  // namespace
+
+void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, int64_t n, Tensor* eps_pred) {
+  n_ = n;
+  const int64_t N = n * L_, S = cfg_.image_size;
+  cu_.resize(size_t(n + 1));
+  for (int64_t i = 0; i <= n; ++i) cu_[size_t(i)] = int32_t(i * L_);
+  pos_ids_.resize(size_t(N));
+  for (int64_t r = 0; r < N; ++r) pos_ids_[size_t(r)] = int32_t(r % L_);
+  xs_[0].Resize({N, C_});
+  float* x0 = xs_[0].data();
+
+  // conditioning tokens
+  cond_in_.Resize({n * K_, llm_width_});
+  std::copy(cond, cond + n * K_ * llm_width_, cond_in_.data());
+  Tensor cproj({n * K_, C_});
+  ops::matmul_forward(cproj.data(), cond, pb_.param(cond_w_), pb_.param(cond_b_), n * K_, llm_width_, C_);
+  // timestep token: sinusoidal features -> fc1 -> GELU -> fc2
+  tfreq_.Resize({n, C_});
+  const int64_t half = C_ / 2;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < half; ++j) {
+      double f = std::exp(-std::log(10000.0) * double(j) / double(half));
+      tfreq_[i * C_ + j] = float(std::cos(t[i] * f));
+      tfreq_[i * C_ + half + j] = float(std::sin(t[i] * f));
+    }
+  th_.Resize({n, C_});
+  th_act_.Resize({n, C_});
+  Tensor temb({n, C_});
+  ops::matmul_forward(th_.data(), tfreq_.data(), pb_.param(t1_w_), pb_.param(t1_b_), n, C_, C_);
+  ops::gelu_forward(th_act_.data(), th_.data(), n * C_);
+  ops::matmul_forward(temb.data(), th_act_.data(), pb_.param(t2_w_), pb_.param(t2_b_), n, C_, C_);
+  // patch tokens
+  patches_.Resize({n * P_, pdim_});
+  Patchify(xt, n, S, cfg_.patch, patches_.data());
+  Tensor pin({n * P_, C_});
+  ops::matmul_forward(pin.data(), patches_.data(), pb_.param(in_w_), pb_.param(in_b_), n * P_, pdim_, C_);
+  // assemble [cond | t | patches] per target
+  for (int64_t i = 0; i < n; ++i) {
+    float* seq = x0 + i * L_ * C_;
+    std::copy(cproj.data() + i * K_ * C_, cproj.data() + (i + 1) * K_ * C_, seq);
+    std::copy(temb.data() + i * C_, temb.data() + (i + 1) * C_, seq + K_ * C_);
+    std::copy(pin.data() + i * P_ * C_, pin.data() + (i + 1) * P_ * C_, seq + (K_ + 1) * C_);
+  }
+  ops::add_positions_forward(x0, pos_ids_.data(), pb_.param(pos_), N, C_);
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    xs_[l + 1].Resize({N, C_});
+    blocks_[l].Forward(caches_[l], pb_, xs_[l + 1].data(), xs_[l].data(), N, cu_.data(), int(n));
+  }
+  lnf_.Resize({N, C_});
+  lnf_mean_.Resize({N});
+  lnf_rstd_.Resize({N});
+  ops::layernorm_forward(lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), xs_.back().data(), pb_.param(lnf_w_),
+                         pb_.param(lnf_b_), N, C_);
+  patch_rows_.Resize({n * P_, C_});
+  for (int64_t i = 0; i < n; ++i) {
+    const float* src = lnf_.data() + (i * L_ + K_ + 1) * C_;
+    std::copy(src, src + P_ * C_, patch_rows_.data() + i * P_ * C_);
+  }
+  Tensor out({n * P_, pdim_});
+  ops::matmul_forward(out.data(), patch_rows_.data(), pb_.param(out_w_), pb_.param(out_b_), n * P_, C_, pdim_);
+  eps_pred->Resize({n, S * S});
+  Unpatchify(out.data(), n, S, cfg_.patch, eps_pred->data());
+}
+
+void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
+  const int64_t n = n_, N = n * L_, S = cfg_.image_size;
+  Tensor dout({n * P_, pdim_}), dpatch_rows({n * P_, C_}), dlnf({N, C_}), dx({N, C_});
+  Patchify(deps, n, S, cfg_.patch, dout.data());
+  ops::matmul_backward(dpatch_rows.data(), pb_.grad(out_w_), pb_.grad(out_b_), dout.data(), patch_rows_.data(),
+                       pb_.param(out_w_), n * P_, C_, pdim_);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* src = dpatch_rows.data() + i * P_ * C_;
+    std::copy(src, src + P_ * C_, dlnf.data() + (i * L_ + K_ + 1) * C_);
+  }
+  ops::layernorm_backward(dx.data(), pb_.grad(lnf_w_), pb_.grad(lnf_b_), dlnf.data(), xs_.back().data(),
+                          pb_.param(lnf_w_), lnf_mean_.data(), lnf_rstd_.data(), N, C_);
+  for (size_t l = blocks_.size(); l-- > 0;) {
+    Tensor dprev({N, C_});
+    blocks_[l].Backward(caches_[l], pb_, dprev.data(), dx.data(), xs_[l].data(), N, cu_.data(), int(n));
+    dx = std::move(dprev);
+  }
+  ops::add_positions_backward(pb_.grad(pos_), dx.data(), pos_ids_.data(), N, C_);
+  Tensor dcproj({n * K_, C_}), dtemb({n, C_}), dpin({n * P_, C_});
+  for (int64_t i = 0; i < n; ++i) {
+    const float* seq = dx.data() + i * L_ * C_;
+    std::copy(seq, seq + K_ * C_, dcproj.data() + i * K_ * C_);
+    std::copy(seq + K_ * C_, seq + (K_ + 1) * C_, dtemb.data() + i * C_);
+    std::copy(seq + (K_ + 1) * C_, seq + L_ * C_, dpin.data() + i * P_ * C_);
+  }
+  dcond->Resize({n * K_, llm_width_});
+  ops::matmul_backward(dcond->data(), pb_.grad(cond_w_), pb_.grad(cond_b_), dcproj.data(), cond_in_.data(),
+                       pb_.param(cond_w_), n * K_, llm_width_, C_);
+  Tensor dth_act({n, C_}), dth({n, C_});
+  ops::matmul_backward(dth_act.data(), pb_.grad(t2_w_), pb_.grad(t2_b_), dtemb.data(), th_act_.data(),
+                       pb_.param(t2_w_), n, C_, C_);
+  ops::gelu_backward(dth.data(), dth_act.data(), th_.data(), n * C_);
+  ops::matmul_backward<float>(nullptr, pb_.grad(t1_w_), pb_.grad(t1_b_), dth.data(), tfreq_.data(), pb_.param(t1_w_),
+                              n, C_, C_);
+  ops::matmul_backward<float>(nullptr, pb_.grad(in_w_), pb_.grad(in_b_), dpin.data(), patches_.data(),
+                              pb_.param(in_w_), n * P_, pdim_, C_);
+}
+
+double DitGenerator::Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n) {
+  const int64_t pix = pixels();
+  eps_true_.Resize({n, pix});
+  Tensor xt({n, pix});
+  std::vector<int> ts(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    KeyedRng rng(keys[i]);
+    int t = int(rng.Below(uint64_t(schedule_.steps())));
+    ts[size_t(i)] = t;
+    double ab = schedule_.alpha_bar(t);
+    float a = float(std::sqrt(ab)), s = float(std::sqrt(1.0 - ab));
+    for (int64_t j = 0; j < pix; ++j) {
+      float e = float(rng.Normal());
+      eps_true_[i * pix + j] = e;
+      xt[i * pix + j] = a * (2.0f * images[i * pix + j] - 1.0f) + s * e;
+    }
+  }
+  RunNetwork(cond, xt.data(), ts.data(), n, &eps_pred_);
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i)
+    total += ops::mse_forward(eps_pred_.data() + i * pix, eps_true_.data() + i * pix, pix) / double(pix);
+  return total;
+}
+
+void DitGenerator::Backward(float scale, Tensor* dcond) {
+  const int64_t pix = pixels(), n = n_;
+  Tensor deps({n, pix});
+  ops::mse_backward(deps.data(), eps_pred_.data(), eps_true_.data(), n * pix, scale / float(pix));
+  BackwardNetwork(deps.data(), dcond);
+}
+
+std::vector<float> DitGenerator::Sample(const float* cond, int64_t n, uint64_t seed, int steps) {
+  const int64_t pix = pixels();
+  std::vector<float> x(static_cast<size_t>(n * pix));
+  KeyedRng rng(HashKey(seed, 0x5a3d1e));
+  for (auto& v : x) v = float(rng.Normal());
+  std::vector<int> ts = schedule_.SamplingTimesteps(steps);
+  Tensor eps;
+  std::vector<int> tv(static_cast<size_t>(n));
+  for (size_t s = 0; s < ts.size(); ++s) {
+    const int t = ts[s];
+    std::fill(tv.begin(), tv.end(), t);
+    RunNetwork(cond, x.data(), tv.data(), n, &eps);
+    const double ab = schedule_.alpha_bar(t);
+    const double ab_prev = s + 1 < ts.size() ? schedule_.alpha_bar(ts[s + 1]) : 1.0;
+    for (int64_t i = 0; i < n * pix; ++i) {
+      double x0 = (x[size_t(i)] - std::sqrt(1.0 - ab) * eps[i]) / std::sqrt(ab);
+      x0 = std::clamp(x0, -1.0, 1.0);
+      x[size_t(i)] = float(std::sqrt(ab_prev) * x0 + std::sqrt(1.0 - ab_prev) * eps[i]);
+    }
+  }
+  for (auto& v : x) v = std::clamp((v + 1.0f) * 0.5f, 0.0f, 1.0f);
+  return x;
+}
+
+}  // namespace braid::nn

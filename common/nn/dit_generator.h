@@ -1,0 +1,60 @@
+// Image generator: a small DiT-style diffusion transformer with in-context
+// conditioning. Each generation target is one packed sequence
+//   [gen_slots conditioning tokens | 1 timestep token | P image patch tokens]
+// with bidirectional attention; the conditioning tokens are the LLM's final
+// hidden states at the generation slots, projected to the generator width.
+// Trained to predict the noise (MSE); sampled with DDIM.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/config/job_config.h"
+#include "common/nn/diffusion.h"
+#include "common/nn/transformer_block.h"
+#include "common/tensor/param_buffer.h"
+#include "common/tensor/tensor.h"
+
+namespace braid::nn {
+
+class DitGenerator {
+ public:
+  DitGenerator(const GeneratorConfig& cfg, int64_t llm_width);
+  void Init(uint64_t seed);
+  ParamBuffer& params() { return pb_; }
+  const ParamBuffer& params() const { return pb_; }
+  int64_t pixels() const { return int64_t(cfg_.image_size) * cfg_.image_size; }
+  const GeneratorConfig& config() const { return cfg_; }
+
+  // cond: (n*gen_slots, llm_width); images: n * S*S in [0,1]; keys: n random
+  // keys (timestep and noise are drawn from them: randomness keyed by sample).
+  // Returns the sum over targets of each target's mean squared noise error.
+  double Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n);
+  // scale: 1 / (global generation-target count). dcond: (n*gen_slots, llm_width), overwritten.
+  void Backward(float scale, Tensor* dcond);
+
+  // DDIM sampling (eta = 0) conditioned on cond; returns n * S*S in [0,1].
+  std::vector<float> Sample(const float* cond, int64_t n, uint64_t seed, int steps);
+
+ private:
+  // eps_pred (n, S*S) for noisy images xt at timesteps t.
+  void RunNetwork(const float* cond, const float* xt, const int* t, int64_t n, Tensor* eps_pred);
+  void BackwardNetwork(const float* deps, Tensor* dcond);
+
+  GeneratorConfig cfg_;
+  int64_t llm_width_, C_, P_, pdim_, K_, L_;  // L_ = K + 1 + P tokens per target
+  DiffusionSchedule schedule_;
+  ParamBuffer pb_;
+  int cond_w_, cond_b_, t1_w_, t1_b_, t2_w_, t2_b_, in_w_, in_b_, pos_, lnf_w_, lnf_b_, out_w_, out_b_;
+  std::vector<TransformerBlock> blocks_;
+
+  // forward state
+  int64_t n_ = 0;
+  std::vector<int32_t> cu_, pos_ids_;
+  Tensor cond_in_, tfreq_, th_, th_act_, patches_, xs0_, lnf_, lnf_mean_, lnf_rstd_, patch_rows_;
+  std::vector<Tensor> xs_;
+  std::vector<BlockCache> caches_;
+  Tensor eps_pred_, eps_true_;
+};
+
+}  // namespace braid::nn

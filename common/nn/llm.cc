@@ -1,0 +1,107 @@
+#include "common/nn/llm.h"
+
+#include <cmath>
+
+#include "common/base/check.h"
+#include "common/nn/init.h"
+#include "common/ops/cpu/embedding.h"
+#include "common/ops/cpu/loss.h"
+#include "common/ops/cpu/matmul.h"
+#include "common/ops/cpu/norm.h"
+
+namespace braid::nn {
+
+Llm::Llm(const LlmConfig& cfg) : cfg_(cfg), C_(cfg.width), V_(cfg.vocab) {
+  tok_ = pb_.Add("tok_embed", {V_, C_});
+  pos_ = pb_.Add("pos_embed", {int64_t(cfg.max_seq), C_}, false);
+  BlockConfig bc{C_, cfg.heads, cfg.mlp_hidden, true, true, true};
+  blocks_.resize(size_t(cfg.layers));
+  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc);
+  normf_ = pb_.Add("norm_f.weight", {C_}, false);
+  head_ = pb_.Add("lm_head.weight", {V_, C_});
+  pb_.Allocate();
+  caches_.resize(blocks_.size());
+  xs_.resize(blocks_.size() + 1);
+}
+
+void Llm::Init(uint64_t seed) {
+  InitNormal(pb_, tok_, seed, 0.02f);
+  InitNormal(pb_, pos_, seed, 0.01f);
+  for (auto& b : blocks_) b.Init(pb_, seed, cfg_.layers);
+  InitConstant(pb_, normf_, 1.0f);
+  InitNormal(pb_, head_, seed, 0.02f);
+}
+
+double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, int64_t* text_count) {
+  batch_ = &b;
+  const int64_t N = b.size();
+  const int S = b.num_seqs();
+  embed_ids_ = b.tokens;
+  for (int32_t r : b.image_rows) embed_ids_[size_t(r)] = 0;
+  xs_[0].Resize({N, C_});
+  ops::embedding_forward(xs_[0].data(), embed_ids_.data(), pb_.param(tok_), N, C_);
+  for (size_t k = 0; k < b.image_rows.size(); ++k) {
+    float* row = xs_[0].data() + int64_t(b.image_rows[k]) * C_;
+    const float* src = image_emb + int64_t(k) * C_;
+    for (int64_t c = 0; c < C_; ++c) row[c] = src[c];
+  }
+  ops::add_positions_forward(xs_[0].data(), b.positions.data(), pb_.param(pos_), N, C_);
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    xs_[l + 1].Resize({N, C_});
+    blocks_[l].Forward(caches_[l], pb_, xs_[l + 1].data(), xs_[l].data(), N, b.cu_seqlens.data(), S);
+  }
+  hf_.Resize({N, C_});
+  hf_rstd_.Resize({N});
+  ops::rmsnorm_forward(hf_.data(), hf_rstd_.data(), xs_.back().data(), pb_.param(normf_), N, C_);
+  logits_.Resize({N, V_});
+  ops::matmul_forward<float>(logits_.data(), hf_.data(), pb_.param(head_), nullptr, N, C_, V_);
+  int64_t count = 0;
+  double loss = b.targets.empty() ? 0.0
+                                  : ops::cross_entropy_forward<float>(nullptr, logits_.data(), b.targets.data(), N,
+                                                                      V_, &count);
+  if (text_count) *text_count = count;
+  if (gen_hidden) {
+    gen_hidden->Resize({int64_t(b.gen_rows.size()), C_});
+    for (size_t k = 0; k < b.gen_rows.size(); ++k) {
+      const float* src = hf_.data() + int64_t(b.gen_rows[k]) * C_;
+      std::copy(src, src + C_, gen_hidden->data() + int64_t(k) * C_);
+    }
+  }
+  return loss;
+}
+
+void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb) {
+  BRAID_CHECK(batch_ != nullptr);
+  const LlmBatch& b = *batch_;
+  const int64_t N = b.size();
+  const int S = b.num_seqs();
+  Tensor dlogits({N, V_}), dhf({N, C_}), dx({N, C_});
+  ops::cross_entropy_backward<float>(dlogits.data(), logits_.data(), b.targets.data(), N, V_, text_scale);
+  ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), hf_.data(), pb_.param(head_), N,
+                              C_, V_);
+  if (dgen_hidden) {
+    for (size_t k = 0; k < b.gen_rows.size(); ++k) {
+      float* dst = dhf.data() + int64_t(b.gen_rows[k]) * C_;
+      const float* src = dgen_hidden + int64_t(k) * C_;
+      for (int64_t c = 0; c < C_; ++c) dst[c] += src[c];
+    }
+  }
+  ops::rmsnorm_backward(dx.data(), pb_.grad(normf_), dhf.data(), xs_.back().data(), pb_.param(normf_),
+                        hf_rstd_.data(), N, C_);
+  for (size_t l = blocks_.size(); l-- > 0;) {
+    Tensor dprev({N, C_});
+    blocks_[l].Backward(caches_[l], pb_, dprev.data(), dx.data(), xs_[l].data(), N, b.cu_seqlens.data(), S);
+    dx = std::move(dprev);
+  }
+  ops::add_positions_backward(pb_.grad(pos_), dx.data(), b.positions.data(), N, C_);
+  // Image rows: their gradient goes to the encoder, not the token table.
+  dimage_emb->Resize({int64_t(b.image_rows.size()), C_});
+  for (size_t k = 0; k < b.image_rows.size(); ++k) {
+    float* row = dx.data() + int64_t(b.image_rows[k]) * C_;
+    std::copy(row, row + C_, dimage_emb->data() + int64_t(k) * C_);
+    std::fill(row, row + C_, 0.0f);
+  }
+  ops::embedding_backward(pb_.grad(tok_), dx.data(), embed_ids_.data(), N, C_);
+}
+
+}  // namespace braid::nn

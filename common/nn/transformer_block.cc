@@ -1,0 +1,180 @@
+#include "common/nn/transformer_block.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common/base/check.h"
+#include "common/nn/init.h"
+#include "common/ops/cpu/activation.h"
+#include "common/ops/cpu/attention.h"
+#include "common/ops/cpu/matmul.h"
+#include "common/ops/cpu/norm.h"
+
+namespace braid::nn {
+
+void TransformerBlock::Declare(ParamBuffer& pb, const std::string& p, const BlockConfig& cfg) {
+  BRAID_CHECK(cfg.width % cfg.heads == 0);
+  cfg_ = cfg;
+  const int64_t C = cfg.width, F = cfg.swiglu ? 2 * cfg.hidden : cfg.hidden;
+  ln1_w_ = pb.Add(p + "norm1.weight", {C}, false);
+  if (!cfg.rmsnorm) ln1_b_ = pb.Add(p + "norm1.bias", {C}, false);
+  qkv_w_ = pb.Add(p + "attn.qkv.weight", {3 * C, C});
+  qkv_b_ = pb.Add(p + "attn.qkv.bias", {3 * C}, false);
+  proj_w_ = pb.Add(p + "attn.proj.weight", {C, C});
+  proj_b_ = pb.Add(p + "attn.proj.bias", {C}, false);
+  ln2_w_ = pb.Add(p + "norm2.weight", {C}, false);
+  if (!cfg.rmsnorm) ln2_b_ = pb.Add(p + "norm2.bias", {C}, false);
+  fc_w_ = pb.Add(p + "mlp.fc.weight", {F, C});
+  fc_b_ = pb.Add(p + "mlp.fc.bias", {F}, false);
+  out_w_ = pb.Add(p + "mlp.proj.weight", {C, cfg.hidden});
+  out_b_ = pb.Add(p + "mlp.proj.bias", {C}, false);
+}
+
+void TransformerBlock::Init(ParamBuffer& pb, uint64_t seed, int num_layers) const {
+  const float std = 0.02f, out_std = 0.02f / std::sqrt(2.0f * float(num_layers));
+  InitConstant(pb, ln1_w_, 1.0f);
+  InitConstant(pb, ln2_w_, 1.0f);
+  InitNormal(pb, qkv_w_, seed, std);
+  InitNormal(pb, proj_w_, seed, out_std);
+  InitNormal(pb, fc_w_, seed, std);
+  InitNormal(pb, out_w_, seed, out_std);
+  // biases and LayerNorm biases stay zero (Allocate zero-fills)
+}
+
+void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out, const float* inp, int64_t N,
+                               const int32_t* cu, int num_seqs) const {
+  const int64_t C = cfg_.width, H = cfg_.hidden, F = cfg_.swiglu ? 2 * H : H;
+  const int64_t NH = cfg_.heads, HD = C / NH;
+  c.ln1.Resize({N, C});
+  c.ln1_mean.Resize({N});
+  c.ln1_rstd.Resize({N});
+  c.qkv.Resize({N, 3 * C});
+  c.att.Resize({N, C});
+  c.att_lse.Resize({N, NH});
+  c.res1.Resize({N, C});
+  c.ln2.Resize({N, C});
+  c.ln2_mean.Resize({N});
+  c.ln2_rstd.Resize({N});
+  c.fc.Resize({N, F});
+  c.act.Resize({N, H});
+
+  if (cfg_.rmsnorm)
+    ops::rmsnorm_forward(c.ln1.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_), N, C);
+  else
+    ops::layernorm_forward(c.ln1.data(), c.ln1_mean.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_),
+                           pb.param(ln1_b_), N, C);
+  ops::matmul_forward(c.qkv.data(), c.ln1.data(), pb.param(qkv_w_), pb.param(qkv_b_), N, C, 3 * C);
+  ops::attention_forward(c.att.data(), c.att_lse.data(), c.qkv.data(), cu, num_seqs, NH, HD, cfg_.causal);
+  // res1 = inp + proj(att): compute proj into res1 then add inp.
+  ops::matmul_forward(c.res1.data(), c.att.data(), pb.param(proj_w_), pb.param(proj_b_), N, C, C);
+  ops::residual_forward(c.res1.data(), c.res1.data(), inp, N * C);
+
+  if (cfg_.rmsnorm)
+    ops::rmsnorm_forward(c.ln2.data(), c.ln2_rstd.data(), c.res1.data(), pb.param(ln2_w_), N, C);
+  else
+    ops::layernorm_forward(c.ln2.data(), c.ln2_mean.data(), c.ln2_rstd.data(), c.res1.data(), pb.param(ln2_w_),
+                           pb.param(ln2_b_), N, C);
+  ops::matmul_forward(c.fc.data(), c.ln2.data(), pb.param(fc_w_), pb.param(fc_b_), N, C, F);
+  if (cfg_.swiglu)
+    ops::swiglu_forward(c.act.data(), c.fc.data(), N, H);
+  else
+    ops::gelu_forward(c.act.data(), c.fc.data(), N * H);
+  ops::matmul_forward(out, c.act.data(), pb.param(out_w_), pb.param(out_b_), N, H, C);
+  ops::residual_forward(out, out, c.res1.data(), N * C);
+}
+
+void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, const float* dout, const float* inp,
+                                int64_t N, const int32_t* cu, int num_seqs) const {
+  const int64_t C = cfg_.width, H = cfg_.hidden, F = cfg_.swiglu ? 2 * H : H;
+  const int64_t NH = cfg_.heads, HD = C / NH;
+  std::vector<float> dres1(dout, dout + N * C);  // out = res1 + mlp  => dres1 starts as dout
+  std::vector<float> dact(static_cast<size_t>(N * H), 0.0f), dfc(static_cast<size_t>(N * F), 0.0f);
+  std::vector<float> dln2(static_cast<size_t>(N * C), 0.0f);
+  ops::matmul_backward(dact.data(), pb.grad(out_w_), pb.grad(out_b_), dout, c.act.data(), pb.param(out_w_), N, H, C);
+  if (cfg_.swiglu)
+    ops::swiglu_backward(dfc.data(), dact.data(), c.fc.data(), N, H);
+  else
+    ops::gelu_backward(dfc.data(), dact.data(), c.fc.data(), N * H);
+  ops::matmul_backward(dln2.data(), pb.grad(fc_w_), pb.grad(fc_b_), dfc.data(), c.ln2.data(), pb.param(fc_w_), N, C,
+                       F);
+  if (cfg_.rmsnorm)
+    ops::rmsnorm_backward(dres1.data(), pb.grad(ln2_w_), dln2.data(), c.res1.data(), pb.param(ln2_w_),
+                          c.ln2_rstd.data(), N, C);
+  else
+    ops::layernorm_backward(dres1.data(), pb.grad(ln2_w_), pb.grad(ln2_b_), dln2.data(), c.res1.data(),
+                            pb.param(ln2_w_), c.ln2_mean.data(), c.ln2_rstd.data(), N, C);
+
+  // res1 = inp + proj(att)
+  for (int64_t i = 0; i < N * C; ++i) dinp[i] += dres1[i];
+  std::vector<float> datt(static_cast<size_t>(N * C), 0.0f), dqkv(static_cast<size_t>(N * 3 * C), 0.0f);
+  std::vector<float> dln1(static_cast<size_t>(N * C), 0.0f);
+  ops::matmul_backward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att.data(),
+                       pb.param(proj_w_), N, C, C);
+  ops::attention_backward(dqkv.data(), datt.data(), c.qkv.data(), c.att.data(), c.att_lse.data(), cu, num_seqs, NH,
+                          HD, cfg_.causal);
+  ops::matmul_backward(dln1.data(), pb.grad(qkv_w_), pb.grad(qkv_b_), dqkv.data(), c.ln1.data(), pb.param(qkv_w_), N,
+                       C, 3 * C);
+  if (cfg_.rmsnorm)
+    ops::rmsnorm_backward(dinp, pb.grad(ln1_w_), dln1.data(), inp, pb.param(ln1_w_), c.ln1_rstd.data(), N, C);
+  else
+    ops::layernorm_backward(dinp, pb.grad(ln1_w_), pb.grad(ln1_b_), dln1.data(), inp, pb.param(ln1_w_),
+                            c.ln1_mean.data(), c.ln1_rstd.data(), N, C);
+}
+
+}  // namespace braid::nn
+
+namespace braid::nn {
+
+void TransformerBlock::DecodeStep(const ParamBuffer& pb, float* x, int64_t B, float* kcache, float* vcache,
+                                  int64_t cap, const int32_t* len) const {
+  const int64_t C = cfg_.width, H = cfg_.hidden, F = cfg_.swiglu ? 2 * H : H;
+  const int64_t NH = cfg_.heads, HD = C / NH;
+  BRAID_CHECK(cfg_.causal);
+  Tensor ln({B, C}), mean({B}), rstd({B}), qkv({B, 3 * C}), att({B, C}), tmp({B, C}), fc({B, F}), act({B, H});
+  if (cfg_.rmsnorm)
+    ops::rmsnorm_forward(ln.data(), rstd.data(), x, pb.param(ln1_w_), B, C);
+  else
+    ops::layernorm_forward(ln.data(), mean.data(), rstd.data(), x, pb.param(ln1_w_), pb.param(ln1_b_), B, C);
+  ops::matmul_forward(qkv.data(), ln.data(), pb.param(qkv_w_), pb.param(qkv_b_), B, C, 3 * C);
+  const float scale = 1.0f / std::sqrt(float(HD));
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t L = len[b];
+    float* kc = kcache + b * cap * C;
+    float* vc = vcache + b * cap * C;
+    std::copy(qkv.data() + b * 3 * C + C, qkv.data() + b * 3 * C + 2 * C, kc + L * C);
+    std::copy(qkv.data() + b * 3 * C + 2 * C, qkv.data() + b * 3 * C + 3 * C, vc + L * C);
+    std::vector<float> p(static_cast<size_t>(L + 1));
+    for (int64_t h = 0; h < NH; ++h) {
+      const float* q = qkv.data() + b * 3 * C + h * HD;
+      float mx = -1e30f;
+      for (int64_t j = 0; j <= L; ++j) {
+        float s = 0;
+        for (int64_t d = 0; d < HD; ++d) s += q[d] * kc[j * C + h * HD + d];
+        p[size_t(j)] = s * scale;
+        mx = std::max(mx, p[size_t(j)]);
+      }
+      float sum = 0;
+      for (int64_t j = 0; j <= L; ++j) sum += (p[size_t(j)] = std::exp(p[size_t(j)] - mx));
+      float* o = att.data() + b * C + h * HD;
+      for (int64_t j = 0; j <= L; ++j)
+        for (int64_t d = 0; d < HD; ++d) o[d] += p[size_t(j)] / sum * vc[j * C + h * HD + d];
+    }
+  }
+  ops::matmul_forward(tmp.data(), att.data(), pb.param(proj_w_), pb.param(proj_b_), B, C, C);
+  ops::residual_forward(x, x, tmp.data(), B * C);
+  if (cfg_.rmsnorm)
+    ops::rmsnorm_forward(ln.data(), rstd.data(), x, pb.param(ln2_w_), B, C);
+  else
+    ops::layernorm_forward(ln.data(), mean.data(), rstd.data(), x, pb.param(ln2_w_), pb.param(ln2_b_), B, C);
+  ops::matmul_forward(fc.data(), ln.data(), pb.param(fc_w_), pb.param(fc_b_), B, C, F);
+  if (cfg_.swiglu)
+    ops::swiglu_forward(act.data(), fc.data(), B, H);
+  else
+    ops::gelu_forward(act.data(), fc.data(), B * H);
+  ops::matmul_forward(tmp.data(), act.data(), pb.param(out_w_), pb.param(out_b_), B, H, C);
+  ops::residual_forward(x, x, tmp.data(), B * C);
+}
+
+}  // namespace braid::nn

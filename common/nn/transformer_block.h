@@ -1,0 +1,57 @@
+// Pre-norm transformer block over packed variable-length sequences:
+//   r = x + Wo·attn(norm1(x));  out = r + W2·act(W1·norm2(r))
+// LLM flavour: RMSNorm, SwiGLU, causal. ViT/DiT flavour: LayerNorm, GELU,
+// bidirectional. Parameters live in the module's ParamBuffer under `prefix`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/tensor/param_buffer.h"
+#include "common/tensor/tensor.h"
+
+namespace braid::nn {
+
+struct BlockConfig {
+  int64_t width = 0;   // C
+  int64_t heads = 0;   // NH (divides C)
+  int64_t hidden = 0;  // MLP hidden size
+  bool rmsnorm = false;
+  bool swiglu = false;
+  bool causal = false;
+};
+
+// Activations saved by Forward for Backward; reused across calls.
+struct BlockCache {
+  Tensor ln1, ln1_mean, ln1_rstd, qkv, att, att_lse, res1;
+  Tensor ln2, ln2_mean, ln2_rstd, fc, act;
+};
+
+class TransformerBlock {
+ public:
+  void Declare(ParamBuffer& pb, const std::string& prefix, const BlockConfig& cfg);
+  // Weights N(0, 0.02); output projections scaled by 1/sqrt(2*num_layers) (GPT-2).
+  void Init(ParamBuffer& pb, uint64_t seed, int num_layers) const;
+
+  // out (N,C) from inp (N,C); sequences given by cu_seqlens (num_seqs+1).
+  void Forward(BlockCache& cache, const ParamBuffer& pb, float* out, const float* inp, int64_t N,
+               const int32_t* cu_seqlens, int num_seqs) const;
+  // Accumulates parameter grads into pb.grads() and dinp += d(out)/d(inp)^T dout.
+  void Backward(BlockCache& cache, ParamBuffer& pb, float* dinp, const float* dout, const float* inp, int64_t N,
+                const int32_t* cu_seqlens, int num_seqs) const;
+
+  // Inference: one new token per sequence with a KV cache (causal decoding).
+  // x (B,C) is updated in place. kcache/vcache: (B, cap, C); sequence b has
+  // len[b] cached rows and its new key/value are written at row len[b].
+  void DecodeStep(const ParamBuffer& pb, float* x, int64_t B, float* kcache, float* vcache, int64_t cap,
+                  const int32_t* len) const;
+
+  const BlockConfig& config() const { return cfg_; }
+
+ private:
+  BlockConfig cfg_;
+  int ln1_w_ = -1, ln1_b_ = -1, qkv_w_ = -1, qkv_b_ = -1, proj_w_ = -1, proj_b_ = -1;
+  int ln2_w_ = -1, ln2_b_ = -1, fc_w_ = -1, fc_b_ = -1, out_w_ = -1, out_b_ = -1;
+};
+
+}  // namespace braid::nn

@@ -1,0 +1,99 @@
+#include "common/nn/vit_encoder.h"
+
+#include "common/nn/init.h"
+#include "common/ops/cpu/embedding.h"
+#include "common/ops/cpu/matmul.h"
+#include "common/ops/cpu/norm.h"
+
+namespace braid::nn {
+namespace {
+// Fashion-MNIST pixel statistics: inputs are standardised before patching.
+constexpr float kPixelMean = 0.286f, kPixelStd = 0.353f;
+}  // namespace
+
+VitEncoder::VitEncoder(const EncoderConfig& cfg, int64_t llm_width) : cfg_(cfg), llm_width_(llm_width) {
+  const int64_t g = cfg.image_size / cfg.patch;
+  P_ = g * g;
+  pdim_ = int64_t(cfg.patch) * cfg.patch * cfg.channels;
+  C_ = cfg.width;
+  patch_w_ = pb_.Add("patch_embed.weight", {C_, pdim_});
+  patch_b_ = pb_.Add("patch_embed.bias", {C_}, false);
+  pos_ = pb_.Add("pos_embed", {P_, C_}, false);
+  BlockConfig bc{C_, cfg.heads, int64_t(cfg.mlp_ratio) * C_, false, false, false};
+  blocks_.resize(size_t(cfg.layers));
+  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc);
+  lnf_w_ = pb_.Add("norm_f.weight", {C_}, false);
+  lnf_b_ = pb_.Add("norm_f.bias", {C_}, false);
+  proj_w_ = pb_.Add("projector.weight", {llm_width_, C_});
+  proj_b_ = pb_.Add("projector.bias", {llm_width_}, false);
+  pb_.Allocate();
+  caches_.resize(blocks_.size());
+  xs_.resize(blocks_.size() + 1);
+}
+
+void VitEncoder::Init(uint64_t seed) {
+  InitNormal(pb_, patch_w_, seed, 0.02f);
+  InitNormal(pb_, pos_, seed, 0.02f);
+  for (auto& b : blocks_) b.Init(pb_, seed, cfg_.layers);
+  InitConstant(pb_, lnf_w_, 1.0f);
+  InitNormal(pb_, proj_w_, seed, 0.02f);
+}
+
+void VitEncoder::Patchify(const float* images, int64_t n_img, float* patches) const {
+  const int64_t S = cfg_.image_size, p = cfg_.patch, g = S / p;
+  for (int64_t i = 0; i < n_img; ++i)
+    for (int64_t gy = 0; gy < g; ++gy)
+      for (int64_t gx = 0; gx < g; ++gx) {
+        float* dst = patches + ((i * P_) + gy * g + gx) * pdim_;
+        for (int64_t y = 0; y < p; ++y)
+          for (int64_t x = 0; x < p; ++x) {
+            float v = images[i * S * S + (gy * p + y) * S + gx * p + x];
+            dst[y * p + x] = (v - kPixelMean) / kPixelStd;
+          }
+      }
+}
+
+void VitEncoder::Forward(const float* images, int64_t n_img, Tensor* out) {
+  n_img_ = n_img;
+  const int64_t N = n_img * P_;
+  cu_.resize(size_t(n_img + 1));
+  for (int64_t i = 0; i <= n_img; ++i) cu_[size_t(i)] = int32_t(i * P_);
+  pos_ids_.resize(size_t(N));
+  for (int64_t n = 0; n < N; ++n) pos_ids_[size_t(n)] = int32_t(n % P_);
+  patches_.Resize({N, pdim_});
+  Patchify(images, n_img, patches_.data());
+  xs_[0].Resize({N, C_});
+  ops::matmul_forward(xs_[0].data(), patches_.data(), pb_.param(patch_w_), pb_.param(patch_b_), N, pdim_, C_);
+  ops::add_positions_forward(xs_[0].data(), pos_ids_.data(), pb_.param(pos_), N, C_);
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    xs_[l + 1].Resize({N, C_});
+    blocks_[l].Forward(caches_[l], pb_, xs_[l + 1].data(), xs_[l].data(), N, cu_.data(), int(n_img));
+  }
+  lnf_.Resize({N, C_});
+  lnf_mean_.Resize({N});
+  lnf_rstd_.Resize({N});
+  ops::layernorm_forward(lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), xs_.back().data(), pb_.param(lnf_w_),
+                         pb_.param(lnf_b_), N, C_);
+  out->Resize({N, llm_width_});
+  ops::matmul_forward(out->data(), lnf_.data(), pb_.param(proj_w_), pb_.param(proj_b_), N, C_, llm_width_);
+}
+
+void VitEncoder::Backward(const float* dout) {
+  const int64_t N = n_img_ * P_;
+  if (N == 0) return;
+  Tensor dlnf({N, C_}), dx({N, C_});
+  ops::matmul_backward(dlnf.data(), pb_.grad(proj_w_), pb_.grad(proj_b_), dout, lnf_.data(), pb_.param(proj_w_), N,
+                       C_, llm_width_);
+  ops::layernorm_backward(dx.data(), pb_.grad(lnf_w_), pb_.grad(lnf_b_), dlnf.data(), xs_.back().data(),
+                          pb_.param(lnf_w_), lnf_mean_.data(), lnf_rstd_.data(), N, C_);
+  for (size_t l = blocks_.size(); l-- > 0;) {
+    Tensor dprev({N, C_});
+    blocks_[l].Backward(caches_[l], pb_, dprev.data(), dx.data(), xs_[l].data(), N, cu_.data(), int(n_img_));
+    dx = std::move(dprev);
+  }
+  ops::add_positions_backward(pb_.grad(pos_), dx.data(), pos_ids_.data(), N, C_);
+  ops::matmul_backward<float>(nullptr, pb_.grad(patch_w_), pb_.grad(patch_b_), dx.data(), patches_.data(),
+                              pb_.param(patch_w_), N, pdim_, C_);
+}
+
+}  // namespace braid::nn

@@ -1,0 +1,43 @@
+// AdamW over one module's flat ParamBuffer (Loshchilov & Hutter, decoupled
+// weight decay). The moments m, v are flat arrays parallel to params(), so
+// the checkpoint can save them view by view.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/tensor/param_buffer.h"
+
+namespace braid {
+
+struct AdamWConfig {
+  float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0.0f;
+};
+
+class AdamW {
+ public:
+  AdamW(int64_t size, AdamWConfig cfg);
+
+  // One step over the whole buffer, per element i (t counts from 1):
+  //   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g
+  //   p -= lr*wd*p                       (only in views with decay == true)
+  //   p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+  // Element-wise, so the result does not depend on the thread count.
+  // pb.size() must equal the size given to the constructor.
+  void Step(ParamBuffer& pb, float lr);
+
+  int64_t t() const { return t_; }
+  void set_t(int64_t t) { t_ = t; }
+  std::vector<float>& m() { return m_; }
+  std::vector<float>& v() { return v_; }
+  const std::vector<float>& m() const { return m_; }
+  const std::vector<float>& v() const { return v_; }
+  const AdamWConfig& config() const { return cfg_; }
+
+ private:
+  AdamWConfig cfg_;
+  int64_t t_ = 0;
+  std::vector<float> m_, v_;
+};
+
+}  // namespace braid

@@ -1,0 +1,39 @@
+#include "common/optim/grad_clip.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace braid {
+
+namespace {
+constexpr int64_t kBlock = 1 << 15;
+}
+
+double GradNorm(const float* grads, int64_t n) {
+  if (n <= 0) return 0.0;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t end = std::min(n, (b + 1) * kBlock);
+    double s = 0.0;
+    for (int64_t i = b * kBlock; i < end; ++i) s += static_cast<double>(grads[i]) * grads[i];
+    partial[static_cast<size_t>(b)] = s;
+  }
+  double total = 0.0;
+  for (double s : partial) total += s;
+  return std::sqrt(total);
+}
+
+double ClipGradNorm(float* grads, int64_t n, double max_norm) {
+  const double norm = GradNorm(grads, n);
+  if (max_norm > 0.0 && std::isfinite(norm) && norm > max_norm) {
+    const float scale = static_cast<float>(max_norm / norm);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) grads[i] *= scale;
+  }
+  return norm;
+}
+
+}  // namespace braid

@@ -1,0 +1,197 @@
+#include "common/train/trainer.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/threads.h"
+#include "common/checkpoint/checkpoint.h"
+#include "common/optim/adamw.h"
+#include "common/optim/grad_clip.h"
+#include "common/optim/lr_schedule.h"
+#include "common/train/multimodal_model.h"
+#include "common/train/step_plan.h"
+#include "common/train/training_data.h"
+
+namespace braid::train {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Keeps only the lines of a JSONL file whose "step" is below `step` (resume).
+Status TruncateJsonl(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return Status::Ok();
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("step")) continue;
+    if (j["step"].get<int64_t>() < step) kept += line + "\n";
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  out << kept;
+  if (!out) return Status::Internal("cannot rewrite " + path);
+  return Status::Ok();
+}
+
+std::string FormatEta(double s) {
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%ds", int(s));
+  return buf;
+}
+
+}  // namespace
+
+StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptions& opt) {
+  Stopwatch total;
+  SetComputeThreads(cfg.train.threads);
+  ASSIGN_OR_RETURN(std::unique_ptr<TrainingData> data, TrainingData::Load(cfg));
+
+  MultimodalModel model(cfg.model);
+  model.Init(cfg.seed);
+  const AdamWConfig acfg{float(cfg.train.beta1), float(cfg.train.beta2), 1e-8f, float(cfg.train.weight_decay)};
+  AdamW opt_enc(model.encoder().params().size(), acfg);
+  AdamW opt_llm(model.llm().params().size(), acfg);
+  AdamW opt_gen(model.generator().params().size(), acfg);
+  const std::vector<ModuleState> modules = {{"encoder", &model.encoder().params(), &opt_enc},
+                                            {"llm", &model.llm().params(), &opt_llm},
+                                            {"generator", &model.generator().params(), &opt_gen}};
+
+  const fs::path run(opt.run_dir);
+  const fs::path ckpt_dir = run / "checkpoints";
+  std::error_code ec;
+  fs::create_directories(ckpt_dir, ec);
+  if (ec) return Status::Unavailable("cannot create run directory " + ckpt_dir.string() + ": " + ec.message());
+
+  int64_t start = 0;
+  if (opt.resume) {
+    std::vector<std::string> skipped;
+    auto latest = FindLatestGoodCheckpoint(ckpt_dir.string(), &skipped);
+    for (const auto& s : skipped) LOG_WARN("skipping corrupt checkpoint: %s", s.c_str());
+    if (latest.ok()) {
+      ASSIGN_OR_RETURN(json extra, LoadCheckpoint(*latest, modules));
+      start = extra.value("next_step", int64_t{0});
+      LOG_INFO("resuming from %s at step %lld", latest->c_str(), (long long)start);
+    }
+  }
+  RETURN_IF_ERROR(TruncateJsonl((run / "metrics.jsonl").string(), start));
+  RETURN_IF_ERROR(TruncateJsonl((run / "ledger.jsonl").string(), start));
+  {
+    std::ofstream y(run / "job.yaml", std::ios::trunc);
+    y << JobConfigToYaml(cfg);
+    if (!y) return Status::Unavailable("cannot write " + (run / "job.yaml").string());
+  }
+  std::ofstream metrics(run / "metrics.jsonl", std::ios::app);
+  std::ofstream ledger(run / "ledger.jsonl", std::ios::app);
+  if (!metrics || !ledger) return Status::Unavailable("cannot open metrics/ledger in " + run.string());
+
+  LrSchedule sched;
+  sched.kind = cfg.train.schedule;
+  sched.lr = float(cfg.train.lr);
+  sched.min_lr = float(cfg.train.min_lr);
+  sched.warmup_steps = cfg.train.warmup_steps;
+  sched.total_steps = cfg.train.steps;
+
+  EpochSampler sampler(cfg.seed, data->epoch_samples());
+  const int64_t pixels = int64_t(cfg.model.encoder.image_size) * cfg.model.encoder.image_size;
+  TrainSummary summary;
+  if (opt.progress)
+    LOG_INFO("training %s: %lld params (encoder %lld, llm %lld, generator %lld), steps %d, batch %d x %d microbatches",
+             cfg.name.c_str(), (long long)model.num_params(), (long long)model.encoder().params().size(),
+             (long long)model.llm().params().size(), (long long)model.generator().params().size(), cfg.train.steps,
+             cfg.train.global_batch, cfg.train.microbatches);
+  Stopwatch train_clock;
+  double window_tokens = 0, window_seconds = 0;
+  for (int64_t step = start; step < cfg.train.steps; ++step) {
+    Stopwatch sw;
+    const std::vector<int64_t> ids = sampler.StepIds(step, cfg.train.global_batch);
+    std::vector<Sample> samples(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ASSIGN_OR_RETURN(samples[i], data->Make(ids[i]));
+    }
+    // Global counts for loss normalisation (known from the plan).
+    int64_t text_total = 0, gen_total = 0, images = 0;
+    for (const auto& s : samples) {
+      for (int32_t t : s.targets) text_total += t >= 0;
+      gen_total += int64_t(s.gen_targets.size());
+      images += int64_t(s.images.size());
+    }
+    const float text_scale = text_total > 0 ? 1.0f / float(text_total) : 0.0f;
+    const float gen_scale = gen_total > 0 ? 1.0f / float(gen_total) : 0.0f;
+
+    model.ZeroGrads();
+    double text_sum = 0, gen_sum = 0;
+    int64_t tokens = 0;
+    const size_t per = samples.size() / size_t(cfg.train.microbatches);
+    for (int m = 0; m < cfg.train.microbatches; ++m) {
+      std::vector<const Sample*> part;
+      for (size_t i = size_t(m) * per; i < size_t(m + 1) * per; ++i) part.push_back(&samples[i]);
+      Microbatch mb = PackMicrobatch(part, step, cfg.seed, pixels, cfg.model.generator.gen_slots);
+      MicrobatchLoss l = model.Step(mb, text_scale, gen_scale, true);
+      text_sum += l.text_sum;
+      gen_sum += l.gen_sum;
+      tokens += mb.tokens();
+    }
+    const float lr = LearningRateAt(sched, int(step));
+    json norms;
+    for (const auto& ms : modules) {
+      norms[ms.name] = ClipGradNorm(ms.params->grads().data(), ms.params->size(), cfg.train.grad_clip);
+      ms.optim->Step(*ms.params, lr);
+    }
+    const double text_loss = text_total > 0 ? text_sum / double(text_total) : 0.0;
+    const double gen_loss = gen_total > 0 ? gen_sum / double(gen_total) : 0.0;
+    const double loss = text_loss + gen_loss;
+    const double secs = sw.Seconds();
+    json mline = {{"step", step},          {"loss", loss},         {"text_loss", text_loss},
+                  {"gen_loss", gen_loss},  {"tokens", tokens},     {"samples", int64_t(ids.size())},
+                  {"images", images},      {"gen_targets", gen_total}, {"text_tokens", text_total},
+                  {"lr", lr},              {"grad_norm", norms},   {"step_seconds", secs}};
+    metrics << mline.dump() << "\n" << std::flush;
+    ledger << json{{"step", step}, {"samples", ids}}.dump() << "\n" << std::flush;
+    if (!metrics || !ledger) return Status::Unavailable("cannot append to metrics/ledger in " + run.string());
+
+    if (summary.steps_run == 0) {
+      summary.first_loss = loss;
+      summary.first_gen_loss = gen_loss;
+    }
+    summary.last_loss = loss;
+    summary.last_gen_loss = gen_loss;
+    ++summary.steps_run;
+    window_tokens += double(tokens);
+    window_seconds += secs;
+
+    const bool last = step + 1 == cfg.train.steps;
+    if (opt.progress && ((step + 1) % cfg.train.log_every == 0 || last || step == start)) {
+      const double per_step = train_clock.Seconds() / double(step + 1 - start);
+      LOG_INFO("step %lld/%d loss %.4f (text %.4f gen %.4f) lr %.2e | %.2f s/step %.0f tok/s | eta %s",
+               (long long)step + 1, cfg.train.steps, loss, text_loss, gen_loss, lr, per_step,
+               window_tokens / std::max(window_seconds, 1e-9), FormatEta(per_step * double(cfg.train.steps - step - 1)).c_str());
+      window_tokens = window_seconds = 0;
+    }
+    if ((step + 1) % cfg.checkpoint.every == 0 || last) {
+      json extra = {{"next_step", step + 1},
+                    {"job_yaml", JobConfigToYaml(cfg)},
+                    {"seed", cfg.seed},
+                    {"data_cursor", {{"next_step", step + 1}, {"global_batch", cfg.train.global_batch}}},
+                    {"layout", {{"encoder", {{"dp", 1}, {"tp", 1}, {"pp", 1}}},
+                                {"llm", {{"dp", 1}, {"tp", 1}, {"pp", 1}}},
+                                {"generator", {{"dp", 1}, {"tp", 1}, {"pp", 1}}}}}};
+      RETURN_IF_ERROR(SaveCheckpoint(ckpt_dir.string(), step + 1, modules, extra, cfg.checkpoint.keep));
+      summary.last_checkpoint = (ckpt_dir / ("step-" + std::to_string(step + 1))).string();
+      if (opt.progress) LOG_INFO("checkpoint %s", summary.last_checkpoint.c_str());
+    }
+  }
+  summary.seconds = total.Seconds();
+  return summary;
+}
+
+}  // namespace braid::train

@@ -1,0 +1,31 @@
+// The single-process trainer (`braid train --single-process`): all three
+// modules in one process, deterministic for a seed; writes the run directory
+// of the contract (metrics.jsonl, ledger.jsonl, checkpoints/, job.yaml). It is
+// the numerical reference for every distributed layout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/base/status.h"
+#include "common/config/job_config.h"
+
+namespace braid::train {
+
+struct TrainOptions {
+  std::string run_dir;       // created if missing; must be empty unless resume
+  bool resume = false;       // continue from the newest good checkpoint in run_dir
+  bool progress = true;      // progress lines on stderr
+};
+
+struct TrainSummary {
+  int64_t steps_run = 0;
+  double first_loss = 0, last_loss = 0;
+  double first_gen_loss = 0, last_gen_loss = 0;
+  double seconds = 0;
+  std::string last_checkpoint;
+};
+
+StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptions& opt);
+
+}  // namespace braid::train
