@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# CLI contract tests of the real `braid` binary (DESIGN.md §4): bad job specs,
+# corrupt data files, argument errors, --help, and `braid eval`.
+#   usage: tests/cli_test.sh BRAID_BINARY      (run from the repository root)
+# Prints each check; exits non-zero at the first failure.
+set -u
+
+BRAID=${1:?usage: cli_test.sh BRAID_BINARY}
+JOB=tests/data/jobs/tiny.yaml
+FM=/usr/share/datasets/fashion-mnist
+[[ -x $BRAID ]] || { echo "FAIL: $BRAID is not executable"; exit 1; }
+[[ -f $JOB ]] || { echo "FAIL: run from the repository root ($JOB not found)"; exit 1; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/braid-cli-test.XXXXXX")
+cleanup() { rm -rf "$T"; }
+trap cleanup EXIT
+
+CHECKS=0
+fail() {
+  echo "FAIL: $*"
+  for f in "$T/stdout" "$T/stderr"; do
+    [[ -f $f ]] && { echo "--- ${f##*/}:"; head -c 2000 "$f"; echo; }
+  done
+  exit 1
+}
+ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
+
+# run ARGS...: runs the binary, sets RC, output in $T/stdout and $T/stderr.
+run() {
+  "$BRAID" "$@" >"$T/stdout" 2>"$T/stderr"
+  RC=$?
+}
+
+# derive NAME SED_EXPR: writes $T/NAME.yaml from tiny.yaml; fails if the
+# expression changed nothing (so a renamed key cannot make a case vacuous).
+derive() {
+  sed -e "$2" "$JOB" >"$T/$1.yaml"
+  cmp -s "$JOB" "$T/$1.yaml" && fail "derive $1: '$2' did not change $JOB"
+}
+
+# bad_spec_file NAME YAML EXPECTED_LINE_REGEX [EXTRA ARGS...]
+# `braid train` must exit 2, print exactly one stderr line matching the regex
+# (anchored: it must start with the field path), and not create the run dir.
+bad_spec_file() {
+  local name=$1 yaml=$2 want=$3
+  shift 3
+  local dir="$T/run-$name"
+  run train "$yaml" --single-process --run-dir "$dir" "$@"
+  [[ $RC -eq 2 ]] || fail "$name: exit code $RC, want 2"
+  local lines
+  lines=$(wc -l <"$T/stderr")
+  [[ $lines -eq 1 ]] || fail "$name: $lines lines on stderr, want exactly 1"
+  grep -Eq "^$want\$" "$T/stderr" || fail "$name: stderr does not match /^$want\$/"
+  [[ ! -e $dir ]] || fail "$name: run dir $dir was created"
+  ok "$name: exit 2, '$(cat "$T/stderr")'"
+}
+# bad_spec NAME SED_EXPR EXPECTED_LINE_REGEX [EXTRA ARGS...]: tiny.yaml edited by SED_EXPR.
+bad_spec() {
+  local name=$1 expr=$2
+  shift 2
+  derive "$name" "$expr"
+  bad_spec_file "$name" "$T/$name.yaml" "$@"
+}
+
+echo "== bad job specs (exit 2, one line naming the field, no run dir)"
+bad_spec unknown-key 's/^seed: 7$/seed: 7\nbogus_key: 1/' \
+  'bogus_key: unknown key'
+bad_spec unknown-nested-key 's/vocab: 264}/vocab: 264, bogus: 3}/' \
+  'model\.llm\.bogus: unknown key'
+bad_spec wrong-type-int 's/^  steps: 4$/  steps: four/' \
+  "train\.steps: .*four.*"
+bad_spec wrong-type-seq 's/^  global_batch: 8$/  global_batch: [8]/' \
+  'train\.global_batch: .*'
+bad_spec wrong-type-number 's/^  lr: 0.002$/  lr: 1e-3x/' \
+  "train\.lr: .*1e-3x.*"
+bad_spec missing-dataset "s#fashion_mnist: $FM#fashion_mnist: $T/no-such-dir#" \
+  "data\.fashion_mnist: .*no-such-dir.*"
+bad_spec heads-divide 's/llm: {width: 32, layers: 1, heads: 2,/llm: {width: 32, layers: 1, heads: 6,/' \
+  'model\.llm\.heads: 6 does not divide width 32'
+bad_spec encoder-heads-divide 's/width: 16, layers: 1, heads: 2, mlp_ratio: 2}/width: 16, layers: 1, heads: 3, mlp_ratio: 2}/' \
+  'model\.encoder\.heads: 3 does not divide width 16'
+bad_spec image-patch 's/encoder: {image_size: 28,/encoder: {image_size: 30,/' \
+  'model\.encoder\.image_size: 30 is not divisible by patch 7'
+bad_spec generator-patch 's/^    patch: 7$/    patch: 5/' \
+  'model\.generator\.image_size: 28 is not divisible by patch 5'
+bad_spec negative-batch 's/^  global_batch: 8$/  global_batch: -8/' \
+  'train\.global_batch: .*-8.*'
+bad_spec negative-images 's/^  max_images: 4$/  max_images: -1/' \
+  'data\.max_images: .*-1.*'
+bad_spec negative-keep 's/^  keep: 3$/  keep: -1/' \
+  'checkpoint\.keep: .*-1.*'
+bad_spec negative-seed 's/^seed: 7$/seed: -7/' \
+  'seed: .*-7.*'
+bad_spec microbatches-divide 's/^  microbatches: 2$/  microbatches: 3/' \
+  'train\.microbatches: 3 does not divide global_batch 8'
+bad_spec context-too-short 's/^  max_images: 4$/  max_images: 40/' \
+  'model\.llm\.max_seq: .*'
+{ cat "$JOB"; printf 'parallel:\n  llm: {tp: 3}\n'; } >"$T/tp-divide.yaml"
+bad_spec_file tp-divide "$T/tp-divide.yaml" 'parallel\.llm\.tp: 3 does not divide model\.llm\.heads 2'
+# A CLI override is validated like the file: warmup_steps 1 needs steps > 1.
+bad_spec_file override-steps "$JOB" 'train\.warmup_steps: 1 must be less than steps 1' --steps 1
+# YAML syntax errors are "<file>:<line>:<col>: <message>".
+bad_spec yaml-syntax 's/^  global_batch: 8$/  global_batch: 8: 9/' \
+  ".*/yaml-syntax\.yaml:[0-9]+:[0-9]+: .*"
+bad_spec_file missing-file "$T/no-such-job.yaml" ".*no-such-job\.yaml: .*"
+
+echo "== corrupt Fashion-MNIST files (non-zero exit, no crash, message names the file)"
+# fm_dir NAME: a dataset dir with links to the three good files (all but train images).
+fm_dir() {
+  local d="$T/fm-$1"
+  mkdir -p "$d"
+  for f in train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    ln -s "$FM/$f.gz" "$d/$f.gz"
+  done
+  echo "$d"
+}
+# bad_data NAME DIR FILE_REGEX
+bad_data() {
+  local name=$1 dir=$2 file=$3
+  derive "data-$name" "s#fashion_mnist: $FM#fashion_mnist: $dir#"
+  local rundir="$T/run-data-$name"
+  run train "$T/data-$name.yaml" --single-process -q --run-dir "$rundir"
+  [[ $RC -ne 0 ]] || fail "$name: exit code 0"
+  [[ $RC -lt 128 ]] || fail "$name: exit code $RC (crashed: signal $((RC - 128)))"
+  [[ $RC -eq 2 ]] || fail "$name: exit code $RC, want 2 (bad input: data files)"
+  grep -Eq "$file" "$T/stderr" || fail "$name: stderr does not name /$file/"
+  local lines
+  lines=$(wc -l <"$T/stderr")
+  [[ $lines -eq 1 ]] || fail "$name: $lines lines on stderr, want 1"
+  [[ ! -e $rundir ]] || fail "$name: run dir created for a job that never started"
+  ok "$name: exit $RC, '$(cat "$T/stderr")'"
+}
+D=$(fm_dir truncated-gz)
+head -c 100000 "$FM/train-images-idx3-ubyte.gz" >"$D/train-images-idx3-ubyte.gz"
+bad_data truncated-gz "$D" 'fm-truncated-gz/train-images-idx3-ubyte\.gz'
+D=$(fm_dir truncated-raw)
+# Raw IDX: header for 60000 28x28 images, then two bytes of data.
+printf '\x00\x00\x08\x03\x00\x00\xea\x60\x00\x00\x00\x1c\x00\x00\x00\x1c\x01\x02' >"$D/train-images-idx3-ubyte"
+bad_data truncated-raw "$D" 'fm-truncated-raw/train-images-idx3-ubyte'
+D=$(fm_dir bad-magic)
+printf 'this is not an IDX file' | gzip -c >"$D/train-images-idx3-ubyte.gz"
+bad_data bad-magic "$D" 'fm-bad-magic/train-images-idx3-ubyte\.gz'
+D=$(fm_dir not-gzip)
+head -c 5000 /dev/urandom >"$D/train-images-idx3-ubyte.gz"
+bad_data not-gzip "$D" 'fm-not-gzip/train-images-idx3-ubyte\.gz'
+D=$(fm_dir missing)
+bad_data missing "$D" 'train-images-idx3-ubyte'
+D=$(fm_dir label-count)
+ln -s "$FM/train-images-idx3-ubyte.gz" "$D/train-images-idx3-ubyte.gz"
+rm "$D/train-labels-idx1-ubyte.gz"
+# 10 labels for 60000 images.
+printf '\x00\x00\x08\x01\x00\x00\x00\x0a\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09' >"$D/train-labels-idx1-ubyte"
+bad_data label-count "$D" 'train-labels-idx1-ubyte'
+
+echo "== arguments and --help"
+for args in "--help" "train --help" "eval --help"; do
+  # shellcheck disable=SC2086
+  run $args
+  [[ $RC -eq 0 ]] || fail "braid $args: exit code $RC, want 0"
+  grep -qi "usage" "$T/stdout" || fail "braid $args: no usage on stdout"
+  ok "braid $args: exit 0"
+done
+run train --help
+for opt in --single-process --run-dir --resume --steps --threads; do
+  grep -q -- "$opt" "$T/stdout" || fail "braid train --help does not mention $opt"
+done
+ok "braid train --help lists its options"
+run
+[[ $RC -eq 2 ]] || fail "braid (no subcommand): exit code $RC, want 2"
+ok "braid (no subcommand): exit 2"
+run train
+[[ $RC -eq 2 ]] || fail "braid train (no job): exit code $RC, want 2"
+ok "braid train (no job): exit 2"
+run train "$JOB" --run-dir "$T/run-no-sp"
+[[ $RC -eq 2 ]] || fail "braid train without --single-process: exit code $RC, want 2"
+[[ ! -e $T/run-no-sp ]] || fail "braid train without --single-process created its run dir"
+ok "braid train without --single-process: exit 2"
+run train "$JOB" --single-process --steps 0 --run-dir "$T/run-steps0"
+[[ $RC -eq 2 ]] || fail "braid train --steps 0: exit code $RC, want 2"
+[[ ! -e $T/run-steps0 ]] || fail "braid train --steps 0 created its run dir"
+ok "braid train --steps 0: exit 2"
+run eval
+[[ $RC -eq 2 ]] || fail "braid eval (neither --checkpoint nor --init): exit code $RC, want 2"
+[[ $(wc -l <"$T/stderr") -eq 1 ]] || fail "braid eval (no flags): want one line on stderr"
+ok "braid eval (no flags): exit 2, '$(cat "$T/stderr")'"
+run eval --checkpoint "$T/no-such-run"
+[[ $RC -eq 2 ]] || fail "braid eval --checkpoint MISSING: exit code $RC, want 2"
+grep -q "no-such-run" "$T/stderr" || fail "braid eval --checkpoint MISSING: stderr does not name the path"
+ok "braid eval --checkpoint MISSING: exit 2"
+run eval --init "$T/missing-dataset.yaml" --json --limit 5
+[[ $RC -eq 2 ]] || fail "braid eval --init BAD.yaml: exit code $RC, want 2"
+grep -q "^data\.fashion_mnist: " "$T/stderr" || fail "braid eval --init BAD.yaml: field path not named"
+ok "braid eval --init BAD.yaml: exit 2"
+
+echo "== braid eval on a trained tiny run"
+RUN="$T/run-ok"
+run train "$JOB" --single-process -q --run-dir "$RUN"
+[[ $RC -eq 0 ]] || fail "braid train $JOB: exit code $RC"
+head -1 "$T/stdout" | grep -qx "RUN_DIR $RUN" || fail "braid train: first stdout line is not 'RUN_DIR $RUN'"
+ok "braid train tiny: exit 0, prints RUN_DIR"
+# eval_json ARGS...: exit 0, stdout is one JSON object with the metric keys.
+eval_json() {
+  run eval "$@" --json --limit 20 --threads 1
+  [[ $RC -eq 0 ]] || fail "braid eval $*: exit code $RC"
+  [[ $(wc -l <"$T/stdout") -eq 1 ]] || fail "braid eval $* --json: want one line on stdout"
+  grep -Eq '^\{.*\}$' "$T/stdout" || fail "braid eval $* --json: stdout is not one JSON object"
+  for key in caption_accuracy caption_total gen_loss; do
+    grep -q "\"$key\":" "$T/stdout" || fail "braid eval $* --json: no $key"
+  done
+  grep -q '"caption_total":20' "$T/stdout" || fail "braid eval $* --json: --limit 20 not honoured"
+  ok "braid eval $* --json: $(cat "$T/stdout")"
+}
+eval_json --checkpoint "$RUN"
+eval_json --checkpoint "$RUN/checkpoints/step-2"
+eval_json --init "$JOB"
+# A corrupted shard: the named checkpoint is refused (checksum), not crashed on.
+printf 'XXXX' | dd of="$RUN/checkpoints/step-4/llm.safetensors" bs=1 seek=5000 conv=notrunc 2>/dev/null
+run eval --checkpoint "$RUN/checkpoints/step-4" --json --limit 5
+[[ $RC -ne 0 && $RC -lt 128 ]] || fail "braid eval on a corrupt checkpoint: exit code $RC, want 1 or 2"
+grep -q "llm.safetensors" "$T/stderr" || fail "braid eval on a corrupt checkpoint: file not named"
+ok "braid eval on a corrupt checkpoint: exit $RC, '$(head -1 "$T/stderr")'"
+# Given the run dir, eval skips the corrupt newest checkpoint for step-2.
+run eval --checkpoint "$RUN" --json --limit 5
+[[ $RC -eq 0 ]] || fail "braid eval RUN_DIR with a corrupt newest checkpoint: exit code $RC, want 0 (falls back)"
+grep -q "step-4" "$T/stderr" || fail "braid eval RUN_DIR: no warning about the skipped step-4"
+ok "braid eval RUN_DIR with a corrupt newest checkpoint: falls back, warns"
+
+echo "PASS: $CHECKS checks"
