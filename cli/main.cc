@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "cli/commands.h"
+#include "common/base/blas_core.h"
 
 namespace braid::cli {
 int ExitCodeFor(const Status& s) {
@@ -18,6 +19,7 @@ int ExitCodeFor(const Status& s) {
 }  // namespace braid::cli
 
 int main(int argc, char** argv) {
+  braid::EnsureOpenBlasCore(argv);
   CLI::App app{"braid: disaggregated multimodal LLM training.\n"
                "The single-process path (train, eval) is the numerical reference; the\n"
                "service commands (run, up, submit, status, ...) arrive with the runtime."};

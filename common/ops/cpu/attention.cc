@@ -4,18 +4,15 @@
 #include <limits>
 #include <vector>
 
+#include "common/ops/cpu/matmul.h"
+
 namespace braid::ops {
 namespace {
 
-template <typename T>
-inline T Dot(const T* a, const T* b, int64_t n) {
-  T s = 0;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
 // Work items are (sequence, head) pairs: each writes a disjoint slice of the
-// outputs, so the result does not depend on the thread count.
+// outputs, so the result does not depend on the thread count. Inside a task
+// the products are single-threaded GEMMs on strided views of the packed qkv
+// (OpenBLAS runs serially when called inside an OpenMP parallel region).
 struct Task {
   int seq;
   int64_t head;
@@ -40,36 +37,35 @@ void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, 
   const int64_t ntasks = static_cast<int64_t>(tasks.size());
 #pragma omp parallel
   {
-    std::vector<T> p;
+    std::vector<T> S;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < ntasks; ++t) {
       const int64_t b = cu_seqlens[tasks[t].seq], e = cu_seqlens[tasks[t].seq + 1];
       const int64_t h = tasks[t].head, L = e - b;
-      p.resize(static_cast<size_t>(L));
+      if (L == 0) continue;
+      const T* q = qkv + b * C3 + h * HD;
+      const T* k = q + C;
+      const T* v = q + 2 * C;
+      S.assign(static_cast<size_t>(L * L), T(0));
+      // S (L,L) = scale * Q (L,HD) K^T
+      gemm<T>(false, true, L, L, HD, scale, q, C3, k, C3, T(0), S.data(), L);
       for (int64_t i = 0; i < L; ++i) {
-        const T* q = qkv + (b + i) * C3 + h * HD;
+        T* row = S.data() + i * L;
         const int64_t jmax = causal ? i + 1 : L;
         T mx = -std::numeric_limits<T>::infinity();
-        for (int64_t j = 0; j < jmax; ++j) {
-          const T* k = qkv + (b + j) * C3 + C + h * HD;
-          p[j] = Dot(q, k, HD) * scale;
-          if (p[j] > mx) mx = p[j];
-        }
+        for (int64_t j = 0; j < jmax; ++j) mx = row[j] > mx ? row[j] : mx;
         T sum = 0;
         for (int64_t j = 0; j < jmax; ++j) {
-          p[j] = std::exp(p[j] - mx);
-          sum += p[j];
+          row[j] = std::exp(row[j] - mx);
+          sum += row[j];
         }
-        T inv = T(1) / sum;
-        T* o = out + (b + i) * C + h * HD;
-        for (int64_t d = 0; d < HD; ++d) o[d] = 0;
-        for (int64_t j = 0; j < jmax; ++j) {
-          const T* v = qkv + (b + j) * C3 + 2 * C + h * HD;
-          T w = p[j] * inv;
-          for (int64_t d = 0; d < HD; ++d) o[d] += w * v[d];
-        }
+        const T inv = T(1) / sum;
+        for (int64_t j = 0; j < jmax; ++j) row[j] *= inv;
+        for (int64_t j = jmax; j < L; ++j) row[j] = 0;
         lse[(b + i) * NH + h] = mx + std::log(sum);
       }
+      // O (L,HD) = P (L,L) V (L,HD)
+      gemm<T>(false, false, L, HD, L, T(1), S.data(), L, v, C3, T(0), out + b * C + h * HD, C);
     }
   }
 }
@@ -81,32 +77,48 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
   const T scale = T(1) / std::sqrt(T(HD));
   std::vector<Task> tasks = MakeTasks(num_seqs, NH);
   const int64_t ntasks = static_cast<int64_t>(tasks.size());
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < ntasks; ++t) {
-    const int64_t b = cu_seqlens[tasks[t].seq], e = cu_seqlens[tasks[t].seq + 1];
-    const int64_t h = tasks[t].head, L = e - b;
-    for (int64_t i = 0; i < L; ++i) {
-      const T* q = qkv + (b + i) * C3 + h * HD;
-      const T* dO = dout + (b + i) * C + h * HD;
-      const T* O = out + (b + i) * C + h * HD;
-      T* dq = dqkv + (b + i) * C3 + h * HD;
-      const T Di = Dot(dO, O, HD);
-      const T l = lse[(b + i) * NH + h];
-      const int64_t jmax = causal ? i + 1 : L;
-      for (int64_t j = 0; j < jmax; ++j) {
-        const T* k = qkv + (b + j) * C3 + C + h * HD;
-        const T* v = qkv + (b + j) * C3 + 2 * C + h * HD;
-        T* dk = dqkv + (b + j) * C3 + C + h * HD;
-        T* dv = dqkv + (b + j) * C3 + 2 * C + h * HD;
-        const T pij = std::exp(Dot(q, k, HD) * scale - l);
-        const T dp = Dot(dO, v, HD);
-        const T ds = pij * (dp - Di) * scale;
-        for (int64_t d = 0; d < HD; ++d) {
-          dv[d] += pij * dO[d];
-          dq[d] += ds * k[d];
-          dk[d] += ds * q[d];
-        }
+#pragma omp parallel
+  {
+    std::vector<T> P, dP;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < ntasks; ++t) {
+      const int64_t b = cu_seqlens[tasks[t].seq], e = cu_seqlens[tasks[t].seq + 1];
+      const int64_t h = tasks[t].head, L = e - b;
+      if (L == 0) continue;
+      const T* q = qkv + b * C3 + h * HD;
+      const T* k = q + C;
+      const T* v = q + 2 * C;
+      const T* dO = dout + b * C + h * HD;
+      const T* O = out + b * C + h * HD;
+      T* dq = dqkv + b * C3 + h * HD;
+      T* dk = dq + C;
+      T* dv = dq + 2 * C;
+      P.assign(static_cast<size_t>(L * L), T(0));
+      dP.assign(static_cast<size_t>(L * L), T(0));
+      // Recompute P from the saved log-sum-exp.
+      gemm<T>(false, true, L, L, HD, scale, q, C3, k, C3, T(0), P.data(), L);
+      for (int64_t i = 0; i < L; ++i) {
+        T* row = P.data() + i * L;
+        const T l = lse[(b + i) * NH + h];
+        const int64_t jmax = causal ? i + 1 : L;
+        for (int64_t j = 0; j < jmax; ++j) row[j] = std::exp(row[j] - l);
+        for (int64_t j = jmax; j < L; ++j) row[j] = 0;
       }
+      // dV += P^T dO
+      gemm<T>(true, false, L, HD, L, T(1), P.data(), L, dO, C, T(1), dv, C3);
+      // dP = dO V^T
+      gemm<T>(false, true, L, L, HD, T(1), dO, C, v, C3, T(0), dP.data(), L);
+      // dS = P * (dP - D_i) * scale, D_i = dO_i . O_i   (stored in dP)
+      for (int64_t i = 0; i < L; ++i) {
+        T D = 0;
+        for (int64_t d = 0; d < HD; ++d) D += dO[i * C + d] * O[i * C + d];
+        T* dp = dP.data() + i * L;
+        const T* p = P.data() + i * L;
+        for (int64_t j = 0; j < L; ++j) dp[j] = p[j] * (dp[j] - D) * scale;
+      }
+      // dQ += dS K ; dK += dS^T Q
+      gemm<T>(false, false, L, HD, L, T(1), dP.data(), L, k, C3, T(1), dq, C3);
+      gemm<T>(true, false, L, HD, L, T(1), dP.data(), L, q, C3, T(1), dk, C3);
     }
   }
 }
