@@ -43,7 +43,7 @@ TEST(JobConfig, ExampleIsTheDefaults) {
   JobConfig expected;
   expected.name = "fashion-mllm";
   EXPECT_TRUE(*r == expected) << JobConfigToYaml(*r);
-  EXPECT_EQ(r->checkpoint.every, 100);
+  EXPECT_EQ(r->checkpoint.every, 500);
   EXPECT_EQ(r->checkpoint.keep, 3);
 }
 
@@ -111,7 +111,7 @@ TEST(JobConfig, ParallelAuto) {
 TEST(JobConfig, AcceptedScalars) {
   StatusOr<JobConfig> r = ParseJobConfig(std::string(kData) +
                                          "seed: 18446744073709551615\n"
-                                         "train: {lr: 2e-3, min_lr: 0, weight_decay: +0.5, steps: +40}\n"
+                                         "train: {lr: 2e-3, min_lr: 0, weight_decay: +0.5, steps: +40, warmup_steps: 10}\n"
                                          "name: 123\n");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->seed, UINT64_MAX);
@@ -179,8 +179,8 @@ TEST(JobConfig, TrainChecks) {
   ExpectErrorWithData("train: {microbatches: 5}\n",
                       "train.microbatches: 5 does not divide global_batch 32");
   ExpectErrorWithData("train: {microbatches: 64}\n", "train.microbatches: 64 exceeds global_batch 32");
-  ExpectErrorWithData("train: {warmup_steps: 300}\n",
-                      "train.warmup_steps: 300 must be less than steps 300");
+  ExpectErrorWithData("train: {warmup_steps: 2000}\n",
+                      "train.warmup_steps: 2000 must be less than steps 2000");
   ExpectErrorWithData("train: {warmup_steps: -1}\n", "train.warmup_steps: must be non-negative, got -1");
   ExpectErrorWithData("train: {lr: 0}\n", "train.lr: must be positive, got 0.0");
   ExpectErrorWithData("train: {min_lr: 0.01}\n", "train.min_lr: 0.01 exceeds lr 0.002");

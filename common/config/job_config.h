@@ -53,7 +53,7 @@ struct ModelConfig {
 
 // Relative weights of the task mixer (need not sum to 1).
 struct MixSpec {
-  double caption = 0.5, interleaved = 0.15, generation = 0.25, text = 0.1;
+  double caption = 0.6, interleaved = 0.2, generation = 0.15, text = 0.05;
   bool operator==(const MixSpec&) const = default;
 };
 
@@ -64,25 +64,25 @@ struct DataConfig {
   std::string manifest;  // optional JSONL manifest; empty = none
   MixSpec mix;
   int max_images = 8;  // per sample
-  int max_text_bytes = 256;
+  int max_text_bytes = 128;
   int64_t epoch_samples = 60000;
   std::string reorder = "none";  // none | balanced
   bool operator==(const DataConfig&) const = default;
 };
 
 struct TrainConfig {
-  int steps = 300;
+  int steps = 2000;
   int global_batch = 32;
   int microbatches = 4;
   double lr = 2e-3;
   double min_lr = 2e-4;
-  int warmup_steps = 20;
+  int warmup_steps = 100;
   std::string schedule = "cosine";  // cosine | constant | linear
   double weight_decay = 0.01;
   double beta1 = 0.9, beta2 = 0.95;
   double grad_clip = 1.0;  // max global grad norm; 0 disables clipping
   int threads = 0;         // 0 = all cores
-  int log_every = 10;
+  int log_every = 50;
   bool operator==(const TrainConfig&) const = default;
 };
 
@@ -100,7 +100,7 @@ struct ParallelConfig {
 };
 
 struct CheckpointConfig {
-  int every = 100;  // steps between checkpoints
+  int every = 500;  // steps between checkpoints
   int keep = 3;     // newest checkpoints kept
   std::string dir = "runs";  // run dirs go under dir/<job-id>/
   bool operator==(const CheckpointConfig&) const = default;
