@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/blas_core.h"
 #include "common/base/rng.h"
 #include "common/base/threads.h"
 #include "common/ops/cpu/activation.h"
@@ -484,6 +485,7 @@ double SgemmCeilingGflops() { return g_ceilings.sgemm_gflops; }
 
 int main(int argc, char** argv) {
   using namespace braid::bench;
+  braid::EnsureOpenBlasCore(argv);  // same kernels as the braid binaries
   const int threads = TakeThreadsFlag(&argc, argv);
   benchmark::Initialize(&argc, argv);  // parses flags only (and handles --help)
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

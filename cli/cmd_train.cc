@@ -65,6 +65,11 @@ int RunTrain(const TrainArgs& a) {
     std::fprintf(stderr, "braid train: %s\n", summary.status().ToString().c_str());
     return ExitCodeFor(summary.status());
   }
+  if (summary->steps_run == 0) {
+    std::printf("nothing to do: the run is already at step %lld of %d\ncheckpoint %s\n",
+                (long long)summary->start_step, cfg->train.steps, summary->last_checkpoint.c_str());
+    return kExitOk;
+  }
   std::printf("trained %lld steps in %.1f s: loss %.4f -> %.4f, gen_loss %.4f -> %.4f\ncheckpoint %s\n",
               (long long)summary->steps_run, summary->seconds, summary->first_loss, summary->last_loss,
               summary->first_gen_loss, summary->last_gen_loss, summary->last_checkpoint.c_str());

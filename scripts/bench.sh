@@ -6,11 +6,8 @@
 # Env: BUILD_DIR (default build-bench), BRAID_BENCH_THREADS (default 0 = all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR="${BUILD_DIR:-build-bench}"
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DBRAID_WERROR=ON
-fi
-ninja -C "$BUILD_DIR" -j"$(nproc)" braid_bench
+BUILD_DIR="${BUILD_DIR:-build}"
+BUILD_DIR="$BUILD_DIR" bash scripts/build.sh
 
 mkdir -p out/bench
 out="out/bench/bench-$(date +%Y%m%d-%H%M%S).json"

@@ -1,6 +1,7 @@
 #include "common/nn/diffusion.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace braid::nn {
 
@@ -21,6 +22,15 @@ std::vector<int> DiffusionSchedule::SamplingTimesteps(int n) const {
   for (int i = n - 1; i >= 0; --i) ts.push_back(int((int64_t(i) * (T - 1)) / std::max(1, n - 1)));
   ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
   return ts;
+}
+
+void DdimUpdate(float* x, const float* eps, int64_t n, double ab, double ab_prev) {
+  const double sa = std::sqrt(ab), sb = std::sqrt(1.0 - ab);
+  const double pa = std::sqrt(ab_prev), pb = std::sqrt(1.0 - ab_prev);
+  for (int64_t i = 0; i < n; ++i) {
+    double x0 = std::clamp((double(x[i]) - sb * double(eps[i])) / sa, -1.0, 1.0);
+    x[i] = float(pa * x0 + pb * double(eps[i]));
+  }
 }
 
 }  // namespace braid::nn

@@ -19,4 +19,10 @@ class DiffusionSchedule {
   std::vector<double> alpha_bar_;
 };
 
+// One deterministic DDIM update (eta = 0) in place: predicts x0 from the noise
+// estimate, clips it to [-1, 1], and moves x to the previous timestep.
+// ab, ab_prev: alpha_bar at the current and the next (smaller) timestep
+// (ab_prev = 1 at the last step, which returns the clipped x0 prediction).
+void DdimUpdate(float* x, const float* eps, int64_t n, double ab, double ab_prev);
+
 }  // namespace braid::nn

@@ -223,11 +223,7 @@ std::vector<float> DitGenerator::Sample(const float* cond, int64_t n, uint64_t s
     RunNetwork(cond, x.data(), tv.data(), n, &eps);
     const double ab = schedule_.alpha_bar(t);
     const double ab_prev = s + 1 < ts.size() ? schedule_.alpha_bar(ts[s + 1]) : 1.0;
-    for (int64_t i = 0; i < n * pix; ++i) {
-      double x0 = (x[size_t(i)] - std::sqrt(1.0 - ab) * eps[i]) / std::sqrt(ab);
-      x0 = std::clamp(x0, -1.0, 1.0);
-      x[size_t(i)] = float(std::sqrt(ab_prev) * x0 + std::sqrt(1.0 - ab_prev) * eps[i]);
-    }
+    DdimUpdate(x.data(), eps.data(), n * pix, ab, ab_prev);
   }
   for (auto& v : x) v = std::clamp((v + 1.0f) * 0.5f, 0.0f, 1.0f);
   return x;

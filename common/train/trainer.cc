@@ -73,6 +73,7 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
   if (ec) return Status::Unavailable("cannot create run directory " + ckpt_dir.string() + ": " + ec.message());
 
   int64_t start = 0;
+  std::string summary_checkpoint;
   if (opt.resume) {
     std::vector<std::string> skipped;
     auto latest = FindLatestGoodCheckpoint(ckpt_dir.string(), &skipped);
@@ -80,7 +81,11 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
     if (latest.ok()) {
       ASSIGN_OR_RETURN(json extra, LoadCheckpoint(*latest, modules));
       start = extra.value("next_step", int64_t{0});
+      summary_checkpoint = *latest;
       LOG_INFO("resuming from %s at step %lld", latest->c_str(), (long long)start);
+      if (extra.value("job_yaml", std::string()) != JobConfigToYaml(cfg))
+        LOG_WARN("the job spec differs from the one %s was trained with; training continues under the new spec "
+                 "(a changed train.steps also changes the learning-rate schedule)", latest->c_str());
     }
   }
   RETURN_IF_ERROR(TruncateJsonl((run / "metrics.jsonl").string(), start));
@@ -104,6 +109,8 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
   EpochSampler sampler(cfg.seed, data->epoch_samples());
   const int64_t pixels = int64_t(cfg.model.encoder.image_size) * cfg.model.encoder.image_size;
   TrainSummary summary;
+  summary.start_step = start;
+  summary.last_checkpoint = summary_checkpoint;
   if (opt.progress)
     LOG_INFO("training %s: %lld params (encoder %lld, llm %lld, generator %lld), steps %d, batch %d x %d microbatches",
              cfg.name.c_str(), (long long)model.num_params(), (long long)model.encoder().params().size(),

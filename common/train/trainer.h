@@ -19,6 +19,7 @@ struct TrainOptions {
 };
 
 struct TrainSummary {
+  int64_t start_step = 0;  // first step run (> 0 when resumed)
   int64_t steps_run = 0;
   double first_loss = 0, last_loss = 0;
   double first_gen_loss = 0, last_gen_loss = 0;
