@@ -3,7 +3,7 @@
 # each as a fraction of ceilings (OpenBLAS sgemm, memcpy) measured in the same
 # run. JSON goes to out/bench/bench-<timestamp>.json (and out/bench/latest.json).
 # Usage: scripts/bench.sh [--threads=N] [google benchmark flags, e.g. --benchmark_filter=Matmul]
-# Env: BUILD_DIR (default build-bench), BRAID_BENCH_THREADS (default 0 = all cores).
+# Env: BUILD_DIR (default build), BRAID_BENCH_THREADS (default 0 = all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"

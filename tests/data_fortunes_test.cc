@@ -5,18 +5,14 @@
 #include <fstream>
 
 #include "common/data/fortunes.h"
+#include "tests/temp_dir.h"
 
 namespace braid {
 namespace {
 
-std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "braid_fortunes_XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
-
 TEST(DataFortunes, NormaliseSplitAndFilter) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_fortunes_");
+  const std::string& dir = tmp.path();
   std::ofstream(dir + "/b") << "Second\tfile   one.\n%\n";
   std::ofstream(dir + "/a") << "  Hello,\n\n   world!  \n%\n%\nCaf\xc3\xa9 time\x01.\n%\n"
                             << std::string(100, 'x') << "\n%\nlast one";

@@ -6,16 +6,10 @@
 #include <fstream>
 
 #include "common/data/idx.h"
+#include "tests/temp_dir.h"
 
 namespace braid {
 namespace {
-
-std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "braid_idx_XXXXXX";
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return tmpl;
-}
 
 void PutBe32(std::string* s, uint32_t v) {
   for (int sh = 24; sh >= 0; sh -= 8) s->push_back(static_cast<char>((v >> sh) & 0xff));
@@ -51,7 +45,8 @@ void WriteGz(const std::string& path, const std::string& bytes) {
 }
 
 TEST(DataIdx, RawAndGzipRoundTrip) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_idx_");
+  const std::string& dir = tmp.path();
   const std::string bytes = ImagesBytes(0x803, 3, 2, 4, 3 * 2 * 4);
   WriteRaw(dir + "/img", bytes);
   WriteGz(dir + "/img.gz", bytes);
@@ -71,7 +66,8 @@ TEST(DataIdx, RawAndGzipRoundTrip) {
 }
 
 TEST(DataIdx, Errors) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_idx_");
+  const std::string& dir = tmp.path();
   WriteGz(dir + "/bad_magic.gz", ImagesBytes(0x801, 1, 2, 2, 4));
   WriteRaw(dir + "/truncated", ImagesBytes(0x803, 3, 2, 2, 11));
   WriteGz(dir + "/truncated_labels.gz", LabelsBytes(0x801, 9, 8));
@@ -104,7 +100,8 @@ TEST(DataIdx, Errors) {
 }
 
 TEST(DataIdx, FashionMnistDirectory) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_idx_");
+  const std::string& dir = tmp.path();
   WriteGz(dir + "/train-images-idx3-ubyte.gz", ImagesBytes(0x803, 4, 3, 3, 36));
   WriteGz(dir + "/train-labels-idx1-ubyte.gz", LabelsBytes(0x801, 4, 4));
   WriteRaw(dir + "/t10k-images-idx3-ubyte", ImagesBytes(0x803, 2, 3, 3, 18));

@@ -8,15 +8,10 @@
 #include <iterator>
 
 #include "common/data/image_io.h"
+#include "tests/temp_dir.h"
 
 namespace braid {
 namespace {
-
-std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "braid_image_XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -45,7 +40,8 @@ void ExpectNear(const GrayImage& a, const GrayImage& b, float tol) {
 }
 
 TEST(DataImageIo, PngAndPgmRoundTrip) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_image_");
+  const std::string& dir = tmp.path();
   const GrayImage g = Gradient(13, 7);
   ASSERT_TRUE(SavePng(dir + "/g.png", g).ok());
   ASSERT_TRUE(SavePgm(dir + "/g.pgm", g).ok());
@@ -62,7 +58,8 @@ TEST(DataImageIo, PngAndPgmRoundTrip) {
 
 // RGB + alpha, 16-bit: luminance, alpha ignored.
 TEST(DataImageIo, PngRgbaToGray) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_image_");
+  const std::string& dir = tmp.path();
   png_image image;
   std::memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
@@ -79,7 +76,8 @@ TEST(DataImageIo, PngRgbaToGray) {
 }
 
 TEST(DataImageIo, PgmAsciiWithComments16Bit) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_image_");
+  const std::string& dir = tmp.path();
   WriteAll(dir + "/a.pgm", "P2\n# a comment\n3 2 # trailing comment\n# another\n1000\n0 500 1000\n  250\n750 # x\n 1000\n");
   StatusOr<GrayImage> r = LoadImageFile(dir + "/a.pgm");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -96,7 +94,8 @@ TEST(DataImageIo, PgmAsciiWithComments16Bit) {
 }
 
 TEST(DataImageIo, CorruptFiles) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_image_");
+  const std::string& dir = tmp.path();
   const GrayImage g = Gradient(40, 30);
   ASSERT_TRUE(SavePng(dir + "/g.png", g).ok());
   ASSERT_TRUE(SavePgm(dir + "/g.pgm", g).ok());

@@ -4,18 +4,14 @@
 #include <fstream>
 
 #include "common/data/manifest.h"
+#include "tests/temp_dir.h"
 
 namespace braid {
 namespace {
 
-std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "braid_manifest_XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
-
 TEST(DataManifest, ParsesAndResolvesPaths) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_manifest_");
+  const std::string& dir = tmp.path();
   const std::string path = dir + "/m.jsonl";
   std::ofstream(path) << R"({"id": 3, "text": "A <image> here.", "images": ["img/a.png"], "generate": ["/abs/b.pgm"]})"
                       << "\n\n   \n"
@@ -32,7 +28,8 @@ TEST(DataManifest, ParsesAndResolvesPaths) {
 }
 
 TEST(DataManifest, ErrorsNameFileLineAndField) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_manifest_");
+  const std::string& dir = tmp.path();
   struct Case {
     std::string line, expect;
   };

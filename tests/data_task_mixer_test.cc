@@ -7,6 +7,7 @@
 #include "common/data/image_io.h"
 #include "common/data/task_mixer.h"
 #include "common/data/tokenizer.h"
+#include "tests/temp_dir.h"
 
 namespace braid {
 namespace {
@@ -180,14 +181,9 @@ TEST(DataTaskMixer, FillTargets) {
   EXPECT_EQ(s.targets, (std::vector<int32_t>{-1, -1, -1, 'h', 'i', -1, tok::kEos, -1}));
 }
 
-std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "braid_mixer_XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
-
 TEST(DataTaskMixer, SampleFromManifest) {
-  const std::string dir = MakeTempDir();
+  const testing_util::ScopedTempDir tmp("braid_mixer_");
+  const std::string& dir = tmp.path();
   GrayImage g;
   g.width = 10;
   g.height = 10;

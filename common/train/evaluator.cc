@@ -44,16 +44,7 @@ void EvalCaptions(MultimodalModel& model, const FashionMnist& fm, const JobConfi
     Tensor emb;
     model.encoder().Forward(images.data(), B, &emb);
     nn::LlmBatch b;
-    b.cu_seqlens.push_back(0);
-    for (int64_t i = 0; i < B; ++i) {
-      const int32_t base = int32_t(b.tokens.size());
-      for (size_t p = 0; p < prompt.size(); ++p) {
-        b.tokens.push_back(prompt[p]);
-        b.positions.push_back(int32_t(p));
-        if (prompt[p] == tok::kImg) b.image_rows.push_back(base + int32_t(p));
-      }
-      b.cu_seqlens.push_back(int32_t(b.tokens.size()));
-    }
+    for (int64_t i = 0; i < B; ++i) AppendPackedSequence(&b, prompt);
     auto outs = nn::GreedyDecode(model.llm(), b, emb.data(), opt.max_new_tokens,
                                  [](int32_t t) { return t == '.' || t == tok::kEos; });
     for (int64_t i = 0; i < B; ++i) {
@@ -110,19 +101,12 @@ Status WriteClassSamples(MultimodalModel& model, const JobConfig& cfg, const std
   const int S = cfg.model.generator.image_size, K = cfg.model.generator.gen_slots;
   const int classes = kFashionClasses;
   nn::LlmBatch b;
-  b.cu_seqlens.push_back(0);
   for (int c = 0; c < classes; ++c)
     for (int k = 0; k < per_class; ++k) {
       std::vector<int32_t> t = {tok::kBos};
       AppendText(&t, std::string("Draw a ") + FashionClassName(c) + ": ");
       AppendGenSlots(&t, K);
-      const int32_t base = int32_t(b.tokens.size());
-      for (size_t i = 0; i < t.size(); ++i) {
-        b.tokens.push_back(t[i]);
-        b.positions.push_back(int32_t(i));
-        if (t[i] == tok::kGen) b.gen_rows.push_back(base + int32_t(i));
-      }
-      b.cu_seqlens.push_back(int32_t(b.tokens.size()));
+      AppendPackedSequence(&b, t);
     }
   Tensor cond;
   model.llm().Forward(b, nullptr, &cond, nullptr);

@@ -39,6 +39,18 @@ void TruncateSample(Sample* s, int max_seq, int patches_per_image, int gen_slots
   FillTargets(s);
 }
 
+void AppendPackedSequence(nn::LlmBatch* b, const std::vector<int32_t>& tokens) {
+  if (b->cu_seqlens.empty()) b->cu_seqlens.push_back(0);
+  const int32_t base = int32_t(b->tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    b->tokens.push_back(tokens[i]);
+    b->positions.push_back(int32_t(i));
+    if (tokens[i] == tok::kImg) b->image_rows.push_back(base + int32_t(i));
+    if (tokens[i] == tok::kGen) b->gen_rows.push_back(base + int32_t(i));
+  }
+  b->cu_seqlens.push_back(int32_t(b->tokens.size()));
+}
+
 Microbatch PackMicrobatch(const std::vector<const Sample*>& samples, int64_t step, uint64_t seed, int64_t pixels,
                           int64_t gen_slots) {
   Microbatch mb;

@@ -27,6 +27,10 @@ struct Microbatch {
 // a generation block; drops the images / targets that no longer fit.
 void TruncateSample(Sample* s, int max_seq, int patches_per_image, int gen_slots);
 
+// Appends one sequence (no targets) to a packed LLM batch: tokens, positions,
+// the rows of its image placeholders and generation slots, cu_seqlens.
+void AppendPackedSequence(nn::LlmBatch* b, const std::vector<int32_t>& tokens);
+
 // Packs samples (already truncated) in order. pixels = image_size^2.
 Microbatch PackMicrobatch(const std::vector<const Sample*>& samples, int64_t step, uint64_t seed, int64_t pixels,
                           int64_t gen_slots);
