@@ -52,6 +52,7 @@ ModelConfig TinyModel() {
   m.generator.gen_slots = 2;
   m.generator.diffusion_steps = 10;
   m.generator.sample_steps = 5;
+  m.generator.noise_samples = 2;  // exercises the shared-conditioning gradient sum
   return m;
 }
 

@@ -41,6 +41,7 @@ struct GeneratorConfig {
   int gen_slots = 4;  // LLM hidden states that condition one generated image
   int diffusion_steps = 1000;
   int sample_steps = 50;
+  int noise_samples = 4;  // (timestep, noise) draws per generation target per step
   bool operator==(const GeneratorConfig&) const = default;
 };
 

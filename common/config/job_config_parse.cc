@@ -49,6 +49,7 @@ Status ParseGenerator(YamlFields& model, GeneratorConfig* c) {
   RETURN_IF_ERROR(f.Int("gen_slots", &c->gen_slots));
   RETURN_IF_ERROR(f.Int("diffusion_steps", &c->diffusion_steps));
   RETURN_IF_ERROR(f.Int("sample_steps", &c->sample_steps));
+  RETURN_IF_ERROR(f.Int("noise_samples", &c->noise_samples));
   return f.Finish();
 }
 

@@ -115,6 +115,7 @@ Status ValidateGenerator(const GeneratorConfig& c, const EncoderConfig& enc) {
   RETURN_IF_ERROR(Positive(p + "gen_slots", c.gen_slots));
   RETURN_IF_ERROR(Positive(p + "diffusion_steps", c.diffusion_steps));
   RETURN_IF_ERROR(Positive(p + "sample_steps", c.sample_steps));
+  RETURN_IF_ERROR(Positive(p + "noise_samples", c.noise_samples));
   RETURN_IF_ERROR(Divides(p + "heads", c.heads, "width", c.width));
   RETURN_IF_ERROR(DivisibleByPatch(p + "image_size", c.image_size, c.patch));
   if (c.image_size != enc.image_size) {

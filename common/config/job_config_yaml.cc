@@ -85,6 +85,7 @@ std::string JobConfigToYaml(const JobConfig& cfg) {
   w.Field(2, "gen_slots", m.generator.gen_slots);
   w.Field(2, "diffusion_steps", m.generator.diffusion_steps);
   w.Field(2, "sample_steps", m.generator.sample_steps);
+  w.Field(2, "noise_samples", m.generator.noise_samples);
 
   const DataConfig& d = cfg.data;
   w.Section(0, "data");

@@ -179,34 +179,53 @@ void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
 }
 
 double DitGenerator::Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n) {
-  const int64_t pix = pixels();
-  eps_true_.Resize({n, pix});
-  Tensor xt({n, pix});
-  std::vector<int> ts(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    KeyedRng rng(keys[i]);
-    int t = int(rng.Below(uint64_t(schedule_.steps())));
-    ts[size_t(i)] = t;
-    double ab = schedule_.alpha_bar(t);
-    float a = float(std::sqrt(ab)), s = float(std::sqrt(1.0 - ab));
-    for (int64_t j = 0; j < pix; ++j) {
-      float e = float(rng.Normal());
-      eps_true_[i * pix + j] = e;
-      xt[i * pix + j] = a * (2.0f * images[i * pix + j] - 1.0f) + s * e;
-    }
-  }
-  RunNetwork(cond, xt.data(), ts.data(), n, &eps_pred_);
-  double total = 0;
+  const int64_t pix = pixels(), R = cfg_.noise_samples, m = n * R;
+  targets_ = n;
+  eps_true_.Resize({m, pix});
+  Tensor xt({m, pix}), cond_rep({m * K_, llm_width_});
+  std::vector<int> ts(static_cast<size_t>(m));
   for (int64_t i = 0; i < n; ++i)
-    total += ops::mse_forward(eps_pred_.data() + i * pix, eps_true_.data() + i * pix, pix) / double(pix);
-  return total;
+    for (int64_t r = 0; r < R; ++r) {
+      const int64_t row = i * R + r;
+      KeyedRng rng(R == 1 ? keys[i] : HashKey(keys[i], uint64_t(r)));
+      const int t = int(rng.Below(uint64_t(schedule_.steps())));
+      ts[size_t(row)] = t;
+      const double ab = schedule_.alpha_bar(t);
+      const float a = float(std::sqrt(ab)), s = float(std::sqrt(1.0 - ab));
+      for (int64_t j = 0; j < pix; ++j) {
+        const float e = float(rng.Normal());
+        eps_true_[row * pix + j] = e;
+        xt[row * pix + j] = a * (2.0f * images[i * pix + j] - 1.0f) + s * e;
+      }
+      std::copy(cond + i * K_ * llm_width_, cond + (i + 1) * K_ * llm_width_, cond_rep.data() + row * K_ * llm_width_);
+    }
+  RunNetwork(cond_rep.data(), xt.data(), ts.data(), m, &eps_pred_);
+  double total = 0;
+  for (int64_t row = 0; row < m; ++row)
+    total += ops::mse_forward(eps_pred_.data() + row * pix, eps_true_.data() + row * pix, pix) / double(pix);
+  return total / double(R);
 }
 
 void DitGenerator::Backward(float scale, Tensor* dcond) {
-  const int64_t pix = pixels(), n = n_;
-  Tensor deps({n, pix});
-  ops::mse_backward(deps.data(), eps_pred_.data(), eps_true_.data(), n * pix, scale / float(pix));
-  BackwardNetwork(deps.data(), dcond);
+  const int64_t pix = pixels(), R = cfg_.noise_samples, m = n_, n = targets_;
+  Tensor deps({m, pix}), dcond_rep;
+  ops::mse_backward(deps.data(), eps_pred_.data(), eps_true_.data(), m * pix, scale / float(pix * R));
+  BackwardNetwork(deps.data(), &dcond_rep);
+  // The conditioning was shared by the R draws of a target: sum their gradients.
+  dcond->Resize({n * K_, llm_width_});
+  const int64_t per = K_ * llm_width_;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < R; ++r) {
+      const float* src = dcond_rep.data() + (i * R + r) * per;
+      float* dst = dcond->data() + i * per;
+      for (int64_t k = 0; k < per; ++k) dst[k] += src[k];
+    }
+}
+
+std::vector<float> DitGenerator::PredictNoise(const float* cond, const float* xt, const int* t, int64_t n) {
+  Tensor eps;
+  RunNetwork(cond, xt, t, n, &eps);
+  return eps.vec();
 }
 
 std::vector<float> DitGenerator::Sample(const float* cond, int64_t n, uint64_t seed, int steps) {

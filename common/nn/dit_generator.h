@@ -28,10 +28,17 @@ class DitGenerator {
 
   // cond: (n*gen_slots, llm_width); images: n * S*S in [0,1]; keys: n random
   // keys (timestep and noise are drawn from them: randomness keyed by sample).
-  // Returns the sum over targets of each target's mean squared noise error.
+  // Each target is noised noise_samples times (keys HashKey(key, r)); its loss
+  // is the mean over those draws of the mean squared noise error. Returns the
+  // sum over targets.
   double Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n);
   // scale: 1 / (global generation-target count). dcond: (n*gen_slots, llm_width), overwritten.
   void Backward(float scale, Tensor* dcond);
+
+  // Inference: the predicted noise (n, S*S) for noisy images xt (n, S*S, in
+  // the [-1, 1] image space) at timesteps t, conditioned on cond (n*gen_slots rows).
+  std::vector<float> PredictNoise(const float* cond, const float* xt, const int* t, int64_t n);
+  const DiffusionSchedule& schedule() const { return schedule_; }
 
   // DDIM sampling (eta = 0) conditioned on cond; returns n * S*S in [0,1].
   std::vector<float> Sample(const float* cond, int64_t n, uint64_t seed, int steps);
@@ -49,7 +56,8 @@ class DitGenerator {
   std::vector<TransformerBlock> blocks_;
 
   // forward state
-  int64_t n_ = 0;
+  int64_t n_ = 0;        // sequences in the last RunNetwork (targets x noise draws)
+  int64_t targets_ = 0;  // generation targets in the last Forward
   std::vector<int32_t> cu_, pos_ids_;
   Tensor cond_in_, tfreq_, th_, th_act_, patches_, xs0_, lnf_, lnf_mean_, lnf_rstd_, patch_rows_;
   std::vector<Tensor> xs_;

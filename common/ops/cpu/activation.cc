@@ -7,13 +7,15 @@ namespace {
 constexpr double kGeluC = 0.7978845608028654;  // sqrt(2/pi)
 }
 
+// 0.5 x (1 + tanh(u)) == x * sigmoid(2u): written with exp, which is several
+// times faster than std::tanh here (glibc), and exact in real arithmetic.
 template <typename T>
 void gelu_forward(T* out, const T* inp, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     T x = inp[i];
     T u = T(kGeluC) * (x + T(0.044715) * x * x * x);
-    out[i] = T(0.5) * x * (T(1) + std::tanh(u));
+    out[i] = x / (T(1) + std::exp(T(-2) * u));
   }
 }
 
@@ -23,10 +25,11 @@ void gelu_backward(T* dinp, const T* dout, const T* inp, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     T x = inp[i];
     T u = T(kGeluC) * (x + T(0.044715) * x * x * x);
-    T th = std::tanh(u);
+    T sig = T(1) / (T(1) + std::exp(T(-2) * u));  // (1 + tanh u) / 2
+    T th = T(2) * sig - T(1);
     T sech2 = T(1) - th * th;
     T du = T(kGeluC) * (T(1) + T(3 * 0.044715) * x * x);
-    dinp[i] += dout[i] * (T(0.5) * (T(1) + th) + T(0.5) * x * sech2 * du);
+    dinp[i] += dout[i] * (sig + T(0.5) * x * sech2 * du);
   }
 }
 

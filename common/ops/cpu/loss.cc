@@ -15,11 +15,11 @@ double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets,
       continue;
     }
     const T* x = logits + n * V;
-    double mx = double(x[0]);
-    for (int64_t v = 1; v < V; ++v) mx = std::max(mx, double(x[v]));
-    double sum = 0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(x[v]) - mx);
-    double l = std::log(sum) + mx - double(x[targets[n]]);
+    T mx = x[0];
+    for (int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
+    double sum = 0;  // exp in the working precision, the sum in double
+    for (int64_t v = 0; v < V; ++v) sum += double(std::exp(x[v] - mx));
+    double l = std::log(sum) + double(mx) - double(x[targets[n]]);
     if (losses) losses[n] = T(l);
     total += l;
     ++cnt;
