@@ -18,3 +18,8 @@ if(TARGET braid)
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(train_determinism_test PROPERTIES LABELS "integration;train" TIMEOUT 300)
 endif()
+
+# Training on a user JSONL manifest (examples/manifest/).
+add_test(NAME manifest_job_test COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/manifest_job_test.sh $<TARGET_FILE:braid>
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(manifest_job_test PROPERTIES LABELS "integration;train" TIMEOUT 300)

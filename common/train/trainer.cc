@@ -163,7 +163,10 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
                   {"images", images},      {"gen_targets", gen_total}, {"text_tokens", text_total},
                   {"lr", lr},              {"grad_norm", norms},   {"step_seconds", secs}};
     metrics << mline.dump() << "\n" << std::flush;
-    ledger << json{{"step", step}, {"samples", ids}}.dump() << "\n" << std::flush;
+    // The ledger records each sample's own id (a manifest's "id", or the mixer's index).
+    std::vector<int64_t> sample_ids;
+    for (const auto& smp : samples) sample_ids.push_back(smp.id);
+    ledger << json{{"step", step}, {"samples", sample_ids}}.dump() << "\n" << std::flush;
     if (!metrics || !ledger) return Status::Unavailable("cannot append to metrics/ledger in " + run.string());
 
     if (summary.steps_run == 0) {
