@@ -54,9 +54,11 @@ int RunTrain(const TrainArgs& a) {
                  run_dir.c_str());
     return kExitBadInput;
   }
-  std::printf("RUN_DIR %s\n", run_dir.c_str());
-  std::fflush(stdout);
   train::TrainOptions opt;
+  opt.on_start = [](const std::string& dir) {
+    std::printf("RUN_DIR %s\n", dir.c_str());
+    std::fflush(stdout);
+  };
   opt.run_dir = run_dir;
   opt.resume = a.resume;
   opt.progress = !a.quiet;

@@ -152,6 +152,30 @@ rm "$D/train-labels-idx1-ubyte.gz"
 printf '\x00\x00\x08\x01\x00\x00\x00\x0a\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09' >"$D/train-labels-idx1-ubyte"
 bad_data label-count "$D" 'train-labels-idx1-ubyte'
 
+echo "== corrupt images in a user manifest (exit 2 before anything is written)"
+# bad_manifest NAME FILE MUTATION: copies examples/manifest, applies MUTATION to FILE.
+bad_manifest() {
+  local name=$1 file=$2 mutation=$3
+  local d="$T/manifest-$name"
+  mkdir -p "$d"
+  cp examples/manifest/* "$d/"
+  case $mutation in
+    truncate) head -c 100 "examples/manifest/$file" >"$d/$file" ;;
+    garbage) printf 'not an image at all' >"$d/$file" ;;
+    remove) rm "$d/$file" ;;
+  esac
+  sed -e "s#examples/manifest/manifest.jsonl#$d/manifest.jsonl#" examples/manifest-job.yaml >"$T/manifest-$name.yaml"
+  local rundir="$T/run-manifest-$name"
+  run train "$T/manifest-$name.yaml" --single-process -q --run-dir "$rundir"
+  [[ $RC -eq 2 ]] || fail "manifest $name: exit code $RC, want 2"
+  grep -q "$file" "$T/stderr" || fail "manifest $name: stderr does not name $file"
+  [[ ! -e $rundir ]] || fail "manifest $name: run dir created"
+  ok "manifest $name: exit 2, '$(cat "$T/stderr")'"
+}
+bad_manifest truncated-pgm img05.pgm truncate
+bad_manifest garbage-image img03.pgm garbage
+bad_manifest missing-image img11.pgm remove
+
 echo "== arguments and --help"
 for args in "--help" "train --help" "eval --help"; do
   # shellcheck disable=SC2086

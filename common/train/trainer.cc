@@ -71,6 +71,7 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
   std::error_code ec;
   fs::create_directories(ckpt_dir, ec);
   if (ec) return Status::Unavailable("cannot create run directory " + ckpt_dir.string() + ": " + ec.message());
+  if (opt.on_start) opt.on_start(run.string());
 
   int64_t start = 0;
   std::string summary_checkpoint;

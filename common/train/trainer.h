@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/base/status.h"
@@ -16,6 +17,8 @@ struct TrainOptions {
   std::string run_dir;       // created if missing; must be empty unless resume
   bool resume = false;       // continue from the newest good checkpoint in run_dir
   bool progress = true;      // progress lines on stderr
+  // Called once the inputs are validated and the run directory exists.
+  std::function<void(const std::string& run_dir)> on_start;
 };
 
 struct TrainSummary {

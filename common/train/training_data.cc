@@ -33,6 +33,12 @@ StatusOr<std::unique_ptr<TrainingData>> TrainingData::Load(const JobConfig& cfg)
     ASSIGN_OR_RETURN(d->manifest_, LoadJsonlManifest(cfg.data.manifest));
     if (d->manifest_.empty()) return Status::InvalidArgument("data.manifest: " + cfg.data.manifest + " has no samples");
     d->epoch_samples_ = int64_t(d->manifest_.size());
+    // Decode every sample once up front, so a missing or corrupt image is
+    // reported (naming the file) before anything is written, not mid-run.
+    for (const ManifestSample& m : d->manifest_) {
+      auto s = SampleFromManifest(m, d->mix_);
+      if (!s.ok()) return s.status();
+    }
   } else {
     d->epoch_samples_ = cfg.data.epoch_samples;
   }
