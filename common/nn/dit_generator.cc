@@ -38,8 +38,6 @@ DitGenerator::DitGenerator(const GeneratorConfig& cfg, int64_t llm_width)
   out_w_ = pb_.Add("patch_out.weight", {pdim_, C_});
   out_b_ = pb_.Add("patch_out.bias", {pdim_}, false);
   pb_.Allocate();
-  caches_.resize(blocks_.size());
-  xs_.resize(blocks_.size() + 1);
 }
 
 void DitGenerator::Init(uint64_t seed) {
@@ -78,40 +76,40 @@ void Unpatchify(const float* rows, int64_t n, int64_t S, int64_t p, float* img) 
 }  // namespace
 
 void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, int64_t n, Tensor* eps_pred) {
-  n_ = n;
+  act_->n_ = n;
   const int64_t N = n * L_, S = cfg_.image_size;
-  cu_.resize(size_t(n + 1));
-  for (int64_t i = 0; i <= n; ++i) cu_[size_t(i)] = int32_t(i * L_);
-  pos_ids_.resize(size_t(N));
-  for (int64_t r = 0; r < N; ++r) pos_ids_[size_t(r)] = int32_t(r % L_);
-  xs_[0].Resize({N, C_});
-  float* x0 = xs_[0].data();
+  act_->cu_.resize(size_t(n + 1));
+  for (int64_t i = 0; i <= n; ++i) act_->cu_[size_t(i)] = int32_t(i * L_);
+  act_->pos_ids_.resize(size_t(N));
+  for (int64_t r = 0; r < N; ++r) act_->pos_ids_[size_t(r)] = int32_t(r % L_);
+  act_->xs_[0].Resize({N, C_});
+  float* x0 = act_->xs_[0].data();
 
   // conditioning tokens
-  cond_in_.Resize({n * K_, llm_width_});
-  std::copy(cond, cond + n * K_ * llm_width_, cond_in_.data());
+  act_->cond_in_.Resize({n * K_, llm_width_});
+  std::copy(cond, cond + n * K_ * llm_width_, act_->cond_in_.data());
   Tensor cproj({n * K_, C_});
   ops::matmul_forward(cproj.data(), cond, pb_.param(cond_w_), pb_.param(cond_b_), n * K_, llm_width_, C_);
   // timestep token: sinusoidal features -> fc1 -> GELU -> fc2
-  tfreq_.Resize({n, C_});
+  act_->tfreq_.Resize({n, C_});
   const int64_t half = C_ / 2;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < half; ++j) {
       double f = std::exp(-std::log(10000.0) * double(j) / double(half));
-      tfreq_[i * C_ + j] = float(std::cos(t[i] * f));
-      tfreq_[i * C_ + half + j] = float(std::sin(t[i] * f));
+      act_->tfreq_[i * C_ + j] = float(std::cos(t[i] * f));
+      act_->tfreq_[i * C_ + half + j] = float(std::sin(t[i] * f));
     }
-  th_.Resize({n, C_});
-  th_act_.Resize({n, C_});
+  act_->th_.Resize({n, C_});
+  act_->th_act_.Resize({n, C_});
   Tensor temb({n, C_});
-  ops::matmul_forward(th_.data(), tfreq_.data(), pb_.param(t1_w_), pb_.param(t1_b_), n, C_, C_);
-  ops::gelu_forward(th_act_.data(), th_.data(), n * C_);
-  ops::matmul_forward(temb.data(), th_act_.data(), pb_.param(t2_w_), pb_.param(t2_b_), n, C_, C_);
+  ops::matmul_forward(act_->th_.data(), act_->tfreq_.data(), pb_.param(t1_w_), pb_.param(t1_b_), n, C_, C_);
+  ops::gelu_forward(act_->th_act_.data(), act_->th_.data(), n * C_);
+  ops::matmul_forward(temb.data(), act_->th_act_.data(), pb_.param(t2_w_), pb_.param(t2_b_), n, C_, C_);
   // patch tokens
-  patches_.Resize({n * P_, pdim_});
-  Patchify(xt, n, S, cfg_.patch, patches_.data());
+  act_->patches_.Resize({n * P_, pdim_});
+  Patchify(xt, n, S, cfg_.patch, act_->patches_.data());
   Tensor pin({n * P_, C_});
-  ops::matmul_forward(pin.data(), patches_.data(), pb_.param(in_w_), pb_.param(in_b_), n * P_, pdim_, C_);
+  ops::matmul_forward(pin.data(), act_->patches_.data(), pb_.param(in_w_), pb_.param(in_b_), n * P_, pdim_, C_);
   // assemble [cond | t | patches] per target
   for (int64_t i = 0; i < n; ++i) {
     float* seq = x0 + i * L_ * C_;
@@ -119,45 +117,45 @@ void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, 
     std::copy(temb.data() + i * C_, temb.data() + (i + 1) * C_, seq + K_ * C_);
     std::copy(pin.data() + i * P_ * C_, pin.data() + (i + 1) * P_ * C_, seq + (K_ + 1) * C_);
   }
-  ops::add_positions_forward(x0, pos_ids_.data(), pb_.param(pos_), N, C_);
+  ops::add_positions_forward(x0, act_->pos_ids_.data(), pb_.param(pos_), N, C_);
   for (size_t l = 0; l < blocks_.size(); ++l) {
-    xs_[l + 1].Resize({N, C_});
-    blocks_[l].Forward(caches_[l], pb_, xs_[l + 1].data(), xs_[l].data(), N, cu_.data(), int(n));
+    act_->xs_[l + 1].Resize({N, C_});
+    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, act_->cu_.data(), int(n));
   }
-  lnf_.Resize({N, C_});
-  lnf_mean_.Resize({N});
-  lnf_rstd_.Resize({N});
-  ops::layernorm_forward(lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), xs_.back().data(), pb_.param(lnf_w_),
+  act_->lnf_.Resize({N, C_});
+  act_->lnf_mean_.Resize({N});
+  act_->lnf_rstd_.Resize({N});
+  ops::layernorm_forward(act_->lnf_.data(), act_->lnf_mean_.data(), act_->lnf_rstd_.data(), act_->xs_.back().data(), pb_.param(lnf_w_),
                          pb_.param(lnf_b_), N, C_);
-  patch_rows_.Resize({n * P_, C_});
+  act_->patch_rows_.Resize({n * P_, C_});
   for (int64_t i = 0; i < n; ++i) {
-    const float* src = lnf_.data() + (i * L_ + K_ + 1) * C_;
-    std::copy(src, src + P_ * C_, patch_rows_.data() + i * P_ * C_);
+    const float* src = act_->lnf_.data() + (i * L_ + K_ + 1) * C_;
+    std::copy(src, src + P_ * C_, act_->patch_rows_.data() + i * P_ * C_);
   }
   Tensor out({n * P_, pdim_});
-  ops::matmul_forward(out.data(), patch_rows_.data(), pb_.param(out_w_), pb_.param(out_b_), n * P_, C_, pdim_);
+  ops::matmul_forward(out.data(), act_->patch_rows_.data(), pb_.param(out_w_), pb_.param(out_b_), n * P_, C_, pdim_);
   eps_pred->Resize({n, S * S});
   Unpatchify(out.data(), n, S, cfg_.patch, eps_pred->data());
 }
 
 void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
-  const int64_t n = n_, N = n * L_, S = cfg_.image_size;
+  const int64_t n = act_->n_, N = n * L_, S = cfg_.image_size;
   Tensor dout({n * P_, pdim_}), dpatch_rows({n * P_, C_}), dlnf({N, C_}), dx({N, C_});
   Patchify(deps, n, S, cfg_.patch, dout.data());
-  ops::matmul_backward(dpatch_rows.data(), pb_.grad(out_w_), pb_.grad(out_b_), dout.data(), patch_rows_.data(),
+  ops::matmul_backward(dpatch_rows.data(), pb_.grad(out_w_), pb_.grad(out_b_), dout.data(), act_->patch_rows_.data(),
                        pb_.param(out_w_), n * P_, C_, pdim_);
   for (int64_t i = 0; i < n; ++i) {
     const float* src = dpatch_rows.data() + i * P_ * C_;
     std::copy(src, src + P_ * C_, dlnf.data() + (i * L_ + K_ + 1) * C_);
   }
-  ops::layernorm_backward(dx.data(), pb_.grad(lnf_w_), pb_.grad(lnf_b_), dlnf.data(), xs_.back().data(),
-                          pb_.param(lnf_w_), lnf_mean_.data(), lnf_rstd_.data(), N, C_);
+  ops::layernorm_backward(dx.data(), pb_.grad(lnf_w_), pb_.grad(lnf_b_), dlnf.data(), act_->xs_.back().data(),
+                          pb_.param(lnf_w_), act_->lnf_mean_.data(), act_->lnf_rstd_.data(), N, C_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
-    blocks_[l].Backward(caches_[l], pb_, dprev.data(), dx.data(), xs_[l].data(), N, cu_.data(), int(n));
+    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, act_->cu_.data(), int(n));
     dx = std::move(dprev);
   }
-  ops::add_positions_backward(pb_.grad(pos_), dx.data(), pos_ids_.data(), N, C_);
+  ops::add_positions_backward(pb_.grad(pos_), dx.data(), act_->pos_ids_.data(), N, C_);
   Tensor dcproj({n * K_, C_}), dtemb({n, C_}), dpin({n * P_, C_});
   for (int64_t i = 0; i < n; ++i) {
     const float* seq = dx.data() + i * L_ * C_;
@@ -166,22 +164,24 @@ void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
     std::copy(seq + (K_ + 1) * C_, seq + L_ * C_, dpin.data() + i * P_ * C_);
   }
   dcond->Resize({n * K_, llm_width_});
-  ops::matmul_backward(dcond->data(), pb_.grad(cond_w_), pb_.grad(cond_b_), dcproj.data(), cond_in_.data(),
+  ops::matmul_backward(dcond->data(), pb_.grad(cond_w_), pb_.grad(cond_b_), dcproj.data(), act_->cond_in_.data(),
                        pb_.param(cond_w_), n * K_, llm_width_, C_);
   Tensor dth_act({n, C_}), dth({n, C_});
-  ops::matmul_backward(dth_act.data(), pb_.grad(t2_w_), pb_.grad(t2_b_), dtemb.data(), th_act_.data(),
+  ops::matmul_backward(dth_act.data(), pb_.grad(t2_w_), pb_.grad(t2_b_), dtemb.data(), act_->th_act_.data(),
                        pb_.param(t2_w_), n, C_, C_);
-  ops::gelu_backward(dth.data(), dth_act.data(), th_.data(), n * C_);
-  ops::matmul_backward<float>(nullptr, pb_.grad(t1_w_), pb_.grad(t1_b_), dth.data(), tfreq_.data(), pb_.param(t1_w_),
+  ops::gelu_backward(dth.data(), dth_act.data(), act_->th_.data(), n * C_);
+  ops::matmul_backward<float>(nullptr, pb_.grad(t1_w_), pb_.grad(t1_b_), dth.data(), act_->tfreq_.data(), pb_.param(t1_w_),
                               n, C_, C_);
-  ops::matmul_backward<float>(nullptr, pb_.grad(in_w_), pb_.grad(in_b_), dpin.data(), patches_.data(),
+  ops::matmul_backward<float>(nullptr, pb_.grad(in_w_), pb_.grad(in_b_), dpin.data(), act_->patches_.data(),
                               pb_.param(in_w_), n * P_, pdim_, C_);
 }
 
-double DitGenerator::Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n) {
+double DitGenerator::Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n,
+                             Activations* acts) {
+  Use(acts);
   const int64_t pix = pixels(), R = cfg_.noise_samples, m = n * R;
-  targets_ = n;
-  eps_true_.Resize({m, pix});
+  act_->targets_ = n;
+  act_->eps_true_.Resize({m, pix});
   Tensor xt({m, pix}), cond_rep({m * K_, llm_width_});
   std::vector<int> ts(static_cast<size_t>(m));
   for (int64_t i = 0; i < n; ++i)
@@ -194,22 +194,23 @@ double DitGenerator::Forward(const float* cond, const float* images, const uint6
       const float a = float(std::sqrt(ab)), s = float(std::sqrt(1.0 - ab));
       for (int64_t j = 0; j < pix; ++j) {
         const float e = float(rng.Normal());
-        eps_true_[row * pix + j] = e;
+        act_->eps_true_[row * pix + j] = e;
         xt[row * pix + j] = a * (2.0f * images[i * pix + j] - 1.0f) + s * e;
       }
       std::copy(cond + i * K_ * llm_width_, cond + (i + 1) * K_ * llm_width_, cond_rep.data() + row * K_ * llm_width_);
     }
-  RunNetwork(cond_rep.data(), xt.data(), ts.data(), m, &eps_pred_);
+  RunNetwork(cond_rep.data(), xt.data(), ts.data(), m, &act_->eps_pred_);
   double total = 0;
   for (int64_t row = 0; row < m; ++row)
-    total += ops::mse_forward(eps_pred_.data() + row * pix, eps_true_.data() + row * pix, pix) / double(pix);
+    total += ops::mse_forward(act_->eps_pred_.data() + row * pix, act_->eps_true_.data() + row * pix, pix) / double(pix);
   return total / double(R);
 }
 
-void DitGenerator::Backward(float scale, Tensor* dcond) {
-  const int64_t pix = pixels(), R = cfg_.noise_samples, m = n_, n = targets_;
+void DitGenerator::Backward(float scale, Tensor* dcond, Activations* acts) {
+  Use(acts);
+  const int64_t pix = pixels(), R = cfg_.noise_samples, m = act_->n_, n = act_->targets_;
   Tensor deps({m, pix}), dcond_rep;
-  ops::mse_backward(deps.data(), eps_pred_.data(), eps_true_.data(), m * pix, scale / float(pix * R));
+  ops::mse_backward(deps.data(), act_->eps_pred_.data(), act_->eps_true_.data(), m * pix, scale / float(pix * R));
   BackwardNetwork(deps.data(), &dcond_rep);
   // The conditioning was shared by the R draws of a target: sum their gradients.
   dcond->Resize({n * K_, llm_width_});
@@ -223,12 +224,14 @@ void DitGenerator::Backward(float scale, Tensor* dcond) {
 }
 
 std::vector<float> DitGenerator::PredictNoise(const float* cond, const float* xt, const int* t, int64_t n) {
+  Use(nullptr);
   Tensor eps;
   RunNetwork(cond, xt, t, n, &eps);
   return eps.vec();
 }
 
 std::vector<float> DitGenerator::Sample(const float* cond, int64_t n, uint64_t seed, int steps) {
+  Use(nullptr);
   const int64_t pix = pixels();
   std::vector<float> x(static_cast<size_t>(n * pix));
   KeyedRng rng(HashKey(seed, 0x5a3d1e));

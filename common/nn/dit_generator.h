@@ -17,7 +17,23 @@
 
 namespace braid::nn {
 
+// Everything a Forward saves for its Backward. Several can be alive at once
+// (one per microbatch in flight in a pipelined schedule).
+struct DitGeneratorActivations {
+  int64_t n_ = 0;        // sequences in the last RunNetwork (targets x noise draws)
+  int64_t targets_ = 0;  // generation targets in the last Forward
+  std::vector<int32_t> cu_, pos_ids_;
+  Tensor cond_in_, tfreq_, th_, th_act_, patches_, xs0_, lnf_, lnf_mean_, lnf_rstd_, patch_rows_;
+  std::vector<Tensor> xs_;
+  std::vector<BlockCache> caches_;
+  Tensor eps_pred_, eps_true_;
+};
+
 class DitGenerator {
+ public:
+  using Activations = DitGeneratorActivations;
+
+ private:
  public:
   DitGenerator(const GeneratorConfig& cfg, int64_t llm_width);
   void Init(uint64_t seed);
@@ -31,9 +47,10 @@ class DitGenerator {
   // Each target is noised noise_samples times (keys HashKey(key, r)); its loss
   // is the mean over those draws of the mean squared noise error. Returns the
   // sum over targets.
-  double Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n);
+  double Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n,
+                 Activations* acts = nullptr);
   // scale: 1 / (global generation-target count). dcond: (n*gen_slots, llm_width), overwritten.
-  void Backward(float scale, Tensor* dcond);
+  void Backward(float scale, Tensor* dcond, Activations* acts = nullptr);
 
   // Inference: the predicted noise (n, S*S) for noisy images xt (n, S*S, in
   // the [-1, 1] image space) at timesteps t, conditioned on cond (n*gen_slots rows).
@@ -55,14 +72,14 @@ class DitGenerator {
   int cond_w_, cond_b_, t1_w_, t1_b_, t2_w_, t2_b_, in_w_, in_b_, pos_, lnf_w_, lnf_b_, out_w_, out_b_;
   std::vector<TransformerBlock> blocks_;
 
-  // forward state
-  int64_t n_ = 0;        // sequences in the last RunNetwork (targets x noise draws)
-  int64_t targets_ = 0;  // generation targets in the last Forward
-  std::vector<int32_t> cu_, pos_ids_;
-  Tensor cond_in_, tfreq_, th_, th_act_, patches_, xs0_, lnf_, lnf_mean_, lnf_rstd_, patch_rows_;
-  std::vector<Tensor> xs_;
-  std::vector<BlockCache> caches_;
-  Tensor eps_pred_, eps_true_;
+  // Activations of the current microbatch (own_ unless the caller passed one).
+  Activations own_;
+  Activations* act_ = &own_;
+  void Use(Activations* acts) {
+    act_ = acts ? acts : &own_;
+    if (act_->xs_.size() != blocks_.size() + 1) act_->xs_.resize(blocks_.size() + 1);
+    if (act_->caches_.size() != blocks_.size()) act_->caches_.resize(blocks_.size());
+  }
 };
 
 }  // namespace braid::nn

@@ -20,8 +20,6 @@ Llm::Llm(const LlmConfig& cfg) : cfg_(cfg), C_(cfg.width), V_(cfg.vocab) {
   normf_ = pb_.Add("norm_f.weight", {C_}, false);
   head_ = pb_.Add("lm_head.weight", {V_, C_});
   pb_.Allocate();
-  caches_.resize(blocks_.size());
-  xs_.resize(blocks_.size() + 1);
 }
 
 void Llm::Init(uint64_t seed) {
@@ -32,52 +30,55 @@ void Llm::Init(uint64_t seed) {
   InitNormal(pb_, head_, seed, 0.02f);
 }
 
-double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, int64_t* text_count) {
-  batch_ = &b;
+double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, int64_t* text_count,
+                    Activations* acts) {
+  Use(acts);
+  act_->batch_ = &b;
   const int64_t N = b.size();
   const int S = b.num_seqs();
-  embed_ids_ = b.tokens;
-  for (int32_t r : b.image_rows) embed_ids_[size_t(r)] = 0;
-  xs_[0].Resize({N, C_});
-  ops::embedding_forward(xs_[0].data(), embed_ids_.data(), pb_.param(tok_), N, C_);
+  act_->embed_ids_ = b.tokens;
+  for (int32_t r : b.image_rows) act_->embed_ids_[size_t(r)] = 0;
+  act_->xs_[0].Resize({N, C_});
+  ops::embedding_forward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), N, C_);
   for (size_t k = 0; k < b.image_rows.size(); ++k) {
-    float* row = xs_[0].data() + int64_t(b.image_rows[k]) * C_;
+    float* row = act_->xs_[0].data() + int64_t(b.image_rows[k]) * C_;
     const float* src = image_emb + int64_t(k) * C_;
     for (int64_t c = 0; c < C_; ++c) row[c] = src[c];
   }
-  ops::add_positions_forward(xs_[0].data(), b.positions.data(), pb_.param(pos_), N, C_);
+  ops::add_positions_forward(act_->xs_[0].data(), b.positions.data(), pb_.param(pos_), N, C_);
   for (size_t l = 0; l < blocks_.size(); ++l) {
-    xs_[l + 1].Resize({N, C_});
-    blocks_[l].Forward(caches_[l], pb_, xs_[l + 1].data(), xs_[l].data(), N, b.cu_seqlens.data(), S);
+    act_->xs_[l + 1].Resize({N, C_});
+    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S);
   }
-  hf_.Resize({N, C_});
-  hf_rstd_.Resize({N});
-  ops::rmsnorm_forward(hf_.data(), hf_rstd_.data(), xs_.back().data(), pb_.param(normf_), N, C_);
-  logits_.Resize({N, V_});
-  ops::matmul_forward<float>(logits_.data(), hf_.data(), pb_.param(head_), nullptr, N, C_, V_);
+  act_->hf_.Resize({N, C_});
+  act_->hf_rstd_.Resize({N});
+  ops::rmsnorm_forward(act_->hf_.data(), act_->hf_rstd_.data(), act_->xs_.back().data(), pb_.param(normf_), N, C_);
+  act_->logits_.Resize({N, V_});
+  ops::matmul_forward<float>(act_->logits_.data(), act_->hf_.data(), pb_.param(head_), nullptr, N, C_, V_);
   int64_t count = 0;
   double loss = b.targets.empty() ? 0.0
-                                  : ops::cross_entropy_forward<float>(nullptr, logits_.data(), b.targets.data(), N,
+                                  : ops::cross_entropy_forward<float>(nullptr, act_->logits_.data(), b.targets.data(), N,
                                                                       V_, &count);
   if (text_count) *text_count = count;
   if (gen_hidden) {
     gen_hidden->Resize({int64_t(b.gen_rows.size()), C_});
     for (size_t k = 0; k < b.gen_rows.size(); ++k) {
-      const float* src = hf_.data() + int64_t(b.gen_rows[k]) * C_;
+      const float* src = act_->hf_.data() + int64_t(b.gen_rows[k]) * C_;
       std::copy(src, src + C_, gen_hidden->data() + int64_t(k) * C_);
     }
   }
   return loss;
 }
 
-void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb) {
-  BRAID_CHECK(batch_ != nullptr);
-  const LlmBatch& b = *batch_;
+void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb, Activations* acts) {
+  Use(acts);
+  BRAID_CHECK(act_->batch_ != nullptr);
+  const LlmBatch& b = *act_->batch_;
   const int64_t N = b.size();
   const int S = b.num_seqs();
   Tensor dlogits({N, V_}), dhf({N, C_}), dx({N, C_});
-  ops::cross_entropy_backward<float>(dlogits.data(), logits_.data(), b.targets.data(), N, V_, text_scale);
-  ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), hf_.data(), pb_.param(head_), N,
+  ops::cross_entropy_backward<float>(dlogits.data(), act_->logits_.data(), b.targets.data(), N, V_, text_scale);
+  ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), act_->hf_.data(), pb_.param(head_), N,
                               C_, V_);
   if (dgen_hidden) {
     for (size_t k = 0; k < b.gen_rows.size(); ++k) {
@@ -86,11 +87,11 @@ void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_em
       for (int64_t c = 0; c < C_; ++c) dst[c] += src[c];
     }
   }
-  ops::rmsnorm_backward(dx.data(), pb_.grad(normf_), dhf.data(), xs_.back().data(), pb_.param(normf_),
-                        hf_rstd_.data(), N, C_);
+  ops::rmsnorm_backward(dx.data(), pb_.grad(normf_), dhf.data(), act_->xs_.back().data(), pb_.param(normf_),
+                        act_->hf_rstd_.data(), N, C_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
-    blocks_[l].Backward(caches_[l], pb_, dprev.data(), dx.data(), xs_[l].data(), N, b.cu_seqlens.data(), S);
+    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S);
     dx = std::move(dprev);
   }
   ops::add_positions_backward(pb_.grad(pos_), dx.data(), b.positions.data(), N, C_);
@@ -101,7 +102,7 @@ void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_em
     std::copy(row, row + C_, dimage_emb->data() + int64_t(k) * C_);
     std::fill(row, row + C_, 0.0f);
   }
-  ops::embedding_backward(pb_.grad(tok_), dx.data(), embed_ids_.data(), N, C_);
+  ops::embedding_backward(pb_.grad(tok_), dx.data(), act_->embed_ids_.data(), N, C_);
 }
 
 }  // namespace braid::nn

@@ -27,7 +27,21 @@ struct LlmBatch {
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
 };
 
+// Everything a Forward saves for its Backward. Several can be alive at once
+// (one per microbatch in flight in a pipelined schedule).
+struct LlmActivations {
+  const LlmBatch* batch_ = nullptr;
+  std::vector<int32_t> embed_ids_;  // token ids with image rows mapped to 0 (their table grad is skipped)
+  std::vector<Tensor> xs_;
+  std::vector<BlockCache> caches_;
+  Tensor hf_, hf_rstd_, logits_;
+};
+
 class Llm {
+ public:
+  using Activations = LlmActivations;
+
+ private:
  public:
   explicit Llm(const LlmConfig& cfg);
   void Init(uint64_t seed);
@@ -39,17 +53,20 @@ class Llm {
   // image_emb: (image_rows.size(), C). Returns the summed text cross-entropy
   // over supervised tokens and writes their count. gen_hidden receives the
   // final (normed) hidden states at gen_rows: (gen_rows.size(), C).
-  double Forward(const LlmBatch& batch, const float* image_emb, Tensor* gen_hidden, int64_t* text_count);
+  // `acts` (optional) keeps this microbatch's activations for its Backward;
+  // `batch` must outlive the Backward.
+  double Forward(const LlmBatch& batch, const float* image_emb, Tensor* gen_hidden, int64_t* text_count,
+                 Activations* acts = nullptr);
   // text_scale: 1 / (global supervised token count). dgen_hidden: gradient of
   // the generator loss w.r.t. gen_hidden (may be null). dimage_emb receives
   // (image_rows.size(), C) gradients (overwritten).
-  void Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb);
+  void Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb, Activations* acts = nullptr);
 
   // Inference helpers (no targets needed): logits for every packed row.
-  const Tensor& logits() const { return logits_; }
-  const Tensor& final_hidden() const { return hf_; }
+  const Tensor& logits() const { return act_->logits_; }
+  const Tensor& final_hidden() const { return act_->hf_; }
   // Per-layer qkv of the last Forward (for the decoding KV cache).
-  const Tensor& layer_qkv(int l) const { return caches_[size_t(l)].qkv; }
+  const Tensor& layer_qkv(int l) const { return act_->caches_[size_t(l)].qkv; }
   const TransformerBlock& block(int l) const { return blocks_[size_t(l)]; }
   int tok_emb_index() const { return tok_; }
   int pos_emb_index() const { return pos_; }
@@ -63,11 +80,14 @@ class Llm {
   int tok_, pos_, normf_, head_;
   std::vector<TransformerBlock> blocks_;
 
-  const LlmBatch* batch_ = nullptr;
-  std::vector<int32_t> embed_ids_;  // token ids with image rows mapped to 0 (their table grad is skipped)
-  std::vector<Tensor> xs_;
-  std::vector<BlockCache> caches_;
-  Tensor hf_, hf_rstd_, logits_;
+  // Activations of the current microbatch (own_ unless the caller passed one).
+  Activations own_;
+  Activations* act_ = &own_;
+  void Use(Activations* acts) {
+    act_ = acts ? acts : &own_;
+    if (act_->xs_.size() != blocks_.size() + 1) act_->xs_.resize(blocks_.size() + 1);
+    if (act_->caches_.size() != blocks_.size()) act_->caches_.resize(blocks_.size());
+  }
 };
 
 }  // namespace braid::nn

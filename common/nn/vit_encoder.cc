@@ -27,8 +27,6 @@ VitEncoder::VitEncoder(const EncoderConfig& cfg, int64_t llm_width) : cfg_(cfg),
   proj_w_ = pb_.Add("projector.weight", {llm_width_, C_});
   proj_b_ = pb_.Add("projector.bias", {llm_width_}, false);
   pb_.Allocate();
-  caches_.resize(blocks_.size());
-  xs_.resize(blocks_.size() + 1);
 }
 
 void VitEncoder::Init(uint64_t seed) {
@@ -53,46 +51,48 @@ void VitEncoder::Patchify(const float* images, int64_t n_img, float* patches) co
       }
 }
 
-void VitEncoder::Forward(const float* images, int64_t n_img, Tensor* out) {
-  n_img_ = n_img;
+void VitEncoder::Forward(const float* images, int64_t n_img, Tensor* out, Activations* acts) {
+  Use(acts);
+  act_->n_img_ = n_img;
   const int64_t N = n_img * P_;
-  cu_.resize(size_t(n_img + 1));
-  for (int64_t i = 0; i <= n_img; ++i) cu_[size_t(i)] = int32_t(i * P_);
-  pos_ids_.resize(size_t(N));
-  for (int64_t n = 0; n < N; ++n) pos_ids_[size_t(n)] = int32_t(n % P_);
-  patches_.Resize({N, pdim_});
-  Patchify(images, n_img, patches_.data());
-  xs_[0].Resize({N, C_});
-  ops::matmul_forward(xs_[0].data(), patches_.data(), pb_.param(patch_w_), pb_.param(patch_b_), N, pdim_, C_);
-  ops::add_positions_forward(xs_[0].data(), pos_ids_.data(), pb_.param(pos_), N, C_);
+  act_->cu_.resize(size_t(n_img + 1));
+  for (int64_t i = 0; i <= n_img; ++i) act_->cu_[size_t(i)] = int32_t(i * P_);
+  act_->pos_ids_.resize(size_t(N));
+  for (int64_t n = 0; n < N; ++n) act_->pos_ids_[size_t(n)] = int32_t(n % P_);
+  act_->patches_.Resize({N, pdim_});
+  Patchify(images, n_img, act_->patches_.data());
+  act_->xs_[0].Resize({N, C_});
+  ops::matmul_forward(act_->xs_[0].data(), act_->patches_.data(), pb_.param(patch_w_), pb_.param(patch_b_), N, pdim_, C_);
+  ops::add_positions_forward(act_->xs_[0].data(), act_->pos_ids_.data(), pb_.param(pos_), N, C_);
   for (size_t l = 0; l < blocks_.size(); ++l) {
-    xs_[l + 1].Resize({N, C_});
-    blocks_[l].Forward(caches_[l], pb_, xs_[l + 1].data(), xs_[l].data(), N, cu_.data(), int(n_img));
+    act_->xs_[l + 1].Resize({N, C_});
+    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, act_->cu_.data(), int(n_img));
   }
-  lnf_.Resize({N, C_});
-  lnf_mean_.Resize({N});
-  lnf_rstd_.Resize({N});
-  ops::layernorm_forward(lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), xs_.back().data(), pb_.param(lnf_w_),
+  act_->lnf_.Resize({N, C_});
+  act_->lnf_mean_.Resize({N});
+  act_->lnf_rstd_.Resize({N});
+  ops::layernorm_forward(act_->lnf_.data(), act_->lnf_mean_.data(), act_->lnf_rstd_.data(), act_->xs_.back().data(), pb_.param(lnf_w_),
                          pb_.param(lnf_b_), N, C_);
   out->Resize({N, llm_width_});
-  ops::matmul_forward(out->data(), lnf_.data(), pb_.param(proj_w_), pb_.param(proj_b_), N, C_, llm_width_);
+  ops::matmul_forward(out->data(), act_->lnf_.data(), pb_.param(proj_w_), pb_.param(proj_b_), N, C_, llm_width_);
 }
 
-void VitEncoder::Backward(const float* dout) {
-  const int64_t N = n_img_ * P_;
+void VitEncoder::Backward(const float* dout, Activations* acts) {
+  Use(acts);
+  const int64_t N = act_->n_img_ * P_;
   if (N == 0) return;
   Tensor dlnf({N, C_}), dx({N, C_});
-  ops::matmul_backward(dlnf.data(), pb_.grad(proj_w_), pb_.grad(proj_b_), dout, lnf_.data(), pb_.param(proj_w_), N,
+  ops::matmul_backward(dlnf.data(), pb_.grad(proj_w_), pb_.grad(proj_b_), dout, act_->lnf_.data(), pb_.param(proj_w_), N,
                        C_, llm_width_);
-  ops::layernorm_backward(dx.data(), pb_.grad(lnf_w_), pb_.grad(lnf_b_), dlnf.data(), xs_.back().data(),
-                          pb_.param(lnf_w_), lnf_mean_.data(), lnf_rstd_.data(), N, C_);
+  ops::layernorm_backward(dx.data(), pb_.grad(lnf_w_), pb_.grad(lnf_b_), dlnf.data(), act_->xs_.back().data(),
+                          pb_.param(lnf_w_), act_->lnf_mean_.data(), act_->lnf_rstd_.data(), N, C_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
-    blocks_[l].Backward(caches_[l], pb_, dprev.data(), dx.data(), xs_[l].data(), N, cu_.data(), int(n_img_));
+    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, act_->cu_.data(), int(act_->n_img_));
     dx = std::move(dprev);
   }
-  ops::add_positions_backward(pb_.grad(pos_), dx.data(), pos_ids_.data(), N, C_);
-  ops::matmul_backward<float>(nullptr, pb_.grad(patch_w_), pb_.grad(patch_b_), dx.data(), patches_.data(),
+  ops::add_positions_backward(pb_.grad(pos_), dx.data(), act_->pos_ids_.data(), N, C_);
+  ops::matmul_backward<float>(nullptr, pb_.grad(patch_w_), pb_.grad(patch_b_), dx.data(), act_->patches_.data(),
                               pb_.param(patch_w_), N, pdim_, C_);
 }
 

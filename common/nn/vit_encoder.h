@@ -13,7 +13,21 @@
 
 namespace braid::nn {
 
+// Everything a Forward saves for its Backward. Several can be alive at once
+// (one per microbatch in flight in a pipelined schedule).
+struct VitEncoderActivations {
+  int64_t n_img_ = 0;
+  std::vector<int32_t> cu_, pos_ids_;
+  Tensor patches_, lnf_, lnf_mean_, lnf_rstd_;
+  std::vector<Tensor> xs_;  // block inputs; xs_[L] = last block output
+  std::vector<BlockCache> caches_;
+};
+
 class VitEncoder {
+ public:
+  using Activations = VitEncoderActivations;
+
+ private:
  public:
   VitEncoder(const EncoderConfig& cfg, int64_t llm_width);
   void Init(uint64_t seed);
@@ -24,9 +38,10 @@ class VitEncoder {
   const ParamBuffer& params() const { return pb_; }
 
   // images: n_img * S*S pixels in [0,1]. out: (n_img*P, llm_width).
-  void Forward(const float* images, int64_t n_img, Tensor* out);
+  // `acts` (optional) keeps this microbatch's activations for its Backward.
+  void Forward(const float* images, int64_t n_img, Tensor* out, Activations* acts = nullptr);
   // dout: (n_img*P, llm_width) for the images of the last Forward.
-  void Backward(const float* dout);
+  void Backward(const float* dout, Activations* acts = nullptr);
 
  private:
   void Patchify(const float* images, int64_t n_img, float* patches) const;
@@ -37,12 +52,14 @@ class VitEncoder {
   int patch_w_, patch_b_, pos_, lnf_w_, lnf_b_, proj_w_, proj_b_;
   std::vector<TransformerBlock> blocks_;
 
-  // forward state
-  int64_t n_img_ = 0;
-  std::vector<int32_t> cu_, pos_ids_;
-  Tensor patches_, lnf_, lnf_mean_, lnf_rstd_;
-  std::vector<Tensor> xs_;  // block inputs; xs_[L] = last block output
-  std::vector<BlockCache> caches_;
+  // Activations of the current microbatch (own_ unless the caller passed one).
+  Activations own_;
+  Activations* act_ = &own_;
+  void Use(Activations* acts) {
+    act_ = acts ? acts : &own_;
+    if (act_->xs_.size() != blocks_.size() + 1) act_->xs_.resize(blocks_.size() + 1);
+    if (act_->caches_.size() != blocks_.size()) act_->caches_.resize(blocks_.size());
+  }
 };
 
 }  // namespace braid::nn

@@ -1,0 +1,3 @@
+# Routing plans and their checks (common/reorder): pure, no processes.
+braid_test(reorder_routing_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/reorder_routing_test.cc
+           LIBS braid_reorder LABELS reorder)
