@@ -1,0 +1,312 @@
+#include "common/worker/module_runner.h"
+
+#include <algorithm>
+
+#include "common/base/check.h"
+#include "common/base/clock.h"
+#include "common/base/rng.h"
+#include "common/data/tokenizer.h"
+#include "common/optim/grad_clip.h"
+#include "common/optim/lr_schedule.h"
+
+namespace braid::worker {
+
+// State of one microbatch between its forward and its backward.
+struct ModuleRunner::Pending {
+  nn::VitEncoder::Activations enc;
+  nn::Llm::Activations llm;
+  nn::DitGenerator::Activations gen;
+  nn::LlmBatch batch;  // must outlive the LLM backward
+};
+
+int WarmupForwards(Role role, int microbatches) {
+  const int stages_after = role == Role::kEncoder ? 2 : role == Role::kLlm ? 1 : 0;
+  return std::min(stages_after, microbatches);
+}
+
+ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp)
+    : role_(role), rank_(rank), cfg_(cfg), transport_(transport), dp_(dp) {
+  const int g = cfg.model.encoder.image_size / cfg.model.encoder.patch;
+  P_ = int64_t(g) * g;
+  C_ = cfg.model.llm.width;
+  K_ = cfg.model.generator.gen_slots;
+  // Same keys as MultimodalModel::Init: every rank of a module starts identical.
+  switch (role) {
+    case Role::kEncoder:
+      encoder_ = std::make_unique<nn::VitEncoder>(cfg.model.encoder, C_);
+      encoder_->Init(HashKey(cfg.seed, 1));
+      break;
+    case Role::kLlm:
+      llm_ = std::make_unique<nn::Llm>(cfg.model.llm);
+      llm_->Init(HashKey(cfg.seed, 2));
+      break;
+    case Role::kGenerator:
+      generator_ = std::make_unique<nn::DitGenerator>(cfg.model.generator, C_);
+      generator_->Init(HashKey(cfg.seed, 3));
+      break;
+  }
+  const AdamWConfig acfg{float(cfg.train.beta1), float(cfg.train.beta2), 1e-8f, float(cfg.train.weight_decay)};
+  opt_ = std::make_unique<AdamW>(params().size(), acfg);
+}
+
+ModuleRunner::~ModuleRunner() = default;
+
+ParamBuffer& ModuleRunner::params() {
+  switch (role_) {
+    case Role::kEncoder: return encoder_->params();
+    case Role::kLlm: return llm_->params();
+    case Role::kGenerator: return generator_->params();
+  }
+  return llm_->params();
+}
+
+void ModuleRunner::Span(SpanKind kind, int32_t mb, double start, double end) {
+  if (result_) result_->spans.push_back({kind, mb, start - step_start_, end - start});
+}
+
+// ---- encoder ---------------------------------------------------------------
+
+Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  const int64_t n = int64_t(mb.images.size());
+  if (n == 0) return Status::Ok();
+  const int64_t pix = int64_t(cfg_.model.encoder.image_size) * cfg_.model.encoder.image_size;
+  std::vector<float> images;
+  images.reserve(size_t(n * pix));
+  for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
+  double t0 = NowSeconds();
+  Tensor emb;
+  encoder_->Forward(images.data(), n, &emb, &p->enc);
+  double t1 = NowSeconds();
+  Span(SpanKind::kCompute, mb.microbatch, t0, t1);
+  for (int64_t k = 0; k < n; ++k) {
+    const RankImage& im = mb.images[size_t(k)];
+    std::vector<float> rows(emb.data() + k * P_ * C_, emb.data() + (k + 1) * P_ * C_);
+    RETURN_IF_ERROR(transport_->Send(Role::kLlm, im.llm_rank, {BoundaryKind::kEncToLlm, step, mb.microbatch, im.uid},
+                                     {P_, C_}, std::move(rows)));
+  }
+  Span(SpanKind::kSend, mb.microbatch, t1, NowSeconds());
+  result_->images += n;
+  return Status::Ok();
+}
+
+Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  const int64_t n = int64_t(mb.images.size());
+  if (n == 0) return Status::Ok();
+  std::vector<float> demb(static_cast<size_t>(n * P_ * C_));
+  double t0 = NowSeconds();
+  for (int64_t k = 0; k < n; ++k) {
+    const RankImage& im = mb.images[size_t(k)];
+    ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kLlm, im.llm_rank,
+                                                 {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid}));
+    if (int64_t(m.data.size()) != P_ * C_)
+      return Status::Internal("image gradient of unit " + std::to_string(im.uid) + " has " +
+                              std::to_string(m.data.size()) + " values, want " + std::to_string(P_ * C_));
+    std::copy(m.data.begin(), m.data.end(), demb.begin() + k * P_ * C_);
+  }
+  double t1 = NowSeconds();
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
+  encoder_->Backward(demb.data(), &p->enc);
+  Span(SpanKind::kCompute, mb.microbatch, t1, NowSeconds());
+  return Status::Ok();
+}
+
+// ---- LLM -------------------------------------------------------------------
+
+Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  if (mb.samples.empty()) return Status::Ok();
+  nn::LlmBatch& b = p->batch;
+  b = nn::LlmBatch();
+  b.cu_seqlens.push_back(0);
+  int64_t n_images = 0;
+  for (const RankSample& s : mb.samples) {
+    const int32_t base = int32_t(b.tokens.size());
+    for (size_t i = 0; i < s.tokens.size(); ++i) {
+      b.tokens.push_back(s.tokens[i]);
+      b.positions.push_back(int32_t(i));
+      b.targets.push_back(s.targets[i]);
+      if (s.tokens[i] == tok::kImg) b.image_rows.push_back(base + int32_t(i));
+      if (s.tokens[i] == tok::kGen) b.gen_rows.push_back(base + int32_t(i));
+    }
+    b.cu_seqlens.push_back(int32_t(b.tokens.size()));
+    n_images += int64_t(s.image_uids.size());
+  }
+  if (int64_t(b.image_rows.size()) != n_images * P_)
+    return Status::Internal("llm: image placeholder rows do not match the routed images");
+  // Gather the image embeddings of its samples, from whichever encoder ranks made them.
+  std::vector<float> image_emb(static_cast<size_t>(n_images * P_ * C_));
+  double t0 = NowSeconds();
+  int64_t k = 0;
+  for (const RankSample& s : mb.samples)
+    for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
+      ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kEncoder, s.image_encoder_ranks[j],
+                                                   {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]}));
+      if (int64_t(m.data.size()) != P_ * C_) return Status::Internal("llm: image embedding of wrong size");
+      std::copy(m.data.begin(), m.data.end(), image_emb.begin() + k * P_ * C_);
+    }
+  double t1 = NowSeconds();
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
+  Tensor gen_hidden;
+  int64_t count = 0;
+  result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm);
+  result_->tokens += b.size();
+  double t2 = NowSeconds();
+  Span(SpanKind::kCompute, mb.microbatch, t1, t2);
+  int64_t g = 0;
+  for (const RankSample& s : mb.samples)
+    for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
+      std::vector<float> rows(gen_hidden.data() + g * K_ * C_, gen_hidden.data() + (g + 1) * K_ * C_);
+      RETURN_IF_ERROR(transport_->Send(Role::kGenerator, s.gen_generator_ranks[j],
+                                       {BoundaryKind::kLlmToGen, step, mb.microbatch, s.gen_uids[j]}, {K_, C_},
+                                       std::move(rows)));
+    }
+  Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
+  return Status::Ok();
+}
+
+Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  if (mb.samples.empty()) return Status::Ok();
+  int64_t n_gen = 0;
+  for (const RankSample& s : mb.samples) n_gen += int64_t(s.gen_uids.size());
+  std::vector<float> dgen(static_cast<size_t>(n_gen * K_ * C_));
+  double t0 = NowSeconds();
+  int64_t g = 0;
+  for (const RankSample& s : mb.samples)
+    for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
+      ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kGenerator, s.gen_generator_ranks[j],
+                                                   {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]}));
+      if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("llm: conditioning gradient of wrong size");
+      std::copy(m.data.begin(), m.data.end(), dgen.begin() + g * K_ * C_);
+    }
+  double t1 = NowSeconds();
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
+  const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
+  Tensor dimg;
+  llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm);
+  double t2 = NowSeconds();
+  Span(SpanKind::kCompute, mb.microbatch, t1, t2);
+  int64_t k = 0;
+  for (const RankSample& s : mb.samples)
+    for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
+      std::vector<float> rows(dimg.data() + k * P_ * C_, dimg.data() + (k + 1) * P_ * C_);
+      RETURN_IF_ERROR(transport_->Send(Role::kEncoder, s.image_encoder_ranks[j],
+                                       {BoundaryKind::kLlmToEnc, step, mb.microbatch, s.image_uids[j]}, {P_, C_},
+                                       std::move(rows)));
+    }
+  Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
+  return Status::Ok();
+}
+
+// ---- generator -------------------------------------------------------------
+
+Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  const int64_t n = int64_t(mb.gen.size());
+  if (n == 0) return Status::Ok();
+  const int64_t pix = generator_->pixels();
+  std::vector<float> cond(static_cast<size_t>(n * K_ * C_)), images;
+  std::vector<uint64_t> keys;
+  double t0 = NowSeconds();
+  for (int64_t i = 0; i < n; ++i) {
+    const RankGen& gt = mb.gen[size_t(i)];
+    ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kLlm, gt.llm_rank,
+                                                 {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid}));
+    if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("generator: conditioning of wrong size");
+    std::copy(m.data.begin(), m.data.end(), cond.begin() + i * K_ * C_);
+    if (int64_t(gt.pixels.size()) != pix) return Status::Internal("generator: target image of wrong size");
+    images.insert(images.end(), gt.pixels.begin(), gt.pixels.end());
+    keys.push_back(gt.key);
+  }
+  double t1 = NowSeconds();
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
+  result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
+  const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
+  Tensor dcond;
+  generator_->Backward(gen_scale, &dcond, &p->gen);
+  double t2 = NowSeconds();
+  Span(SpanKind::kCompute, mb.microbatch, t1, t2);
+  for (int64_t i = 0; i < n; ++i) {
+    const RankGen& gt = mb.gen[size_t(i)];
+    std::vector<float> rows(dcond.data() + i * K_ * C_, dcond.data() + (i + 1) * K_ * C_);
+    RETURN_IF_ERROR(transport_->Send(Role::kLlm, gt.llm_rank, {BoundaryKind::kGenToLlm, step, mb.microbatch, gt.uid},
+                                     {K_, C_}, std::move(rows)));
+  }
+  Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
+  return Status::Ok();
+}
+
+// ---- schedule ----------------------------------------------------------------
+
+Status ModuleRunner::Forward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  switch (role_) {
+    case Role::kEncoder: return EncoderForward(step, mb, p);
+    case Role::kLlm: return LlmForward(step, mb, p);
+    case Role::kGenerator: return GeneratorForwardBackward(step, mb, p);
+  }
+  return Status::Internal("unknown role");
+}
+
+Status ModuleRunner::Backward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  switch (role_) {
+    case Role::kEncoder: return EncoderBackward(step, mb, p);
+    case Role::kLlm: return LlmBackward(step, mb, p);
+    case Role::kGenerator: return Status::Ok();  // done together with its forward
+  }
+  return Status::Internal("unknown role");
+}
+
+StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankMicrobatch>& mbs) {
+  StepResult result;
+  result_ = &result;
+  step_start_ = NowSeconds();
+  ParamBuffer& pb = params();
+  pb.ZeroGrads();
+  const int M = int(mbs.size());
+  std::vector<std::unique_ptr<Pending>> pending(static_cast<size_t>(M));
+  // 1F1B across modules: `w` warm-up forwards, then one forward and one
+  // backward alternately, then the remaining backwards.
+  const int w = WarmupForwards(role_, M);
+  int next_f = 0, next_b = 0;
+  auto forward = [&]() -> Status {
+    pending[size_t(next_f)] = std::make_unique<Pending>();
+    Status s = Forward(step, mbs[size_t(next_f)], pending[size_t(next_f)].get());
+    ++next_f;
+    return s;
+  };
+  auto backward = [&]() -> Status {
+    Status s = Backward(step, mbs[size_t(next_b)], pending[size_t(next_b)].get());
+    pending[size_t(next_b)].reset();
+    ++next_b;
+    return s;
+  };
+  for (int i = 0; i < w; ++i) RETURN_IF_ERROR(forward());
+  while (next_f < M) {
+    RETURN_IF_ERROR(forward());
+    RETURN_IF_ERROR(backward());
+  }
+  while (next_b < M) RETURN_IF_ERROR(backward());
+  {
+    double t0 = NowSeconds();
+    RETURN_IF_ERROR(transport_->FlushSends());
+    Span(SpanKind::kSend, -1, t0, NowSeconds());
+  }
+  // Data parallel: sum the gradients over the module's DP group.
+  double t0 = NowSeconds();
+  RETURN_IF_ERROR(dp_->AllReduceSum(pb.grads().data(), pb.size()));
+  double t1 = NowSeconds();
+  Span(SpanKind::kAllReduce, -1, t0, t1);
+  LrSchedule sched;
+  sched.kind = cfg_.train.schedule;
+  sched.lr = float(cfg_.train.lr);
+  sched.min_lr = float(cfg_.train.min_lr);
+  sched.warmup_steps = cfg_.train.warmup_steps;
+  sched.total_steps = cfg_.train.steps;
+  result.lr = LearningRateAt(sched, int(step));
+  result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
+  opt_->Step(pb, result.lr);
+  double t2 = NowSeconds();
+  Span(SpanKind::kOptimizer, -1, t1, t2);
+  result.seconds = t2 - step_start_;
+  result_ = nullptr;
+  return result;
+}
+
+}  // namespace braid::worker

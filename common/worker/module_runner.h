@@ -1,0 +1,85 @@
+// One rank of one module executing training steps: its slice of the data
+// (RankMicrobatch per microbatch), the boundary sends and receives of the
+// data path (docs/PROTOCOL.md, "One training step"), 1F1B across modules,
+// then the DP all-reduce, clipping and AdamW. Knows nothing of processes or
+// sockets: it talks to a BoundaryTransport and a DpGroup.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config/job_config.h"
+#include "common/nn/dit_generator.h"
+#include "common/nn/llm.h"
+#include "common/nn/vit_encoder.h"
+#include "common/optim/adamw.h"
+#include "common/worker/rank_data.h"
+#include "common/worker/transport.h"
+
+namespace braid::worker {
+
+enum class SpanKind { kCompute = 1, kSend = 2, kRecvWait = 3, kAllReduce = 4, kOptimizer = 5 };
+struct SpanRecord {
+  SpanKind kind;
+  int32_t microbatch;      // -1 for whole-step spans (all-reduce, optimizer)
+  double start_seconds;    // from the step's start
+  double seconds;
+};
+
+struct StepResult {
+  double text_loss_sum = 0;  // LLM ranks
+  double gen_loss_sum = 0;   // generator ranks
+  int64_t tokens = 0;        // LLM ranks: packed tokens
+  int64_t images = 0;        // encoder ranks
+  double grad_norm = 0;      // of the module's DP-summed gradient (before clipping)
+  float lr = 0;
+  double seconds = 0;
+  std::vector<SpanRecord> spans;
+};
+
+class ModuleRunner {
+ public:
+  ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp);
+  ~ModuleRunner();
+
+  // Runs step `step` over its microbatches (mbs[m].microbatch == m).
+  StatusOr<StepResult> RunStep(int64_t step, const std::vector<RankMicrobatch>& mbs);
+
+  Role role() const { return role_; }
+  int rank() const { return rank_; }
+  ParamBuffer& params();
+  AdamW& optimizer() { return *opt_; }
+  const char* module_name() const { return RoleName(role_); }
+
+ private:
+  struct Pending;  // per-microbatch state between forward and backward
+  Status Forward(int64_t step, const RankMicrobatch& mb, Pending* p);
+  Status Backward(int64_t step, const RankMicrobatch& mb, Pending* p);
+  Status EncoderForward(int64_t step, const RankMicrobatch& mb, Pending* p);
+  Status EncoderBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
+  Status LlmForward(int64_t step, const RankMicrobatch& mb, Pending* p);
+  Status LlmBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
+  Status GeneratorForwardBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
+  void Span(SpanKind kind, int32_t mb, double start, double end);
+
+  Role role_;
+  int rank_;
+  JobConfig cfg_;
+  BoundaryTransport* transport_;
+  DpGroup* dp_;
+  int64_t P_ = 0, C_ = 0, K_ = 0;  // patches per image, LLM width, generation slots
+  std::unique_ptr<nn::VitEncoder> encoder_;
+  std::unique_ptr<nn::Llm> llm_;
+  std::unique_ptr<nn::DitGenerator> generator_;
+  std::unique_ptr<AdamW> opt_;
+  double step_start_ = 0;
+  StepResult* result_ = nullptr;
+};
+
+// Warm-up forwards of each module in the 1F1B schedule across modules
+// (encoder = stage 0, LLM = stage 1, generator = stage 2 of 3).
+int WarmupForwards(Role role, int microbatches);
+
+}  // namespace braid::worker

@@ -1,0 +1,61 @@
+// What a module runner needs from the outside world, as interfaces: the
+// boundary transport (point-to-point tensors to ranks of other modules) and
+// the DP group (all-reduce inside its own module). Production: UCX and Gloo;
+// tests: the in-process fabric (inproc_fabric.h). One thread per runner calls
+// these; implementations must allow different runners' threads concurrently.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/worker/rank_data.h"
+
+namespace braid::worker {
+
+// What a boundary message is: direction, step, microbatch, unit id.
+enum class BoundaryKind : uint32_t {
+  kEncToLlm = 1,  // image embeddings
+  kLlmToEnc = 2,  // their gradients
+  kLlmToGen = 3,  // conditioning hidden states
+  kGenToLlm = 4,  // their gradients
+};
+struct BoundaryKey {
+  BoundaryKind kind;
+  int64_t step;
+  int32_t microbatch;
+  uint32_t uid;
+  std::string ToString() const;  // "enc->llm step 3 mb 1 unit 7"
+};
+
+// A received tensor: its shape travels with the data (variable lengths).
+struct Message {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+class BoundaryTransport {
+ public:
+  virtual ~BoundaryTransport() = default;
+  // Asynchronous: returns once the data is handed over (copied or owned).
+  virtual Status Send(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
+                      std::vector<float> data) = 0;
+  // Blocks until the message from (src_role, src_rank) with this key arrives,
+  // or the transport's timeout passes (DeadlineExceeded naming the key and peer).
+  virtual StatusOr<Message> Recv(Role src_role, int src_rank, const BoundaryKey& key) = 0;
+  // Waits until every Send so far has completed.
+  virtual Status FlushSends() = 0;
+};
+
+class DpGroup {
+ public:
+  virtual ~DpGroup() = default;
+  virtual int size() const = 0;
+  virtual int rank() const = 0;
+  // Sum over the group, in place; every rank ends with identical values.
+  virtual Status AllReduceSum(float* data, int64_t n) = 0;
+  virtual Status AllReduceSum(double* data, int64_t n) = 0;
+};
+
+}  // namespace braid::worker
