@@ -19,5 +19,7 @@ int ExitCodeFor(const Status& s);
 // when the subcommand is chosen.
 void RegisterTrain(CLI::App& app, std::function<int()>* run);
 void RegisterEval(CLI::App& app, std::function<int()>* run);
+void RegisterJobCommands(CLI::App& app, std::function<int()>* run);   // submit status list cancel watch
+void RegisterPoolCommands(CLI::App& app, std::function<int()>* run);  // up down run
 
 }  // namespace braid::cli

@@ -21,12 +21,14 @@ int ExitCodeFor(const Status& s) {
 int main(int argc, char** argv) {
   braid::EnsureOpenBlasCore(argv);
   CLI::App app{"braid: disaggregated multimodal LLM training.\n"
-               "The single-process path (train, eval) is the numerical reference; the\n"
-               "service commands (run, up, submit, status, ...) arrive with the runtime."};
+               "`braid run JOB.yaml` trains with local pools of processes; `braid train\n"
+               "JOB.yaml --single-process` is the numerical reference."};
   app.require_subcommand(1);
   std::function<int()> run;
   braid::cli::RegisterTrain(app, &run);
   braid::cli::RegisterEval(app, &run);
+  braid::cli::RegisterJobCommands(app, &run);
+  braid::cli::RegisterPoolCommands(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

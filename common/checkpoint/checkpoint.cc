@@ -82,7 +82,7 @@ Status ValidateModules(const std::vector<ModuleState>& modules) {
   return Status::Ok();
 }
 
-Status WriteModule(const fs::path& dir, const ModuleState& m, json& files) {
+Status WriteModuleFiles(const fs::path& dir, const ModuleState& m) {
   const ParamBuffer& pb = *m.params;
   std::vector<NamedTensor> params;
   for (int i = 0; i < static_cast<int>(pb.views().size()); ++i)
@@ -90,16 +90,13 @@ Status WriteModule(const fs::path& dir, const ModuleState& m, json& files) {
   uint32_t crc = 0;
   uint64_t bytes = 0;
   RETURN_IF_ERROR(WriteSafetensors((dir / ParamsFile(m)).string(), params, {{"module", m.name}}, &crc, &bytes));
-  files[ParamsFile(m)] = {{"crc32", Hex8(crc)}, {"bytes", bytes}};
   if (m.optim == nullptr) return Status::Ok();
 
   std::vector<NamedTensor> moments;
   for (const ParamView& v : pb.views()) moments.push_back({"m." + v.name, v.shape, m.optim->m().data() + v.offset});
   for (const ParamView& v : pb.views()) moments.push_back({"v." + v.name, v.shape, m.optim->v().data() + v.offset});
   const std::map<std::string, std::string> meta = {{"module", m.name}, {"t", std::to_string(m.optim->t())}};
-  RETURN_IF_ERROR(WriteSafetensors((dir / OptimFile(m)).string(), moments, meta, &crc, &bytes));
-  files[OptimFile(m)] = {{"crc32", Hex8(crc)}, {"bytes", bytes}};
-  return Status::Ok();
+  return WriteSafetensors((dir / OptimFile(m)).string(), moments, meta, &crc, &bytes);
 }
 
 // Removes step-*.tmp-<pid> / step-*.old-<pid> dirs whose process is gone.
@@ -223,27 +220,27 @@ void CopyInto(const SafetensorsFile& file, const std::string& prefix, const Para
   }
 }
 
-}  // namespace
-
-Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const std::vector<ModuleState>& modules,
-                      const nlohmann::json& extra, int keep) {
-  if (step < 0) return Status::InvalidArgument("checkpoint: negative step " + std::to_string(step));
-  RETURN_IF_ERROR(ValidateModules(modules));
-  const fs::path root(checkpoints_dir);
-  std::error_code ec;
-  fs::create_directories(root, ec);
-  if (ec) return Status::Unavailable("cannot create " + checkpoints_dir + ": " + ec.message());
-
-  const std::string name = "step-" + std::to_string(step);
-  const std::string pid = std::to_string(::getpid());
-  const fs::path final_dir = root / name, tmp = root / (name + ".tmp-" + pid), old = root / (name + ".old-" + pid);
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directory(tmp, ec) || ec)
-    return Status::Unavailable("cannot create " + tmp.string() + ": " + ec.message());
-
-  auto write_all = [&]() -> Status {
+// The one way a step dir comes to be: every file already in `tmp` is
+// checksummed into manifest.json, the dir is fsynced and renamed to
+// step-<step> (replacing an existing one), then old steps are pruned to
+// `keep` and stale temporary dirs of dead processes are removed. On error
+// `tmp` is removed.
+Status FinalizeTmpDir(const fs::path& root, const fs::path& tmp, int64_t step, const json& extra, int keep) {
+  const fs::path final_dir = root / ("step-" + std::to_string(step));
+  const fs::path old = root / ("step-" + std::to_string(step) + ".old-" + std::to_string(::getpid()));
+  auto finalize = [&]() -> Status {
     json files = json::object();
-    for (const ModuleState& m : modules) RETURN_IF_ERROR(WriteModule(tmp, m, files));
+    std::error_code ec;
+    for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name == kManifest) continue;
+      if (!it->is_regular_file(ec) || !ValidFileStem(name))
+        return Status::InvalidArgument("checkpoint: unexpected entry " + it->path().string());
+      ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(it->path().string()));
+      files[name] = {{"crc32", Hex8(Crc32Of(bytes.data(), bytes.size()))}, {"bytes", uint64_t(bytes.size())}};
+    }
+    if (ec) return Status::Unavailable("cannot list " + tmp.string() + ": " + ec.message());
+    if (files.empty()) return Status::FailedPrecondition("checkpoint: " + tmp.string() + " holds no shard files");
     const json manifest = {{"format", kCheckpointFormat}, {"step", step}, {"files", files}, {"extra", extra}};
     RETURN_IF_ERROR(WriteFileDurably((tmp / kManifest).string(), manifest.dump(2) + "\n"));
     RETURN_IF_ERROR(FsyncDir(tmp.string()));
@@ -265,7 +262,7 @@ Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const st
     if (replacing) fs::remove_all(old, rec);
     return Status::Ok();
   };
-  if (Status st = write_all(); !st.ok()) {
+  if (Status st = finalize(); !st.ok()) {
     std::error_code rec;
     fs::remove_all(tmp, rec);
     return st;
@@ -283,6 +280,47 @@ Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const st
     if (Status st = FsyncDir(root.string()); !st.ok()) LOG_WARN("%s", st.ToString().c_str());
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const std::vector<ModuleState>& modules,
+                      const nlohmann::json& extra, int keep) {
+  if (step < 0) return Status::InvalidArgument("checkpoint: negative step " + std::to_string(step));
+  RETURN_IF_ERROR(ValidateModules(modules));
+  const fs::path root(checkpoints_dir);
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return Status::Unavailable("cannot create " + checkpoints_dir + ": " + ec.message());
+
+  const fs::path tmp = root / ("step-" + std::to_string(step) + ".tmp-" + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directory(tmp, ec) || ec)
+    return Status::Unavailable("cannot create " + tmp.string() + ": " + ec.message());
+  for (const ModuleState& m : modules) {
+    if (Status st = WriteModuleFiles(tmp, m); !st.ok()) {
+      fs::remove_all(tmp, ec);
+      return st;
+    }
+  }
+  return FinalizeTmpDir(root, tmp, step, extra, keep);
+}
+
+Status WriteModuleShard(const std::string& tmp_step_dir, const ModuleState& module) {
+  RETURN_IF_ERROR(ValidateModules({module}));
+  std::error_code ec;
+  fs::create_directories(tmp_step_dir, ec);
+  if (ec) return Status::Unavailable("cannot create " + tmp_step_dir + ": " + ec.message());
+  return WriteModuleFiles(fs::path(tmp_step_dir), module);
+}
+
+Status FinalizeCheckpointDir(const std::string& checkpoints_dir, int64_t step, const nlohmann::json& extra, int keep) {
+  if (step < 0) return Status::InvalidArgument("checkpoint: negative step " + std::to_string(step));
+  const fs::path root(checkpoints_dir);
+  const fs::path tmp = root / ("step-" + std::to_string(step) + ".tmp");
+  std::error_code ec;
+  if (!fs::is_directory(tmp, ec)) return Status::NotFound("checkpoint: no directory " + tmp.string() + " to finalize");
+  return FinalizeTmpDir(root, tmp, step, extra, keep);
 }
 
 Status VerifyCheckpoint(const std::string& step_dir) {

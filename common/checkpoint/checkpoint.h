@@ -37,6 +37,17 @@ struct ModuleState {
 Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const std::vector<ModuleState>& modules,
                       const nlohmann::json& extra, int keep);
 
+// The distributed runtime's two halves of SaveCheckpoint (which is built
+// from the same code). Each module's DP rank 0 writes its shard into
+// checkpoints_dir/step-<step>.tmp/ with WriteModuleShard (the dir is created
+// if missing; the files are fsynced); the orchestrator then calls
+// FinalizeCheckpointDir, which checksums every file already in
+// step-<step>.tmp/ into manifest.json (format above), fsyncs, renames the dir
+// to step-<step> and prunes like SaveCheckpoint. NotFound when the tmp dir
+// does not exist; FailedPrecondition when it holds no files.
+Status WriteModuleShard(const std::string& tmp_step_dir, const ModuleState& module);
+Status FinalizeCheckpointDir(const std::string& checkpoints_dir, int64_t step, const nlohmann::json& extra, int keep);
+
 // Verifies the manifest and every file's crc32 and size, then loads into the
 // given buffers (allocated, same views). Errors name the file (checksum,
 // missing file) or the tensor (missing view, shape mismatch, unexpected

@@ -1,0 +1,189 @@
+// braid submit / status / list / cancel / watch: JobService clients.
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/job_client.h"
+#include "common/rpc/client_context.h"
+#include "common/rpc/status_convert.h"
+
+namespace braid::cli {
+namespace {
+
+struct ClientArgs {
+  std::string orchestrator;
+  std::string state_dir = kDefaultStateDir;
+  std::string job_file;
+  std::string job_id;
+  bool json = false;
+  bool quiet = false;
+};
+
+void AddClientFlags(CLI::App* cmd, ClientArgs* a) {
+  cmd->add_option("--orchestrator", a->orchestrator, "orchestrator HOST:PORT (default: $BRAID_ORCHESTRATOR, then `braid up`'s)");
+  cmd->add_option("--state-dir", a->state_dir, "state directory of `braid up`")->capture_default_str();
+}
+
+int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "braid %s: %s\n", what.c_str(), s.message().c_str());
+  return s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound ? kExitBadInput : kExitRuntime;
+}
+
+}  // namespace
+
+int SubmitJobFile(const std::string& orchestrator, const std::string& job_file, std::string* job_id) {
+  std::ifstream in(job_file);
+  if (!in) {
+    std::fprintf(stderr, "%s: cannot open\n", job_file.c_str());
+    return kExitBadInput;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto stub = MakeJobStub(orchestrator);
+  v1::SubmitJobRequest req;
+  req.set_job_yaml(ss.str());
+  req.set_source_name(job_file);
+  v1::SubmitJobReply reply;
+  auto ctx = rpc::MakeContext();
+  grpc::Status s = stub->SubmitJob(ctx.get(), req, &reply);
+  if (!s.ok()) {
+    // INVALID_ARGUMENT carries the one-line "field.path: problem".
+    std::fprintf(stderr, "%s\n", s.error_message().c_str());
+    return s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitBadInput : kExitRuntime;
+  }
+  *job_id = reply.job().id();
+  std::fprintf(stderr, "submitted %s (run directory %s)\n", job_id->c_str(), reply.job().run_dir().c_str());
+  return kExitOk;
+}
+
+void RegisterJobCommands(CLI::App& app, std::function<int()>* run) {
+  {
+    auto a = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand("submit", "Submit a job to the orchestrator; prints the job id");
+    cmd->add_option("job", a->job_file, "job spec (YAML)")->required();
+    AddClientFlags(cmd, a.get());
+    cmd->callback([run, a] {
+      *run = [a] {
+        auto addr = ResolveOrchestrator(a->orchestrator, a->state_dir);
+        if (!addr.ok()) return Fail("submit", addr.status());
+        std::string id;
+        int rc = SubmitJobFile(*addr, a->job_file, &id);
+        if (rc == kExitOk) std::printf("%s\n", id.c_str());
+        return rc;
+      };
+    });
+  }
+  {
+    auto a = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand("status", "Show one job (or all jobs)");
+    cmd->add_option("id", a->job_id, "job id (default: all jobs)");
+    cmd->add_flag("--json", a->json, "print JSON (docs/CLI.md)");
+    AddClientFlags(cmd, a.get());
+    cmd->callback([run, a] {
+      *run = [a] {
+        auto addr = ResolveOrchestrator(a->orchestrator, a->state_dir);
+        if (!addr.ok()) return Fail("status", addr.status());
+        auto stub = MakeJobStub(*addr);
+        auto ctx = rpc::MakeContext();
+        if (a->job_id.empty()) {
+          v1::ListJobsReply reply;
+          grpc::Status s = stub->ListJobs(ctx.get(), v1::ListJobsRequest(), &reply);
+          if (!s.ok()) return Fail("status", rpc::FromGrpcStatus(s));
+          if (a->json) {
+            std::printf("[");
+            for (int i = 0; i < reply.jobs_size(); ++i) std::printf("%s%s", i ? "," : "", JobToJson(reply.jobs(i)).c_str());
+            std::printf("]\n");
+          } else {
+            for (const auto& j : reply.jobs()) std::printf("%s\n", JobLine(j).c_str());
+          }
+          return kExitOk;
+        }
+        v1::GetJobRequest req;
+        req.set_job_id(a->job_id);
+        v1::GetJobReply reply;
+        grpc::Status s = stub->GetJob(ctx.get(), req, &reply);
+        if (!s.ok()) return Fail("status", rpc::FromGrpcStatus(s));
+        if (a->json) {
+          std::printf("%s\n", JobToJson(reply.job()).c_str());
+        } else {
+          const v1::Job& j = reply.job();
+          std::printf("%s\n", JobLine(j).c_str());
+          std::printf("  run directory %s\n", j.run_dir().c_str());
+          for (const auto& t : j.timeline())
+            std::printf("  %-9s compute %.3f s  communication %.3f s  exposed %.3f s (last step)\n",
+                        v1::Module_Name(t.module()).c_str() + 7, t.compute_seconds(), t.communication_seconds(),
+                        t.exposed_communication_seconds());
+        }
+        return kExitOk;
+      };
+    });
+  }
+  {
+    auto a = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand("list", "List jobs, newest first");
+    cmd->add_flag("--json", a->json, "print a JSON array (docs/CLI.md)");
+    AddClientFlags(cmd, a.get());
+    cmd->callback([run, a] {
+      *run = [a] {
+        auto addr = ResolveOrchestrator(a->orchestrator, a->state_dir);
+        if (!addr.ok()) return Fail("list", addr.status());
+        auto stub = MakeJobStub(*addr);
+        auto ctx = rpc::MakeContext();
+        v1::ListJobsReply reply;
+        grpc::Status s = stub->ListJobs(ctx.get(), v1::ListJobsRequest(), &reply);
+        if (!s.ok()) return Fail("list", rpc::FromGrpcStatus(s));
+        if (a->json) {
+          std::printf("[");
+          for (int i = 0; i < reply.jobs_size(); ++i) std::printf("%s%s", i ? "," : "", JobToJson(reply.jobs(i)).c_str());
+          std::printf("]\n");
+        } else {
+          for (const auto& j : reply.jobs()) std::printf("%s\n", JobLine(j).c_str());
+        }
+        return kExitOk;
+      };
+    });
+  }
+  {
+    auto a = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand("cancel", "Cancel a pending or running job");
+    cmd->add_option("id", a->job_id, "job id")->required();
+    AddClientFlags(cmd, a.get());
+    cmd->callback([run, a] {
+      *run = [a] {
+        auto addr = ResolveOrchestrator(a->orchestrator, a->state_dir);
+        if (!addr.ok()) return Fail("cancel", addr.status());
+        auto stub = MakeJobStub(*addr);
+        auto ctx = rpc::MakeContext();
+        v1::CancelJobRequest req;
+        req.set_job_id(a->job_id);
+        v1::CancelJobReply reply;
+        grpc::Status s = stub->CancelJob(ctx.get(), req, &reply);
+        if (!s.ok()) return Fail("cancel", rpc::FromGrpcStatus(s));
+        std::printf("%s\n", JobLine(reply.job()).c_str());
+        return kExitOk;
+      };
+    });
+  }
+  {
+    auto a = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand("watch", "Follow a job with a progress bar until it ends; exit code = outcome");
+    cmd->add_option("id", a->job_id, "job id")->required();
+    AddClientFlags(cmd, a.get());
+    cmd->callback([run, a] {
+      *run = [a] {
+        auto addr = ResolveOrchestrator(a->orchestrator, a->state_dir);
+        if (!addr.ok()) return Fail("watch", addr.status());
+        auto stub = MakeJobStub(*addr);
+        auto job = WatchUntilDone(stub.get(), a->job_id, false);
+        if (!job.ok()) return Fail("watch", job.status());
+        std::printf("%s\n", JobLine(*job).c_str());
+        return job->state() == v1::JOB_STATE_SUCCEEDED ? kExitOk : kExitRuntime;
+      };
+    });
+  }
+}
+
+}  // namespace braid::cli

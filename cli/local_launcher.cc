@@ -1,0 +1,189 @@
+#include "cli/local_launcher.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/rpc/address_file.h"
+
+namespace braid::cli {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string SelfBinDir() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : self.parent_path().string();
+}
+
+namespace {
+
+bool Alive(int pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+// True when /proc/<pid>/exe is still `binary` (the PID was not reused).
+bool IsOurs(int pid, const std::string& binary) {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && fs::equivalent(exe, binary, ec);
+}
+
+StatusOr<int> Spawn(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+  if (access(binary.c_str(), X_OK) != 0) return Status::NotFound(binary + ": not found or not executable");
+  const pid_t pid = fork();
+  if (pid < 0) return Status::Internal("fork failed");
+  if (pid == 0) {
+    setsid();  // its own session: a Ctrl-C at the terminal reaches `braid`, which stops them in order
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  return int(pid);
+}
+
+Status WriteState(const LocalCluster& c) {
+  json j;
+  j["orchestrator"] = c.orchestrator;
+  for (const auto& p : c.processes)
+    j["processes"].push_back({{"name", p.name}, {"binary", p.binary}, {"pid", p.pid}, {"address", p.address},
+                              {"log", p.log}});
+  const fs::path path = fs::path(c.state_dir) / "state.json";
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    if (!out) return Status::Unavailable("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::Unavailable("cannot write " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<LocalCluster> ReadClusterState(const std::string& state_dir) {
+  const fs::path path = fs::path(state_dir) / "state.json";
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("no local pools are up (" + path.string() + " does not exist); run `braid up`");
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) return Status::DataLoss(path.string() + ": not valid JSON");
+  LocalCluster c;
+  c.state_dir = state_dir;
+  c.orchestrator = j.value("orchestrator", "");
+  for (const auto& p : j.value("processes", json::array()))
+    c.processes.push_back({p.value("name", ""), p.value("binary", ""), p.value("pid", 0), p.value("address", ""),
+                           p.value("log", "")});
+  return c;
+}
+
+StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir) {
+  if (auto existing = ReadClusterState(state_dir); existing.ok()) {
+    for (const auto& p : existing->processes)
+      if (Alive(p.pid) && IsOurs(p.pid, p.binary))
+        return Status::AlreadyExists("local pools are already up (" + state_dir +
+                                     "/state.json, orchestrator " + existing->orchestrator + "); run `braid down`");
+  }
+  std::error_code ec;
+  for (const char* sub : {"logs", "addr", "orchestrator"}) fs::create_directories(fs::path(state_dir) / sub, ec);
+  if (ec) return Status::Unavailable("cannot create " + state_dir + ": " + ec.message());
+  for (const auto& e : fs::directory_iterator(fs::path(state_dir) / "addr", ec)) fs::remove(e.path(), ec);
+
+  const std::string bin = SelfBinDir();
+  const std::string sd = fs::absolute(state_dir).string();
+  LocalCluster c;
+  c.state_dir = state_dir;
+  auto launch = [&](const std::string& name, const std::string& binary_name,
+                    std::vector<std::string> args) -> Status {
+    LaunchedProcess p;
+    p.name = name;
+    p.binary = bin + "/" + binary_name;
+    p.log = sd + "/logs/" + name + ".log";
+    args.push_back("--address-file");
+    args.push_back(sd + "/addr/" + name);
+    ASSIGN_OR_RETURN(p.pid, Spawn(p.binary, args, p.log));
+    c.processes.push_back(p);
+    return WriteState(c);
+  };
+  auto fail = [&](const Status& s) -> Status {
+    (void)StopLocalPools(state_dir, 5);
+    return s;
+  };
+  const std::string runs_root = fs::current_path().string();
+  Status s = launch("reorderer", "braid-reorderer",
+                    {"--listen", pools.reorderer.listen, "--metrics-listen", pools.reorderer.metrics_listen,
+                     "--threads", std::to_string(pools.reorderer.threads)});
+  if (s.ok())
+    s = launch("orchestrator", "braid-orchestrator",
+               {"--listen", pools.orchestrator.listen, "--metrics-listen", pools.orchestrator.metrics_listen,
+                "--state-dir", sd + "/orchestrator", "--reorderer-address-file", sd + "/addr/reorderer",
+                "--runs-root", runs_root});
+  if (!s.ok()) return fail(s);
+  for (size_t i = 0; i < c.processes.size(); ++i) {
+    auto addr = rpc::ReadAddressFile(sd + "/addr/" + c.processes[i].name, 30);
+    if (!addr.ok())
+      return fail(Status::Unavailable(c.processes[i].name + " did not start (see " + c.processes[i].log +
+                                      "): " + addr.status().message()));
+    c.processes[i].address = *addr;
+    if (c.processes[i].name == "orchestrator") c.orchestrator = *addr;
+  }
+  struct Pool {
+    const char* role;
+    PoolSpec spec;
+  };
+  for (const Pool& pool : {Pool{"encoder", pools.encoder}, Pool{"llm", pools.llm}, Pool{"generator", pools.generator}})
+    for (int r = 0; r < pool.spec.workers; ++r) {
+      const std::string name = std::string(pool.role) + "-" + std::to_string(r);
+      s = launch(name, std::string("braid-") + pool.role + "-worker",
+                 {"--orchestrator", c.orchestrator, "--threads", std::to_string(pool.spec.threads), "--name", name,
+                  "--metrics-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"});
+      if (!s.ok()) return fail(s);
+    }
+  RETURN_IF_ERROR(WriteState(c));
+  return c;
+}
+
+Status StopLocalPools(const std::string& state_dir, double grace_seconds) {
+  ASSIGN_OR_RETURN(LocalCluster c, ReadClusterState(state_dir));
+  // Workers first, then the orchestrator and the reorderer.
+  std::vector<LaunchedProcess> order(c.processes.rbegin(), c.processes.rend());
+  std::vector<LaunchedProcess> signalled;
+  for (const auto& p : order)
+    if (Alive(p.pid) && IsOurs(p.pid, p.binary)) {
+      kill(p.pid, SIGTERM);
+      signalled.push_back(p);
+    }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
+  for (const auto& p : signalled) {
+    while (Alive(p.pid) && std::chrono::steady_clock::now() < deadline) {
+      waitpid(p.pid, nullptr, WNOHANG);  // reap when it is our child (braid run)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (Alive(p.pid) && IsOurs(p.pid, p.binary)) {
+      kill(p.pid, SIGKILL);
+      waitpid(p.pid, nullptr, 0);
+    }
+  }
+  std::error_code ec;
+  fs::remove(fs::path(state_dir) / "state.json", ec);
+  return Status::Ok();
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,30 @@
+// The local pools file (deploy/local/pools.yaml): which processes `braid up`
+// starts. Errors name the field path, like the job spec's.
+#pragma once
+
+#include <string>
+
+#include "common/base/status.h"
+#include "common/config/job_config.h"
+
+namespace braid::cli {
+
+struct ServiceSpec {
+  std::string listen = "127.0.0.1:0";
+  std::string metrics_listen = "127.0.0.1:0";
+  int threads = 1;
+};
+struct PoolSpec {
+  int workers = 1;
+  int threads = 1;
+};
+struct PoolsConfig {
+  ServiceSpec orchestrator, reorderer;
+  PoolSpec encoder, llm, generator;
+};
+
+StatusOr<PoolsConfig> LoadPoolsConfig(const std::string& path);
+// Pools sized to a job's layout (one worker per DP rank), one thread each.
+PoolsConfig PoolsForJob(const JobConfig& job);
+
+}  // namespace braid::cli

@@ -1,0 +1,44 @@
+// One Prometheus registry per process, served over HTTP (text exposition at
+// /metrics) by prometheus-cpp's Exposer (civetweb). Every process exports
+// braid_up{role="<role>"} = 1 so a scrape always finds something; the
+// metrics issue adds the rest to registry().
+//
+// Threads: Start() and the destructor on one thread; registry() and the
+// metric families it makes are thread-safe (prometheus-cpp locks inside).
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+#include "common/base/status.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace braid {
+
+class MetricsServer {
+ public:
+  // listen "HOST:PORT" (port 0 = any free port) or "" (off: the registry
+  // still exists, nothing is served, bound_port() is 0). `role` labels
+  // braid_up. Unavailable when the address cannot be bound.
+  static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen, const std::string& role = "");
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  prometheus::Registry& registry() { return *registry_; }
+  bool serving() const { return exposer_ != nullptr; }
+  int bound_port() const { return bound_port_; }
+
+ private:
+  MetricsServer() = default;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int bound_port_ = 0;
+};
+
+}  // namespace braid

@@ -1,0 +1,126 @@
+#include "common/worker/process_adapters.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "braid/v1/rendezvous.grpc.pb.h"
+#include "common/base/clock.h"
+#include "common/comm/tag.h"
+#include "common/rpc/client_context.h"
+#include "common/rpc/status_convert.h"
+
+namespace braid::worker {
+
+std::string PeerName(Role role, int rank) { return std::string(RoleName(role)) + "/" + std::to_string(rank); }
+
+// ---- GrpcKvStore -------------------------------------------------------------
+
+struct GrpcKvStore::Impl {
+  std::unique_ptr<v1::Rendezvous::Stub> stub;
+};
+
+GrpcKvStore::GrpcKvStore(const std::string& address) : impl_(std::make_unique<Impl>()) {
+  impl_->stub = v1::Rendezvous::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+GrpcKvStore::~GrpcKvStore() = default;
+
+Status GrpcKvStore::Set(const std::string& key, const std::vector<uint8_t>& value) {
+  v1::SetKeyRequest req;
+  req.set_key(key);
+  req.set_value(std::string(value.begin(), value.end()));
+  v1::SetKeyReply reply;
+  auto ctx = rpc::MakeContext();
+  return rpc::FromGrpcStatus(impl_->stub->SetKey(ctx.get(), req, &reply));
+}
+
+StatusOr<std::vector<uint8_t>> GrpcKvStore::Get(const std::string& key, double timeout_seconds) {
+  v1::GetKeyRequest req;
+  req.set_key(key);
+  req.set_wait_seconds(std::max(0.0, timeout_seconds));
+  v1::GetKeyReply reply;
+  auto ctx = rpc::MakeContext(std::max(0.0, timeout_seconds) + rpc::kLongPollSlackSeconds);
+  Status s = rpc::FromGrpcStatus(impl_->stub->GetKey(ctx.get(), req, &reply));
+  if (!s.ok()) return s;
+  return std::vector<uint8_t>(reply.value().begin(), reply.value().end());
+}
+
+// ---- UcxTransport ------------------------------------------------------------
+
+StatusOr<std::unique_ptr<UcxTransport>> UcxTransport::Create(comm::KvStore* kv, Role role, int rank,
+                                                             double timeout_seconds) {
+  auto t = std::unique_ptr<UcxTransport>(new UcxTransport());
+  t->timeout_ = timeout_seconds;
+  comm::UcxOptions opt;
+  opt.timeout_seconds = timeout_seconds;
+  ASSIGN_OR_RETURN(t->channel_, comm::UcxChannel::Create(opt));
+  RETURN_IF_ERROR(kv->Set("ucx/" + PeerName(role, rank), t->channel_->address()));
+  return t;
+}
+
+UcxTransport::~UcxTransport() = default;
+
+Status UcxTransport::ConnectTo(comm::KvStore* kv, Role role, int dp) {
+  for (int r = 0; r < dp; ++r) {
+    const std::string peer = PeerName(role, r);
+    ASSIGN_OR_RETURN(std::vector<uint8_t> addr, kv->Get("ucx/" + peer, timeout_));
+    RETURN_IF_ERROR(channel_->Connect(peer, addr));
+  }
+  return Status::Ok();
+}
+
+Status UcxTransport::Send(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
+                          std::vector<float> data) {
+  const uint64_t tag = comm::MakeTag(uint32_t(key.kind), uint64_t(key.step), uint32_t(key.microbatch), key.uid);
+  ASSIGN_OR_RETURN(auto req, channel_->Isend(PeerName(dst_role, dst_rank), tag, std::move(shape), std::move(data)));
+  sends_.push_back(std::move(req));
+  channel_->Progress();
+  return Status::Ok();
+}
+
+StatusOr<Message> UcxTransport::Recv(Role src_role, int src_rank, const BoundaryKey& key) {
+  const uint64_t tag = comm::MakeTag(uint32_t(key.kind), uint64_t(key.step), uint32_t(key.microbatch), key.uid);
+  ASSIGN_OR_RETURN(auto req, channel_->Irecv(tag, PeerName(src_role, src_rank)));
+  // Wait in slices so a cancel (job cancelled, peer lost) is noticed quickly.
+  const double deadline = NowSeconds() + timeout_;
+  while (true) {
+    Status s = channel_->Wait(*req, 0.25);
+    if (s.ok()) break;
+    if (s.code() != StatusCode::kDeadlineExceeded) return s;
+    if (cancelled_) {
+      channel_->Cancel(*req);
+      return Status(StatusCode::kUnavailable, "cancelled while waiting for " + key.ToString());
+    }
+    if (NowSeconds() > deadline) {
+      channel_->Cancel(*req);
+      return Status(StatusCode::kDeadlineExceeded, "no message " + key.ToString() + " from " +
+                                                       PeerName(src_role, src_rank) + " within " +
+                                                       std::to_string(int(timeout_)) + " s");
+    }
+  }
+  Message m;
+  m.shape = req->shape();
+  m.data = req->TakeData();
+  // Drop completed sends so the list does not grow over a step.
+  std::erase_if(sends_, [](const auto& r) { return r->done() && r->status().ok(); });
+  return m;
+}
+
+Status UcxTransport::FlushSends() {
+  Status s = channel_->WaitAll(sends_);
+  sends_.clear();
+  return s;
+}
+
+// ---- GlooDpGroup -------------------------------------------------------------
+
+StatusOr<std::unique_ptr<GlooDpGroup>> GlooDpGroup::Create(comm::KvStore* kv, Role role, int rank, int size,
+                                                           const std::string& host, double timeout_seconds) {
+  auto g = std::unique_ptr<GlooDpGroup>(new GlooDpGroup());
+  comm::PrefixKvStore scoped(kv, std::string("gloo/") + RoleName(role) + "/");
+  comm::GlooGroupOptions opt;
+  opt.hostname = host;
+  opt.timeout_seconds = timeout_seconds;
+  ASSIGN_OR_RETURN(g->group_, comm::GlooGroup::Create(&scoped, rank, size, opt));
+  return g;
+}
+
+}  // namespace braid::worker

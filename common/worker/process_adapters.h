@@ -1,0 +1,76 @@
+// The runtime interfaces over the real transports of a worker process:
+// the orchestrator's Rendezvous service as a comm::KvStore, UCX as the
+// BoundaryTransport, Gloo as the DpGroup. Each is used by one thread (the
+// worker's job thread), except that Cancel() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/comm/gloo_group.h"
+#include "common/comm/kv_store.h"
+#include "common/comm/ucx_channel.h"
+#include "common/worker/transport.h"
+
+namespace braid::v1 {
+class Rendezvous;
+}
+
+namespace braid::worker {
+
+// Keys live on the orchestrator (docs/PROTOCOL.md, Rendezvous).
+class GrpcKvStore : public comm::KvStore {
+ public:
+  explicit GrpcKvStore(const std::string& orchestrator_address);
+  ~GrpcKvStore() override;
+  Status Set(const std::string& key, const std::vector<uint8_t>& value) override;
+  StatusOr<std::vector<uint8_t>> Get(const std::string& key, double timeout_seconds) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Peer names are "<role>/<rank>". Tags: comm::MakeTag(kind, step, microbatch, uid).
+class UcxTransport : public BoundaryTransport {
+ public:
+  // Creates the UCX channel and publishes its address under "ucx/<role>/<rank>".
+  static StatusOr<std::unique_ptr<UcxTransport>> Create(comm::KvStore* kv, Role role, int rank,
+                                                        double timeout_seconds);
+  ~UcxTransport() override;
+  // Connects to every rank of `role` (dp of them), waiting for their addresses.
+  Status ConnectTo(comm::KvStore* kv, Role role, int dp);
+  Status Send(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
+              std::vector<float> data) override;
+  StatusOr<Message> Recv(Role src_role, int src_rank, const BoundaryKey& key) override;
+  Status FlushSends() override;
+  // Makes waits return Cancelled soon (thread-safe).
+  void Cancel() { cancelled_ = true; }
+
+ private:
+  UcxTransport() = default;
+  std::unique_ptr<comm::UcxChannel> channel_;
+  std::vector<std::shared_ptr<comm::UcxChannel::Request>> sends_;
+  double timeout_ = 60;
+  std::atomic<bool> cancelled_{false};
+};
+
+class GlooDpGroup : public DpGroup {
+ public:
+  // Rendezvous under "<prefix>gloo/<role>/" of `kv`.
+  static StatusOr<std::unique_ptr<GlooDpGroup>> Create(comm::KvStore* kv, Role role, int rank, int size,
+                                                       const std::string& host, double timeout_seconds);
+  int size() const override { return group_->size(); }
+  int rank() const override { return group_->rank(); }
+  Status AllReduceSum(float* data, int64_t n) override { return group_->AllReduceSum(data, n); }
+  Status AllReduceSum(double* data, int64_t n) override { return group_->AllReduceSum(data, n); }
+
+ private:
+  std::unique_ptr<comm::GlooGroup> group_;
+};
+
+std::string PeerName(Role role, int rank);
+
+}  // namespace braid::worker

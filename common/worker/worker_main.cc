@@ -1,0 +1,447 @@
+#include "common/worker/worker_main.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "braid/v1/data.grpc.pb.h"
+#include "braid/v1/worker.grpc.pb.h"
+#include "common/base/blas_core.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/threads.h"
+#include "common/checkpoint/checkpoint.h"
+#include "common/config/job_config.h"
+#include "common/metrics/metrics_server.h"
+#include "common/rpc/address_file.h"
+#include "common/rpc/client_context.h"
+#include "common/rpc/server.h"
+#include "common/rpc/shutdown_signal.h"
+#include "common/rpc/status_convert.h"
+#include "common/worker/module_runner.h"
+#include "common/worker/process_adapters.h"
+#include "common/worker/rank_data_proto.h"
+#include "services/process_flags.h"
+
+namespace braid::worker {
+namespace {
+
+struct WorkerFlags {
+  ProcessFlags process;
+  std::string orchestrator;
+  std::string orchestrator_address_file;
+  std::string host = "127.0.0.1";
+  int threads = 1;
+  std::string name;
+  double comm_timeout = 60;
+};
+
+// Reads a job's microbatches from the reorderer on a thread, a bounded
+// queue ahead of compute.
+class MicrobatchStream {
+ public:
+  MicrobatchStream(const std::string& address, const v1::StreamMicrobatchesRequest& req, size_t capacity)
+      : capacity_(capacity) {
+    stub_ = v1::DataService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    thread_ = std::thread([this, req] { Run(req); });
+  }
+  ~MicrobatchStream() {
+    ctx_.TryCancel();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      cv_.notify_all();
+    }
+    thread_.join();
+  }
+  // The next microbatch, or an error when the stream ended or broke.
+  StatusOr<RankMicrobatch> Next(double timeout_seconds, const std::atomic<bool>& cancelled) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const double deadline = NowSeconds() + timeout_seconds;
+    while (queue_.empty()) {
+      if (done_) return status_.ok() ? Status::OutOfRange("data stream ended") : status_;
+      if (cancelled) return Status::Unavailable("cancelled while waiting for data");
+      if (NowSeconds() > deadline) return Status(StatusCode::kDeadlineExceeded, "no microbatch from the reorderer");
+      cv_.wait_for(lock, std::chrono::milliseconds(250));
+    }
+    RankMicrobatch m = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.notify_all();
+    return m;
+  }
+
+ private:
+  void Run(const v1::StreamMicrobatchesRequest& req) {
+    auto reader = stub_->StreamMicrobatches(&ctx_, req);
+    v1::WorkerMicrobatch m;
+    while (reader->Read(&m)) {
+      RankMicrobatch r = FromProto(m);
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return queue_.size() < capacity_ || closed_; });
+      if (closed_) break;
+      queue_.push_back(std::move(r));
+      cv_.notify_all();
+    }
+    Status s = rpc::FromGrpcStatus(reader->Finish());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!s.ok() && s.code() != StatusCode::kOk) status_ = Status(s.code(), "data stream: " + s.message());
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  std::unique_ptr<v1::DataService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<RankMicrobatch> queue_;
+  bool done_ = false, closed_ = false;
+  Status status_;
+  std::thread thread_;
+};
+
+// What the worker is doing, for its WorkerStatus service.
+struct WorkerState {
+  std::mutex mu;
+  std::string worker_id, job_id;
+  int rank = 0;
+  std::atomic<int64_t> step{0};
+};
+
+class WorkerStatusImpl final : public v1::WorkerStatus::Service {
+ public:
+  WorkerStatusImpl(Role role, std::string name, WorkerState* st) : role_(role), name_(std::move(name)), st_(st) {}
+  grpc::Status GetWorkerStatus(grpc::ServerContext*, const v1::GetWorkerStatusRequest*,
+                               v1::GetWorkerStatusReply* reply) override {
+    std::lock_guard<std::mutex> lock(st_->mu);
+    reply->set_role(ToProtoModule(role_));
+    reply->set_worker_id(st_->worker_id);
+    reply->set_name(name_);
+    reply->set_pid(int(getpid()));
+    reply->set_job_id(st_->job_id);
+    reply->set_rank(st_->rank);
+    reply->set_step(st_->step);
+    return grpc::Status::OK;
+  }
+
+ private:
+  Role role_;
+  std::string name_;
+  WorkerState* st_;
+};
+
+class Worker {
+ public:
+  Worker(Role role, WorkerFlags flags, rpc::ShutdownSignal* shutdown, WorkerState* state)
+      : role_(role), flags_(std::move(flags)), shutdown_(shutdown), state_(state) {}
+
+  int Run() {
+    registry_ = v1::WorkerRegistry::NewStub(grpc::CreateChannel(orchestrator_, grpc::InsecureChannelCredentials()));
+    if (int rc = Register(); rc != 0) return rc;
+    std::thread heartbeat([this] { HeartbeatLoop(); });
+    int rc = 0;
+    while (!shutdown_->requested() && !stop_) {
+      v1::GetAssignmentRequest req;
+      req.set_worker_id(worker_id_);
+      req.set_wait_seconds(2);
+      v1::GetAssignmentReply reply;
+      auto ctx = rpc::MakeContext(2 + rpc::kLongPollSlackSeconds);
+      grpc::Status s = registry_->GetAssignment(ctx.get(), req, &reply);
+      if (!s.ok()) {
+        LOG_WARN("GetAssignment: %s", s.error_message().c_str());
+        shutdown_->WaitFor(1.0);
+        continue;
+      }
+      if (reply.command() == v1::COMMAND_SHUTDOWN) break;
+      if (!reply.assigned()) continue;
+      RunJob(reply.assignment());
+    }
+    stop_ = true;
+    heartbeat.join();
+    return rc;
+  }
+
+  void set_orchestrator(std::string a) { orchestrator_ = std::move(a); }
+
+ private:
+  int Register() {
+    v1::RegisterWorkerRequest req;
+    req.set_role(ToProtoModule(role_));
+    req.set_host(flags_.host);
+    req.set_pid(int(getpid()));
+    req.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
+    req.mutable_capabilities()->set_device("cpu");
+    req.mutable_capabilities()->set_threads(flags_.threads);
+    req.set_name(flags_.name);
+    for (int attempt = 0;; ++attempt) {
+      v1::RegisterWorkerReply reply;
+      auto ctx = rpc::MakeContext();
+      grpc::Status s = registry_->RegisterWorker(ctx.get(), req, &reply);
+      if (s.ok()) {
+        worker_id_ = reply.worker_id();
+        {
+          std::lock_guard<std::mutex> lock(state_->mu);
+          state_->worker_id = worker_id_;
+        }
+        heartbeat_interval_ = reply.heartbeat_interval_seconds() > 0 ? reply.heartbeat_interval_seconds() : 1.0;
+        LOG_INFO("%s worker registered as %s with %s", RoleName(role_), worker_id_.c_str(), orchestrator_.c_str());
+        return 0;
+      }
+      if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+          s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+        std::fprintf(stderr, "braid-%s-worker: registration refused: %s\n", RoleName(role_),
+                     s.error_message().c_str());
+        return 2;
+      }
+      if (shutdown_->requested()) return 0;
+      if (attempt % 10 == 0) LOG_WARN("cannot reach the orchestrator at %s yet: %s", orchestrator_.c_str(),
+                                      s.error_message().c_str());
+      shutdown_->WaitFor(0.5);
+    }
+  }
+
+  void HeartbeatLoop() {
+    while (!stop_ && !shutdown_->requested()) {
+      v1::HeartbeatRequest req;
+      req.set_worker_id(worker_id_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        req.set_job_id(job_id_);
+      }
+      req.set_step(step_);
+      v1::HeartbeatReply reply;
+      auto ctx = rpc::MakeContext(heartbeat_interval_ * 2 + 1);
+      grpc::Status s = registry_->Heartbeat(ctx.get(), req, &reply);
+      if (s.ok()) {
+        if (reply.command() == v1::COMMAND_CANCEL_JOB) CancelJob(reply.reason());
+        if (reply.command() == v1::COMMAND_SHUTDOWN) {
+          stop_ = true;
+          CancelJob("shutdown");
+          shutdown_->Trigger();
+        }
+      }
+      shutdown_->WaitFor(heartbeat_interval_);
+    }
+    CancelJob("shutting down");
+  }
+
+  void CancelJob(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!job_id_.empty() && !cancelled_) LOG_WARN("cancelling job %s: %s", job_id_.c_str(), why.c_str());
+    cancelled_ = true;
+    if (transport_) transport_->Cancel();
+  }
+
+  void Report(const v1::Assignment& a, const Status& s) {
+    v1::ReportFailureRequest req;
+    req.set_worker_id(worker_id_);
+    req.set_job_id(a.job_id());
+    req.set_message(std::string(RoleName(role_)) + " rank " + std::to_string(a.rank()) + ": " + s.message());
+    v1::ReportFailureReply reply;
+    auto ctx = rpc::MakeContext();
+    registry_->ReportFailure(ctx.get(), req, &reply);
+  }
+
+  void RunJob(const v1::Assignment& a) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_id_ = a.job_id();
+      cancelled_ = false;
+    }
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->job_id = a.job_id();
+      state_->rank = a.rank();
+    }
+    LOG_INFO("assigned job %s as %s rank %d", a.job_id().c_str(), RoleName(role_), a.rank());
+    Status s = RunJobSteps(a);
+    if (!s.ok() && !cancelled_) {
+      LOG_ERROR("job %s failed: %s", a.job_id().c_str(), s.ToString().c_str());
+      Report(a, s);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    transport_ = nullptr;
+    job_id_.clear();
+    std::lock_guard<std::mutex> slock(state_->mu);
+    state_->job_id.clear();
+  }
+
+  Status RunJobSteps(const v1::Assignment& a) {
+    ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(a.job_yaml(), "assignment of job " + a.job_id()));
+    const int dp[kNumRoles] = {cfg.parallel.encoder.dp, cfg.parallel.llm.dp, cfg.parallel.generator.dp};
+    GrpcKvStore base_kv(orchestrator_);
+    comm::PrefixKvStore kv(&base_kv, a.rendezvous_prefix());
+    ASSIGN_OR_RETURN(auto transport, UcxTransport::Create(&kv, role_, a.rank(), flags_.comm_timeout));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      transport_ = transport.get();
+      if (cancelled_) transport_->Cancel();
+    }
+    // Boundary peers: the encoder talks to the LLM, the LLM to both, the generator to the LLM.
+    if (role_ != Role::kLlm) RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kLlm, dp[int(Role::kLlm)]));
+    if (role_ == Role::kLlm) {
+      RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kEncoder, dp[int(Role::kEncoder)]));
+      RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kGenerator, dp[int(Role::kGenerator)]));
+    }
+    ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, a.rank(), dp[int(role_)], flags_.host,
+                                                     flags_.comm_timeout));
+    ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get());
+    v1::StreamMicrobatchesRequest sreq;
+    sreq.set_job_id(a.job_id());
+    sreq.set_role(ToProtoModule(role_));
+    sreq.set_rank(a.rank());
+    sreq.set_start_step(a.start_step());
+    sreq.set_end_step(cfg.train.steps);
+    MicrobatchStream stream(a.reorderer_address(), sreq, size_t(2 * cfg.train.microbatches));
+    const std::string ckpt_dir = a.run_dir() + "/checkpoints";
+    for (int64_t step = a.start_step(); step < cfg.train.steps; ++step) {
+      step_ = step;
+      state_->step = step;
+      std::vector<RankMicrobatch> mbs;
+      for (int m = 0; m < cfg.train.microbatches; ++m) {
+        ASSIGN_OR_RETURN(RankMicrobatch mb, stream.Next(flags_.comm_timeout, cancelled_));
+        if (mb.step != step || mb.microbatch != m)
+          return Status::Internal("data stream out of order: got step " + std::to_string(mb.step) + " mb " +
+                                  std::to_string(mb.microbatch));
+        mbs.push_back(std::move(mb));
+      }
+      ASSIGN_OR_RETURN(StepResult r, runner.RunStep(step, mbs));
+      bool wrote = false;
+      const bool last = step + 1 == cfg.train.steps;
+      if (a.rank() == 0 && ((step + 1) % cfg.checkpoint.every == 0 || last)) {
+        const std::string tmp = ckpt_dir + "/step-" + std::to_string(step + 1) + ".tmp";
+        RETURN_IF_ERROR(WriteModuleShard(tmp, {RoleName(role_), &runner.params(), &runner.optimizer()}));
+        wrote = true;
+      }
+      v1::ReportStepRequest rep;
+      rep.set_worker_id(worker_id_);
+      rep.set_job_id(a.job_id());
+      rep.set_step(step);
+      rep.set_role(ToProtoModule(role_));
+      rep.set_rank(a.rank());
+      rep.set_text_loss_sum(r.text_loss_sum);
+      rep.set_gen_loss_sum(r.gen_loss_sum);
+      rep.set_global_text_targets(mbs[0].global_text_targets);
+      rep.set_global_gen_targets(mbs[0].global_gen_targets);
+      rep.set_tokens(r.tokens);
+      for (int64_t id : mbs[0].step_sample_ids) rep.add_sample_ids(id);
+      rep.set_step_seconds(r.seconds);
+      rep.set_grad_norm(r.grad_norm);
+      rep.set_lr(r.lr);
+      rep.set_wrote_checkpoint(wrote);
+      for (const SpanRecord& sp : r.spans) {
+        v1::Span* p = rep.add_spans();
+        p->set_kind(v1::Span::Kind(int(sp.kind)));
+        p->set_microbatch(sp.microbatch);
+        p->set_start_seconds(sp.start_seconds);
+        p->set_seconds(sp.seconds);
+      }
+      v1::ReportStepReply reply;
+      auto ctx = rpc::MakeContext();
+      grpc::Status gs = registry_->ReportStep(ctx.get(), rep, &reply);
+      if (!gs.ok()) return Status(rpc::FromGrpcStatus(gs).code(), "ReportStep: " + gs.error_message());
+      if (reply.command() == v1::COMMAND_CANCEL_JOB) return Status::Unavailable("job cancelled");
+      if (cancelled_) return Status::Unavailable("job cancelled");
+    }
+    v1::ReportDoneRequest done;
+    done.set_worker_id(worker_id_);
+    done.set_job_id(a.job_id());
+    v1::ReportDoneReply dreply;
+    auto ctx = rpc::MakeContext();
+    registry_->ReportDone(ctx.get(), done, &dreply);
+    LOG_INFO("job %s: %s rank %d done", a.job_id().c_str(), RoleName(role_), a.rank());
+    return Status::Ok();
+  }
+
+  Role role_;
+  WorkerFlags flags_;
+  rpc::ShutdownSignal* shutdown_;
+  WorkerState* state_;
+  std::string orchestrator_;
+  std::unique_ptr<v1::WorkerRegistry::Stub> registry_;
+  std::string worker_id_;
+  double heartbeat_interval_ = 1.0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> cancelled_{false};
+  std::atomic<int64_t> step_{0};
+  std::mutex mu_;
+  std::string job_id_;
+  UcxTransport* transport_ = nullptr;
+};
+
+}  // namespace
+
+int RunWorkerMain(Role role, int argc, char** argv) {
+  EnsureOpenBlasCore(argv);
+  const std::string title = std::string("braid-") + RoleName(role) + "-worker";
+  CLI::App app{title + ": one rank of the " + RoleName(role) + " pool (docs/PROTOCOL.md)"};
+  WorkerFlags f;
+  f.process.listen = "127.0.0.1:0";
+  AddProcessFlags(app, &f.process);
+  app.add_option("--orchestrator", f.orchestrator, "orchestrator HOST:PORT");
+  app.add_option("--orchestrator-address-file", f.orchestrator_address_file,
+                 "read the orchestrator's HOST:PORT from this file (waits for it)");
+  app.add_option("--host", f.host, "address its UCX and Gloo endpoints use")->capture_default_str();
+  app.add_option("--threads", f.threads, "compute threads")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--name", f.name, "a name for logs and `braid status`");
+  app.add_option("--comm-timeout", f.comm_timeout, "seconds any wait on a peer may take")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!ApplyLogLevel(f.process)) return 2;
+  if (f.orchestrator.empty() && f.orchestrator_address_file.empty()) {
+    std::fprintf(stderr, "%s: --orchestrator or --orchestrator-address-file is required\n", title.c_str());
+    return 2;
+  }
+  SetComputeThreads(f.threads);
+  rpc::ShutdownSignal shutdown;
+  if (Status s = shutdown.Install(); !s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", title.c_str(), s.ToString().c_str());
+    return 1;
+  }
+  std::string orchestrator = f.orchestrator;
+  if (orchestrator.empty()) {
+    auto a = rpc::ReadAddressFile(f.orchestrator_address_file, 30);
+    if (!a.ok()) {
+      std::fprintf(stderr, "%s: %s\n", title.c_str(), a.status().message().c_str());
+      return 1;
+    }
+    orchestrator = *a;
+  }
+  auto metrics = MetricsServer::Start(f.process.metrics_listen, RoleName(role));
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "%s: --metrics-listen: %s\n", title.c_str(), metrics.status().message().c_str());
+    return 2;
+  }
+  // The worker's own listen address serves WorkerStatus.
+  WorkerState state;
+  WorkerStatusImpl status_service(role, f.name, &state);
+  int port = 0;
+  auto server = rpc::StartServer(f.process.listen, {&status_service}, &port);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s: --listen %s: %s\n", title.c_str(), f.process.listen.c_str(),
+                 server.status().message().c_str());
+    return 2;
+  }
+  if (!f.process.address_file.empty())
+    (void)rpc::WriteAddressFile(f.process.address_file, rpc::DialAddress(f.process.listen, port));
+  Worker w(role, f, &shutdown, &state);
+  w.set_orchestrator(orchestrator);
+  int rc = w.Run();
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  LOG_INFO("%s exiting", title.c_str());
+  return rc;
+}
+
+}  // namespace braid::worker

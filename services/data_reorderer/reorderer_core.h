@@ -1,0 +1,54 @@
+// The reorderer's logic without gRPC: open a job (load its dataset index),
+// and compute any (step, role, rank)'s share of every microbatch from the
+// routing plan. Thread-safe: each worker stream runs on its own thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/config/job_config.h"
+#include "common/reorder/step_plan_types.h"
+#include "common/train/training_data.h"
+#include "common/worker/rank_data.h"
+
+namespace braid::reorderer {
+
+class EpochSamplerHolder;
+
+struct OpenedJob {
+  JobConfig cfg;
+  reorder::Layout layout;
+  std::unique_ptr<train::TrainingData> data;  // read-only after load
+};
+
+class ReordererCore {
+ public:
+  // Parses and validates the spec, loads the data. Re-opening an open job is a no-op.
+  StatusOr<int64_t> OpenJob(const std::string& job_id, const std::string& job_yaml);
+  void CloseJob(const std::string& job_id);
+  StatusOr<std::shared_ptr<const OpenedJob>> Find(const std::string& job_id) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const OpenedJob>> jobs_;
+};
+
+// Plans step `step` of a job in order (the reorderer issue adds balancing)
+// and cuts out (role, rank)'s share, one RankMicrobatch per microbatch.
+// `sampler_cache` keeps the epoch permutation between calls of one stream.
+class StepSharder {
+ public:
+  explicit StepSharder(std::shared_ptr<const OpenedJob> job);
+  ~StepSharder();
+  StatusOr<std::vector<worker::RankMicrobatch>> Shards(int64_t step, worker::Role role, int rank);
+
+ private:
+  std::shared_ptr<const OpenedJob> job_;
+  std::unique_ptr<EpochSamplerHolder> sampler_;
+};
+
+}  // namespace braid::reorderer

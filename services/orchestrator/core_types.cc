@@ -1,0 +1,47 @@
+#include "services/orchestrator/core_types.h"
+
+#include <chrono>
+
+namespace braid::orchestrator {
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kEncoder: return "encoder";
+    case Role::kLlm: return "llm";
+    case Role::kGenerator: return "generator";
+  }
+  return "unknown";
+}
+
+bool ValidRole(int value) { return value >= 1 && value <= 3; }
+
+const ModuleLayout& Layout::of(Role r) const {
+  return r == Role::kEncoder ? encoder : r == Role::kLlm ? llm : generator;
+}
+ModuleLayout& Layout::of(Role r) { return r == Role::kEncoder ? encoder : r == Role::kLlm ? llm : generator; }
+
+Layout ResolveLayout(const JobConfig& cfg) {
+  Layout l;
+  if (cfg.parallel.auto_layout) return l;  // no planner yet: 1/1/1
+  l.encoder = {cfg.parallel.encoder.dp, cfg.parallel.encoder.tp, cfg.parallel.encoder.pp};
+  l.llm = {cfg.parallel.llm.dp, cfg.parallel.llm.tp, cfg.parallel.llm.pp};
+  l.generator = {cfg.parallel.generator.dp, cfg.parallel.generator.tp, cfg.parallel.generator.pp};
+  return l;
+}
+
+const char* JobStateName(JobState s) {
+  switch (s) {
+    case JobState::kPending: return "PENDING";
+    case JobState::kRunning: return "RUNNING";
+    case JobState::kSucceeded: return "SUCCEEDED";
+    case JobState::kFailed: return "FAILED";
+    case JobState::kCancelled: return "CANCELLED";
+  }
+  return "UNKNOWN";
+}
+
+double UnixNowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace braid::orchestrator

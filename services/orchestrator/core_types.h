@@ -1,0 +1,114 @@
+// Plain types of the orchestrator core: what the gRPC layer converts the
+// braid.v1 messages to and from (proto_convert.h). No gRPC or protobuf here,
+// so the core is unit-tested without a server.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/job_config.h"
+
+namespace braid::orchestrator {
+
+// Same numbers as braid.v1.Module.
+enum class Role { kEncoder = 1, kLlm = 2, kGenerator = 3 };
+inline constexpr std::array<Role, 3> kRoles = {Role::kEncoder, Role::kLlm, Role::kGenerator};
+inline int RoleIndex(Role r) { return static_cast<int>(r) - 1; }
+// "encoder", "llm", "generator" (the checkpoint file stems and job spec keys).
+const char* RoleName(Role r);
+bool ValidRole(int value);
+
+struct ModuleLayout {
+  int dp = 1, tp = 1, pp = 1;
+  bool operator==(const ModuleLayout&) const = default;
+};
+struct Layout {
+  ModuleLayout encoder, llm, generator;
+  const ModuleLayout& of(Role r) const;
+  ModuleLayout& of(Role r);
+  bool operator==(const Layout&) const = default;
+};
+
+// The layout a job runs with. parallel.auto_layout has no planner yet: it
+// resolves to 1/1/1 (dp, tp, pp) for every module.
+Layout ResolveLayout(const JobConfig& cfg);
+
+// Same numbers as braid.v1.JobState.
+enum class JobState { kPending = 1, kRunning = 2, kSucceeded = 3, kFailed = 4, kCancelled = 5 };
+const char* JobStateName(JobState s);  // "PENDING", ...
+inline bool IsFinal(JobState s) { return s != JobState::kPending && s != JobState::kRunning; }
+
+// One committed step (a metrics.jsonl line, abridged).
+struct StepMetrics {
+  int64_t step = 0;
+  double loss = 0, text_loss = 0, gen_loss = 0;
+  int64_t tokens = 0, samples = 0;
+  double step_seconds = 0, tokens_per_second = 0;
+};
+
+// Seconds of one module's last committed step, averaged over its ranks
+// (definitions in step_committer.h).
+struct ModuleTimeline {
+  Role module = Role::kEncoder;
+  double compute_seconds = 0, communication_seconds = 0, exposed_communication_seconds = 0;
+};
+
+// What JobService shows of a job (braid.v1.Job).
+struct Job {
+  std::string id, name;
+  JobState state = JobState::kPending;
+  std::string reason;  // pending reason or failure message
+  Layout layout;
+  int64_t step = 0;  // steps committed so far
+  int64_t total_steps = 0;
+  bool has_last = false;
+  StepMetrics last;
+  std::string run_dir;
+  double submitted_unix = 0, started_unix = 0, finished_unix = 0;
+  std::vector<ModuleTimeline> timeline;
+  double eta_seconds = 0;
+};
+
+// Same numbers as braid.v1.Command.
+enum class Command { kNone = 0, kCancelJob = 1, kShutdown = 2 };
+
+// A worker's part in a job (braid.v1.Assignment).
+struct Assignment {
+  std::string job_id, job_yaml;
+  Role role = Role::kEncoder;
+  int rank = 0;
+  Layout layout;
+  std::string reorderer_address, rendezvous_prefix, run_dir;
+  int64_t start_step = 0;
+};
+
+// Same numbers as braid.v1.Span.Kind.
+enum class SpanKind { kUnspecified = 0, kCompute = 1, kSend = 2, kRecvWait = 3, kAllreduce = 4, kOptimizer = 5 };
+struct Span {
+  SpanKind kind = SpanKind::kUnspecified;
+  int microbatch = 0;
+  double start_seconds = 0, seconds = 0;
+};
+
+// One rank's ReportStep.
+struct StepReport {
+  std::string worker_id, job_id;
+  int64_t step = 0;
+  Role role = Role::kEncoder;
+  int rank = 0;
+  double text_loss_sum = 0, gen_loss_sum = 0;
+  int64_t global_text_targets = 0, global_gen_targets = 0;
+  int64_t tokens = 0;
+  std::vector<int64_t> sample_ids;
+  double step_seconds = 0;
+  std::vector<Span> spans;
+  double grad_norm = 0, lr = 0;
+  bool wrote_checkpoint = false;
+};
+
+// Wall clock (Unix seconds) for timestamps users read.
+double UnixNowSeconds();
+
+}  // namespace braid::orchestrator

@@ -1,0 +1,245 @@
+#include "services/orchestrator/job_table.h"
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "common/base/log.h"
+
+namespace braid::orchestrator {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Timestamp(double unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+Status WriteText(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status::Unavailable("cannot write " + path.string());
+  return Status::Ok();
+}
+
+}  // namespace
+
+JobTable::JobTable(std::string runs_root, UnixClock unix_clock)
+    : runs_root_(std::move(runs_root)), clock_(std::move(unix_clock)) {}
+
+JobTable::Record* JobTable::Find(const std::string& id) {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+const JobTable::Record* JobTable::Find(const std::string& id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+void JobTable::Emit(Record& r, EventKind kind) {
+  r.events.push_back({++seq_, kind, r.job});
+  while (r.events.size() > kMaxEventsPerJob) r.events.pop_front();
+  cv_.notify_all();
+}
+
+StatusOr<Job> JobTable::Submit(const std::string& yaml_text, const std::string& source_name) {
+  ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(yaml_text, source_name.empty() ? "<request>" : source_name));
+  RETURN_IF_ERROR(ValidateJobConfig(cfg));
+  const std::string yaml = JobConfigToYaml(cfg);
+
+  std::lock_guard<std::mutex> lock(mu_);
+  const double now = clock_();
+  fs::path parent(cfg.checkpoint.dir);
+  if (!parent.is_absolute()) parent = fs::path(runs_root_.empty() ? "." : runs_root_) / parent;
+  std::error_code ec;
+  parent = fs::absolute(parent, ec).lexically_normal();
+  fs::create_directories(parent, ec);
+  if (ec) return Status::Unavailable("cannot create run directory parent " + parent.string() + ": " + ec.message());
+
+  const std::string base = cfg.name + "-" + Timestamp(now);
+  std::string id;
+  fs::path run_dir;
+  for (int n = 1;; ++n) {
+    id = n == 1 ? base : base + "-" + std::to_string(n);
+    run_dir = parent / id;
+    if (jobs_.count(id)) continue;
+    if (fs::create_directory(run_dir, ec)) break;  // false: it exists (an earlier orchestrator's job)
+    if (ec) return Status::Unavailable("cannot create run directory " + run_dir.string() + ": " + ec.message());
+  }
+  if (Status st = WriteText(run_dir / "job.yaml", yaml); !st.ok()) {
+    fs::remove_all(run_dir, ec);
+    return st;
+  }
+
+  Record r;
+  r.config = std::move(cfg);
+  r.yaml = yaml;
+  r.job.id = id;
+  r.job.name = r.config.name;
+  r.job.state = JobState::kPending;
+  r.job.reason = "queued";
+  r.job.layout = ResolveLayout(r.config);
+  r.job.total_steps = r.config.train.steps;
+  r.job.run_dir = run_dir.string();
+  r.job.submitted_unix = now;
+  Record& stored = jobs_.emplace(id, std::move(r)).first->second;
+  order_.push_back(id);
+  Emit(stored, EventKind::kStateChanged);
+  LOG_INFO("job %s submitted, run dir %s", id.c_str(), stored.job.run_dir.c_str());
+  return stored.job;
+}
+
+StatusOr<Job> JobTable::Get(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  return r->job;
+}
+
+std::vector<Job> JobTable::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Job> out;
+  for (auto it = order_.rbegin(); it != order_.rend(); ++it) out.push_back(jobs_.at(*it).job);
+  return out;
+}
+
+StatusOr<Job> JobTable::Cancel(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  if (IsFinal(r->job.state))
+    return Status::FailedPrecondition("job " + id + " is already " + JobStateName(r->job.state));
+  r->job.state = JobState::kCancelled;
+  r->job.reason = "cancelled by user";
+  r->job.finished_unix = clock_();
+  r->job.eta_seconds = 0;
+  Emit(*r, EventKind::kStateChanged);
+  return r->job;
+}
+
+StatusOr<JobConfig> JobTable::Config(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  return r->config;
+}
+
+StatusOr<std::string> JobTable::ResolvedYaml(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  return r->yaml;
+}
+
+std::vector<std::string> JobTable::PendingIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const std::string& id : order_)
+    if (jobs_.at(id).job.state == JobState::kPending) out.push_back(id);
+  return out;
+}
+
+Status JobTable::SetPendingReason(const std::string& id, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  if (r->job.state != JobState::kPending) return Status::FailedPrecondition("job " + id + " is not PENDING");
+  if (r->job.reason == reason) return Status::Ok();
+  r->job.reason = reason;
+  Emit(*r, EventKind::kStateChanged);
+  return Status::Ok();
+}
+
+Status JobTable::MarkRunning(const std::string& id, const Layout& layout) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  if (r->job.state != JobState::kPending)
+    return Status::FailedPrecondition("job " + id + " is " + JobStateName(r->job.state) + ", not PENDING");
+  JobConfig& c = r->config;
+  c.parallel.auto_layout = false;
+  c.parallel.encoder = {layout.encoder.dp, layout.encoder.tp, layout.encoder.pp};
+  c.parallel.llm = {layout.llm.dp, layout.llm.tp, layout.llm.pp};
+  c.parallel.generator = {layout.generator.dp, layout.generator.tp, layout.generator.pp};
+  r->yaml = JobConfigToYaml(c);
+  RETURN_IF_ERROR(WriteText(fs::path(r->job.run_dir) / "job.yaml", r->yaml));
+  r->job.state = JobState::kRunning;
+  r->job.reason.clear();
+  r->job.layout = layout;
+  r->job.started_unix = clock_();
+  Emit(*r, EventKind::kStateChanged);
+  return Status::Ok();
+}
+
+Status JobTable::MarkFinal(const std::string& id, JobState state, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  if (!IsFinal(state)) return Status::InvalidArgument(std::string("MarkFinal: ") + JobStateName(state) + " is not final");
+  if (IsFinal(r->job.state))
+    return Status::FailedPrecondition("job " + id + " is already " + JobStateName(r->job.state));
+  r->job.state = state;
+  r->job.reason = reason;
+  r->job.finished_unix = clock_();
+  r->job.eta_seconds = 0;
+  Emit(*r, EventKind::kStateChanged);
+  return Status::Ok();
+}
+
+Status JobTable::RecordStep(const std::string& id, const StepMetrics& metrics,
+                            const std::vector<ModuleTimeline>& timeline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  Job& j = r->job;
+  j.step = metrics.step + 1;
+  j.has_last = true;
+  j.last = metrics;
+  j.timeline = timeline;
+  // ETA from the mean wall time per committed step since the job started.
+  const double elapsed = clock_() - j.started_unix;
+  j.eta_seconds = j.step > 0 && elapsed > 0 ? elapsed / double(j.step) * double(std::max<int64_t>(0, j.total_steps - j.step)) : 0;
+  Emit(*r, EventKind::kStepCommitted);
+  return Status::Ok();
+}
+
+StatusOr<JobTable::Event> JobTable::Snapshot(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  return Event{seq_, EventKind::kSnapshot, r->job};
+}
+
+StatusOr<std::vector<JobTable::Event>> JobTable::WaitEvents(const std::string& id, int64_t after_seq,
+                                                            double timeout_seconds) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  const Record* r = Find(id);
+  if (!r) return Status::NotFound("no job '" + id + "'");
+  auto ready = [&] { return shutdown_ || (!r->events.empty() && r->events.back().seq > after_seq); };
+  cv_.wait_for(lock, std::chrono::duration<double>(std::max(0.0, timeout_seconds)), ready);
+  std::vector<Event> out;
+  if (shutdown_) return out;
+  for (const Event& e : r->events)
+    if (e.seq > after_seq) out.push_back(e);
+  return out;
+}
+
+bool JobTable::shutting_down() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return shutdown_;
+}
+
+void JobTable::Shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  shutdown_ = true;
+  cv_.notify_all();
+}
+
+}  // namespace braid::orchestrator

@@ -1,0 +1,102 @@
+// JobTable: every job the orchestrator knows, its state and reason, and the
+// per-job event log WatchJob streams from.
+//
+// Threads: every method is thread-safe (one internal mutex). WaitEvents()
+// blocks the calling thread (a WatchJob handler) until an event, the
+// timeout or Shutdown(); it never holds the mutex while blocked.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/config/job_config.h"
+#include "services/orchestrator/core_types.h"
+
+namespace braid::orchestrator {
+
+class JobTable {
+ public:
+  // Same numbers as braid.v1.JobEvent.Kind.
+  enum class EventKind { kSnapshot = 1, kStateChanged = 2, kStepCommitted = 3 };
+  struct Event {
+    int64_t seq = 0;  // increasing over the whole table
+    EventKind kind = EventKind::kSnapshot;
+    Job job;          // the job as it is after the event
+  };
+  using UnixClock = std::function<double()>;
+
+  // runs_root: where run dirs of jobs with a relative checkpoint.dir go
+  // ("" = the working directory). unix_clock: ids and timestamps.
+  explicit JobTable(std::string runs_root, UnixClock unix_clock = UnixNowSeconds);
+
+  // Parses and validates (the `braid train` validator), assigns the id
+  // "<name>-<YYYYmmdd-HHMMSS>" (local time; "-2", "-3", ... on collision with
+  // a known job or an existing run dir), creates the run dir
+  // <runs_root>/<checkpoint.dir>/<id> (an absolute checkpoint.dir is used as
+  // is), writes job.yaml (the resolved spec) there, and queues the job
+  // PENDING. InvalidArgument "<field.path>: <problem>" for a bad spec, with
+  // nothing created; Unavailable when the run dir cannot be made.
+  StatusOr<Job> Submit(const std::string& yaml_text, const std::string& source_name = "<request>");
+  StatusOr<Job> Get(const std::string& id) const;
+  std::vector<Job> List() const;  // newest first
+  // PENDING/RUNNING -> CANCELLED (reason "cancelled by user"). NotFound;
+  // FailedPrecondition when the job is already final.
+  StatusOr<Job> Cancel(const std::string& id);
+
+  // ---- for the scheduler and the step committer -------------------------
+  StatusOr<JobConfig> Config(const std::string& id) const;
+  // The resolved spec as written to job.yaml.
+  StatusOr<std::string> ResolvedYaml(const std::string& id) const;
+  std::vector<std::string> PendingIds() const;  // oldest first
+  // Sets a PENDING job's reason (an event only when it changes).
+  Status SetPendingReason(const std::string& id, const std::string& reason);
+  // PENDING -> RUNNING with the layout actually used; job.yaml is rewritten
+  // with it (parallel.auto_layout resolved). FailedPrecondition unless PENDING.
+  Status MarkRunning(const std::string& id, const Layout& layout);
+  // -> a final state with a reason. FailedPrecondition when already final.
+  Status MarkFinal(const std::string& id, JobState state, const std::string& reason);
+  // A committed step: step = metrics.step + 1, last metrics, timeline, eta.
+  Status RecordStep(const std::string& id, const StepMetrics& metrics, const std::vector<ModuleTimeline>& timeline);
+
+  // ---- watching ----------------------------------------------------------
+  // The job now, as a snapshot event carrying the latest seq.
+  StatusOr<Event> Snapshot(const std::string& id) const;
+  // The job's events with seq > after_seq, waiting up to timeout_seconds
+  // for the first one; empty on timeout or after Shutdown(). The newest
+  // kMaxEventsPerJob events are kept per job. NotFound for an unknown id.
+  StatusOr<std::vector<Event>> WaitEvents(const std::string& id, int64_t after_seq, double timeout_seconds) const;
+  // Wakes every waiter; later waits return at once.
+  void Shutdown();
+  bool shutting_down() const;
+
+  static constexpr size_t kMaxEventsPerJob = 256;
+
+ private:
+  struct Record {
+    Job job;
+    JobConfig config;
+    std::string yaml;
+    std::deque<Event> events;
+  };
+  Record* Find(const std::string& id);
+  const Record* Find(const std::string& id) const;
+  void Emit(Record& r, EventKind kind);  // with mu_ held
+
+  const std::string runs_root_;
+  const UnixClock clock_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::map<std::string, Record> jobs_;
+  std::vector<std::string> order_;  // submission order
+  int64_t seq_ = 0;
+  bool shutdown_ = false;
+};
+
+}  // namespace braid::orchestrator

@@ -1,0 +1,134 @@
+// braid-orchestrator: the control plane (docs/PROTOCOL.md). Serves
+// JobService, WorkerRegistry and Rendezvous; a background thread declares
+// dead workers and runs the scheduler every 0.5 s; SIGTERM/SIGINT shut the
+// server down (1 s grace for in-flight calls; long-polls are released at once) and exit 0.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "common/base/blas_core.h"
+#include "common/base/log.h"
+#include "common/metrics/metrics_server.h"
+#include "common/rpc/address_file.h"
+#include "common/rpc/server.h"
+#include "common/rpc/shutdown_signal.h"
+#include "services/orchestrator/orchestrator.h"
+#include "services/orchestrator/services.h"
+
+namespace {
+
+constexpr int kExitOk = 0, kExitRuntime = 1, kExitBadInput = 2;
+
+struct Flags {
+  std::string listen = "127.0.0.1:50051";
+  std::string address_file;
+  std::string metrics_listen;
+  std::string log_level = "info";
+  std::string state_dir = ".braid/orchestrator";
+  std::string reorderer;
+  std::string reorderer_address_file;
+  double heartbeat_timeout = 5.0;
+  std::string runs_root;
+};
+
+int Run(const Flags& f) {
+  using namespace braid;
+  using namespace braid::orchestrator;
+  const std::map<std::string, LogLevel> levels = {
+      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
+  SetLogLevel(levels.at(f.log_level));
+
+  rpc::ShutdownSignal signal;
+  if (Status st = signal.Install(); !st.ok()) {
+    LOG_ERROR("%s", st.ToString().c_str());
+    return kExitRuntime;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(f.state_dir, ec);
+  if (ec) {
+    LOG_ERROR("cannot create --state-dir %s: %s", f.state_dir.c_str(), ec.message().c_str());
+    return kExitRuntime;
+  }
+  auto metrics = MetricsServer::Start(f.metrics_listen, "orchestrator");
+  if (!metrics.ok()) {
+    LOG_ERROR("%s", metrics.status().ToString().c_str());
+    return kExitRuntime;
+  }
+
+  std::unique_ptr<DataPlanner> planner = MakeDataClient(f.reorderer, f.reorderer_address_file);
+  OrchestratorOptions opt;
+  opt.runs_root = f.runs_root;
+  opt.heartbeat_timeout_seconds = f.heartbeat_timeout;
+  Orchestrator orch(opt, planner.get());
+  std::unique_ptr<grpc::Service> job_service = MakeJobService(&orch);
+  std::unique_ptr<grpc::Service> registry_service = MakeWorkerRegistryService(&orch);
+  std::unique_ptr<grpc::Service> rendezvous_service = MakeRendezvousService(&orch);
+  int port = 0;
+  auto server = rpc::StartServer(f.listen, {job_service.get(), registry_service.get(), rendezvous_service.get()}, &port);
+  if (!server.ok()) {
+    LOG_ERROR("%s", server.status().ToString().c_str());
+    return kExitRuntime;
+  }
+  const std::string address = rpc::DialAddress(f.listen, port);
+  if (!f.address_file.empty()) {
+    if (Status st = rpc::WriteAddressFile(f.address_file, address); !st.ok()) {
+      LOG_ERROR("%s", st.ToString().c_str());
+      (*server)->Shutdown();
+      return kExitRuntime;
+    }
+  }
+  LOG_INFO("braid-orchestrator serving on %s%s%s", address.c_str(),
+           (*metrics)->serving() ? ", metrics on port " : "",
+           (*metrics)->serving() ? std::to_string((*metrics)->bound_port()).c_str() : "");
+
+  std::thread ticker([&] {
+    while (!signal.WaitFor(0.5)) orch.Tick();
+  });
+  signal.Wait();
+  LOG_INFO("braid-orchestrator: shutting down (%s)",
+           signal.signal_number() == SIGINT ? "SIGINT" : signal.signal_number() == SIGTERM ? "SIGTERM" : "requested");
+  orch.Shutdown();  // long-polls and watches return now
+  // civetweb's mg_stop takes up to its 2 s poll quantum: overlap it with the gRPC drain.
+  std::thread stop_metrics([&] { metrics.value().reset(); });
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
+  ticker.join();
+  stop_metrics.join();
+  if (!f.address_file.empty()) std::filesystem::remove(f.address_file, ec);
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  braid::EnsureOpenBlasCore(argv);
+  CLI::App app{"braid-orchestrator: job API, worker registry, rendezvous store and step commit (docs/PROTOCOL.md)."};
+  Flags f;
+  app.add_option("--listen", f.listen, "HOST:PORT to serve gRPC on (port 0 = any free port)")->capture_default_str();
+  app.add_option("--address-file", f.address_file, "write the bound HOST:PORT here (atomically) once serving");
+  app.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for Prometheus exposition (port 0 = any; empty = off)");
+  app.add_option("--log-level", f.log_level, "debug|info|warn|error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--state-dir", f.state_dir, "orchestrator state directory")->capture_default_str();
+  auto* reorderer = app.add_option("--reorderer", f.reorderer, "HOST:PORT of braid-reorderer's DataService");
+  app.add_option("--reorderer-address-file", f.reorderer_address_file, "read the reorderer's HOST:PORT from this file")
+      ->excludes(reorderer);
+  app.add_option("--heartbeat-timeout", f.heartbeat_timeout, "seconds without heartbeats before a worker is dead")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--runs-root", f.runs_root,
+                 "run directories of jobs with a relative checkpoint.dir go under it (default: the working directory)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitBadInput;
+  }
+  return Run(f);
+}

@@ -1,0 +1,168 @@
+#include "services/orchestrator/orchestrator.h"
+
+#include "common/base/log.h"
+
+namespace braid::orchestrator {
+
+Orchestrator::Orchestrator(const OrchestratorOptions& options, DataPlanner* planner, WorkerTable::Clock mono_clock,
+                           JobTable::UnixClock unix_clock)
+    : planner_(planner),
+      jobs_(options.runs_root, std::move(unix_clock)),
+      workers_(options.heartbeat_interval_seconds, options.heartbeat_timeout_seconds, std::move(mono_clock)),
+      scheduler_(&jobs_, &workers_, planner, &mu_, [this](const StartedJob& s) {
+        // Under mu_ (the scheduler holds it).
+        auto cfg = jobs_.Config(s.job_id);
+        auto job = jobs_.Get(s.job_id);
+        if (!cfg.ok()) return cfg.status();
+        if (!job.ok()) return job.status();
+        CommitterJob cj;
+        cj.job_id = s.job_id;
+        cj.run_dir = job->run_dir;
+        cj.layout = s.layout;
+        cj.total_steps = cfg->train.steps;
+        cj.checkpoint_keep = cfg->checkpoint.keep;
+        cj.job_yaml = s.assignments.empty() ? "" : s.assignments[0].job_yaml;
+        cj.seed = cfg->seed;
+        cj.global_batch = cfg->train.global_batch;
+        RETURN_IF_ERROR(committer_.StartJob(cj));
+        active_.insert(s.job_id);
+        return Status::Ok();
+      }) {}
+
+StatusOr<Job> Orchestrator::SubmitJob(const std::string& yaml, const std::string& source_name) {
+  return jobs_.Submit(yaml, source_name);
+}
+
+StatusOr<Job> Orchestrator::CancelJob(const std::string& id) {
+  StatusOr<Job> job = Status::Internal("unreached");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job = jobs_.Cancel(id);
+    if (job.ok()) CleanupLocked(id, /*cancel_workers=*/true, "");
+  }
+  CloseOnPlanner();
+  return job;
+}
+
+StatusOr<WorkerInfo> Orchestrator::RegisterWorker(const WorkerRegistration& reg) { return workers_.Register(reg); }
+
+StatusOr<WorkerCommand> Orchestrator::Heartbeat(const std::string& worker_id, const std::string& job_id,
+                                                int64_t /*step*/) {
+  return workers_.Heartbeat(worker_id, job_id);
+}
+
+StatusOr<WorkerTable::Poll> Orchestrator::GetAssignment(const std::string& worker_id, double wait_seconds) {
+  return workers_.WaitForAssignment(worker_id, wait_seconds);
+}
+
+StatusOr<Command> Orchestrator::ReportStep(const StepReport& r) {
+  RETURN_IF_ERROR(workers_.Touch(r.worker_id));
+  ASSIGN_OR_RETURN(Job job, jobs_.Get(r.job_id));
+  if (IsFinal(job.state)) return job.state == JobState::kSucceeded ? Command::kNone : Command::kCancelJob;
+  ASSIGN_OR_RETURN(WorkerInfo w, workers_.Get(r.worker_id));
+  if (w.job_id != r.job_id || w.reg.role != r.role || w.rank != r.rank)
+    return Status::InvalidArgument("worker " + r.worker_id + " reports " + RoleName(r.role) + " rank " +
+                                   std::to_string(r.rank) + " of job " + r.job_id + " but is assigned " +
+                                   (w.job_id.empty() ? std::string("no job") : DescribeWorker(w) + " of job " + w.job_id));
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::vector<StepCommit> commits, committer_.Add(r));
+  for (const StepCommit& c : commits) {
+    (void)jobs_.RecordStep(r.job_id, c.metrics, c.timeline);
+    if (!c.checkpoint_dir.empty()) LOG_INFO("job %s: checkpoint %s", r.job_id.c_str(), c.checkpoint_dir.c_str());
+    if (c.last) MaybeSucceedLocked(r.job_id);
+  }
+  return Command::kNone;
+}
+
+Status Orchestrator::ReportFailure(const std::string& worker_id, const std::string& job_id,
+                                   const std::string& message) {
+  ASSIGN_OR_RETURN(WorkerInfo w, workers_.Get(worker_id));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(Job job, jobs_.Get(job_id));
+    if (w.job_id != job_id) return Status::FailedPrecondition("worker " + worker_id + " is not in job " + job_id);
+    if (!IsFinal(job.state)) {
+      const std::string reason = DescribeWorker(w) + ": " + message;
+      LOG_ERROR("job %s FAILED: %s", job_id.c_str(), reason.c_str());
+      FinishLocked(job_id, JobState::kFailed, reason, worker_id);
+    }
+  }
+  CloseOnPlanner();
+  return Status::Ok();
+}
+
+Status Orchestrator::ReportDone(const std::string& worker_id, const std::string& job_id) {
+  ASSIGN_OR_RETURN(WorkerInfo w, workers_.Get(worker_id));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(Job job, jobs_.Get(job_id));
+    if (w.job_id != job_id) return Status::FailedPrecondition("worker " + worker_id + " is not in job " + job_id);
+    done_[job_id].insert(worker_id);
+    MaybeSucceedLocked(job_id);
+  }
+  CloseOnPlanner();
+  return Status::Ok();
+}
+
+void Orchestrator::MaybeSucceedLocked(const std::string& job_id) {
+  auto job = jobs_.Get(job_id);
+  if (!job.ok() || job->state != JobState::kRunning) return;
+  if (committer_.next_step(job_id) < job->total_steps) return;
+  const size_t ranks = static_cast<size_t>(job->layout.encoder.dp + job->layout.llm.dp + job->layout.generator.dp);
+  if (done_[job_id].size() < ranks) return;
+  LOG_INFO("job %s SUCCEEDED after %lld steps", job_id.c_str(), (long long)job->step);
+  FinishLocked(job_id, JobState::kSucceeded, "", "");
+}
+
+void Orchestrator::FinishLocked(const std::string& job_id, JobState state, const std::string& reason,
+                                const std::string& except_worker_id) {
+  (void)jobs_.MarkFinal(job_id, state, reason);
+  CleanupLocked(job_id, state != JobState::kSucceeded, except_worker_id);
+}
+
+void Orchestrator::CleanupLocked(const std::string& job_id, bool cancel_workers, const std::string& except_worker_id) {
+  workers_.ReleaseJob(job_id, cancel_workers, cancel_workers ? "job " + job_id + " is over" : "", except_worker_id);
+  rendezvous_.DropPrefix("job/" + job_id + "/");
+  committer_.EndJob(job_id);
+  done_.erase(job_id);
+  if (active_.erase(job_id)) to_close_.push_back(job_id);
+}
+
+void Orchestrator::CloseOnPlanner() {
+  std::vector<std::string> close;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    close.swap(to_close_);
+  }
+  for (const std::string& id : close) planner_->CloseJob(id);
+}
+
+void Orchestrator::Tick() {
+  for (const WorkerInfo& w : workers_.RemoveDead()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    LOG_WARN("worker %s stopped sending heartbeats", DescribeWorker(w).c_str());
+    if (w.job_id.empty()) continue;
+    auto job = jobs_.Get(w.job_id);
+    if (job.ok() && !IsFinal(job->state))
+      FinishLocked(w.job_id, JobState::kFailed, DescribeWorker(w) + " stopped sending heartbeats", w.id);
+  }
+  {
+    // Jobs that turned final behind our back (e.g. the scheduler failed one).
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> active(active_.begin(), active_.end());
+    for (const std::string& id : active) {
+      auto job = jobs_.Get(id);
+      if (job.ok() && IsFinal(job->state)) CleanupLocked(id, job->state != JobState::kSucceeded, "");
+    }
+  }
+  CloseOnPlanner();
+  scheduler_.RunOnce();
+}
+
+void Orchestrator::Shutdown() {
+  jobs_.Shutdown();
+  workers_.Shutdown();
+  rendezvous_.Shutdown();
+}
+
+}  // namespace braid::orchestrator

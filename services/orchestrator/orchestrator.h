@@ -1,0 +1,101 @@
+// Orchestrator: the handlers behind JobService, WorkerRegistry and
+// Rendezvous, in plain types (the gRPC services are thin wrappers, see
+// *_service.cc). Owns the job table, worker table, rendezvous store,
+// scheduler and step committer and the rules that tie them together:
+//   - a job is final -> its workers go idle (CANCEL_JOB queued when it did
+//     not succeed), its rendezvous keys "job/<id>/" are dropped, the
+//     reorderer gets CloseJob;
+//   - ReportFailure or a dead worker of a RUNNING job -> FAILED, naming the
+//     role, rank, worker id and pid:
+//       "llm rank 1 (worker w-3, pid 4242) stopped sending heartbeats"
+//       "llm rank 1 (worker w-3, pid 4242): <the worker's message>"
+//   - the last step committed and every rank ReportDone'd -> SUCCEEDED.
+//
+// Threads: every public method is thread-safe. GetAssignment, the
+// rendezvous Get and JobTable::WaitEvents block their caller (a gRPC
+// handler thread) without holding the state mutex. Tick() runs on one
+// background thread. Shutdown() wakes every blocked caller.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "services/orchestrator/data_planner.h"
+#include "services/orchestrator/job_table.h"
+#include "services/orchestrator/rendezvous_store.h"
+#include "services/orchestrator/scheduler.h"
+#include "services/orchestrator/step_committer.h"
+#include "services/orchestrator/worker_table.h"
+
+namespace braid::orchestrator {
+
+struct OrchestratorOptions {
+  std::string runs_root;  // "" = the working directory
+  double heartbeat_interval_seconds = 1.0;
+  double heartbeat_timeout_seconds = 5.0;
+};
+
+class Orchestrator {
+ public:
+  // planner: not owned, outlives this. Clocks are injectable for tests.
+  Orchestrator(const OrchestratorOptions& options, DataPlanner* planner, WorkerTable::Clock mono_clock = NowSeconds,
+               JobTable::UnixClock unix_clock = UnixNowSeconds);
+
+  // ---- JobService ----
+  StatusOr<Job> SubmitJob(const std::string& yaml, const std::string& source_name);
+  StatusOr<Job> GetJob(const std::string& id) const { return jobs_.Get(id); }
+  std::vector<Job> ListJobs() const { return jobs_.List(); }
+  StatusOr<Job> CancelJob(const std::string& id);
+  // WatchJob reads Snapshot()/WaitEvents() here.
+  const JobTable& jobs() const { return jobs_; }
+
+  // ---- WorkerRegistry ----
+  StatusOr<WorkerInfo> RegisterWorker(const WorkerRegistration& reg);
+  StatusOr<WorkerCommand> Heartbeat(const std::string& worker_id, const std::string& job_id, int64_t step);
+  StatusOr<WorkerTable::Poll> GetAssignment(const std::string& worker_id, double wait_seconds);
+  // The command in the reply: CANCEL_JOB when the job is already over
+  // without success, else NONE.
+  StatusOr<Command> ReportStep(const StepReport& report);
+  Status ReportFailure(const std::string& worker_id, const std::string& job_id, const std::string& message);
+  Status ReportDone(const std::string& worker_id, const std::string& job_id);
+  double heartbeat_interval() const { return workers_.heartbeat_interval(); }
+  double heartbeat_timeout() const { return workers_.heartbeat_timeout(); }
+
+  // ---- Rendezvous ----
+  RendezvousStore& rendezvous() { return rendezvous_; }
+
+  // ---- background ----
+  // Declares dead workers (failing their jobs), cleans up final jobs, runs
+  // the scheduler once. Call every ~0.5 s from one thread.
+  void Tick();
+  // Wakes every blocked caller; later long-polls return at once.
+  void Shutdown();
+
+  WorkerTable& workers() { return workers_; }
+
+ private:
+  // With mu_ held: marks the job final (if it is not) and cleans up.
+  void FinishLocked(const std::string& job_id, JobState state, const std::string& reason,
+                    const std::string& except_worker_id);
+  // With mu_ held: the job is final; release its workers, drop its keys.
+  void CleanupLocked(const std::string& job_id, bool cancel_workers, const std::string& except_worker_id);
+  void MaybeSucceedLocked(const std::string& job_id);
+  void CloseOnPlanner();  // without mu_: CloseJob for the jobs queued by cleanup
+
+  DataPlanner* planner_;
+  JobTable jobs_;
+  WorkerTable workers_;
+  RendezvousStore rendezvous_;
+  std::mutex mu_;  // job state transitions, committer, active_, done_
+  StepCommitter committer_;
+  Scheduler scheduler_;
+  std::set<std::string> active_;                       // RUNNING jobs not yet cleaned up
+  std::map<std::string, std::set<std::string>> done_;  // job -> workers that ReportDone'd
+  std::vector<std::string> to_close_;                  // CloseJob owed to the planner
+};
+
+}  // namespace braid::orchestrator

@@ -1,0 +1,136 @@
+#include "services/orchestrator/scheduler.h"
+
+#include "common/base/log.h"
+#include "common/config/job_config.h"
+
+namespace braid::orchestrator {
+
+Scheduler::Scheduler(JobTable* jobs, WorkerTable* workers, DataPlanner* planner, std::mutex* state_mu,
+                     OnRunning on_running)
+    : jobs_(jobs), workers_(workers), planner_(planner), state_mu_(state_mu), on_running_(std::move(on_running)) {}
+
+std::string Scheduler::PendingReason(const Layout& layout, const std::vector<int>& idle_by_role,
+                                     const std::vector<int>& busy_by_role) {
+  struct Missing {
+    int need, registered, busy;
+    const char* role;
+  };
+  std::vector<Missing> missing;
+  for (Role r : kRoles) {
+    const int i = RoleIndex(r), need = layout.of(r).dp;
+    if (idle_by_role[i] < need) missing.push_back({need, idle_by_role[i] + busy_by_role[i], busy_by_role[i], RoleName(r)});
+  }
+  if (missing.empty()) return "";
+  auto workers = [](const Missing& m) {
+    return std::to_string(m.need) + " " + m.role + (m.need == 1 ? " worker" : " workers");
+  };
+  auto registered = [](const Missing& m) {
+    return std::to_string(m.registered) + " registered" +
+           (m.busy > 0 ? " (" + std::to_string(m.busy) + " busy)" : std::string());
+  };
+  if (missing.size() == 1) return "waiting for " + workers(missing[0]) + ", " + registered(missing[0]);
+  std::string s = "waiting for ";
+  for (size_t i = 0; i < missing.size(); ++i) {
+    if (i) s += ", ";
+    s += workers(missing[i]) + " (" + std::to_string(missing[i].registered) + " registered" +
+         (missing[i].busy > 0 ? ", " + std::to_string(missing[i].busy) + " busy" : std::string()) + ")";
+  }
+  return s;
+}
+
+std::optional<StartedJob> Scheduler::RunOnce() {
+  StartedJob plan;
+  std::string yaml;
+  {
+    std::lock_guard<std::mutex> lock(*state_mu_);
+    const std::vector<std::string> pending = jobs_->PendingIds();
+    if (pending.empty()) return std::nullopt;
+    for (size_t i = 1; i < pending.size(); ++i)
+      (void)jobs_->SetPendingReason(pending[i], "queued behind " + pending[0]);
+    plan.job_id = pending[0];
+    auto cfg = jobs_->Config(plan.job_id);
+    auto y = jobs_->ResolvedYaml(plan.job_id);
+    if (!cfg.ok() || !y.ok()) return std::nullopt;
+    yaml = *y;
+    plan.layout = ResolveLayout(*cfg);
+    std::vector<int> idle(kRoles.size()), busy(kRoles.size());
+    std::vector<std::vector<WorkerInfo>> idle_workers(kRoles.size());
+    for (Role r : kRoles) {
+      idle_workers[RoleIndex(r)] = workers_->Idle(r);
+      idle[RoleIndex(r)] = static_cast<int>(idle_workers[RoleIndex(r)].size());
+      busy[RoleIndex(r)] = workers_->CountBusy(r);
+    }
+    const std::string reason = PendingReason(plan.layout, idle, busy);
+    if (!reason.empty()) {
+      (void)jobs_->SetPendingReason(plan.job_id, reason);
+      return std::nullopt;
+    }
+    (void)jobs_->SetPendingReason(plan.job_id, "starting: opening the job on the reorderer");
+    const Job job = *jobs_->Get(plan.job_id);
+    for (Role r : kRoles) {
+      for (int rank = 0; rank < plan.layout.of(r).dp; ++rank) {
+        Assignment a;
+        a.job_id = plan.job_id;
+        a.role = r;
+        a.rank = rank;
+        a.layout = plan.layout;
+        a.rendezvous_prefix = "job/" + plan.job_id + "/";
+        a.run_dir = job.run_dir;
+        a.start_step = 0;
+        plan.assignments.push_back(a);
+        plan.worker_ids.push_back(idle_workers[RoleIndex(r)][rank].id);
+      }
+    }
+  }
+
+  // The resolved spec the workers get carries the layout actually used.
+  JobConfig resolved = *jobs_->Config(plan.job_id);
+  resolved.parallel.auto_layout = false;
+  resolved.parallel.encoder = {plan.layout.encoder.dp, plan.layout.encoder.tp, plan.layout.encoder.pp};
+  resolved.parallel.llm = {plan.layout.llm.dp, plan.layout.llm.tp, plan.layout.llm.pp};
+  resolved.parallel.generator = {plan.layout.generator.dp, plan.layout.generator.tp, plan.layout.generator.pp};
+  yaml = JobConfigToYaml(resolved);
+  for (Assignment& a : plan.assignments) a.job_yaml = yaml;
+
+  const Status opened = planner_->OpenJob(plan.job_id, yaml, plan.layout);
+
+  std::lock_guard<std::mutex> lock(*state_mu_);
+  if (!opened.ok()) {
+    const std::string msg = "reorderer could not open the job: " + opened.ToString();
+    LOG_ERROR("job %s: %s", plan.job_id.c_str(), msg.c_str());
+    (void)jobs_->MarkFinal(plan.job_id, JobState::kFailed, msg);
+    return std::nullopt;
+  }
+  // Known once OpenJob reached the reorderer (it may come from an address file).
+  for (Assignment& a : plan.assignments) a.reorderer_address = planner_->address();
+  // Cancelled meanwhile, or a chosen worker died: give the reorderer its job back.
+  bool workers_ok = true;
+  for (const std::string& id : plan.worker_ids) {
+    auto w = workers_->Get(id);
+    workers_ok = workers_ok && w.ok() && w->job_id.empty();
+  }
+  if (!workers_ok || !jobs_->MarkRunning(plan.job_id, plan.layout).ok()) {
+    planner_->CloseJob(plan.job_id);
+    return std::nullopt;
+  }
+  if (on_running_) {
+    if (Status st = on_running_(plan); !st.ok()) {
+      (void)jobs_->MarkFinal(plan.job_id, JobState::kFailed, "cannot start the job: " + st.ToString());
+      planner_->CloseJob(plan.job_id);
+      return std::nullopt;
+    }
+  }
+  for (size_t i = 0; i < plan.assignments.size(); ++i) {
+    if (Status st = workers_->Assign(plan.worker_ids[i], plan.assignments[i]); !st.ok()) {
+      (void)jobs_->MarkFinal(plan.job_id, JobState::kFailed, "cannot assign " + plan.worker_ids[i] + ": " + st.ToString());
+      workers_->ReleaseJob(plan.job_id, true, "job failed");
+      planner_->CloseJob(plan.job_id);
+      return std::nullopt;
+    }
+  }
+  LOG_INFO("job %s RUNNING: encoder dp %d, llm dp %d, generator dp %d", plan.job_id.c_str(), plan.layout.encoder.dp,
+           plan.layout.llm.dp, plan.layout.generator.dp);
+  return plan;
+}
+
+}  // namespace braid::orchestrator

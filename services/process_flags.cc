@@ -1,0 +1,29 @@
+#include "services/process_flags.h"
+
+#include <cstdio>
+
+#include "common/base/log.h"
+
+namespace braid {
+
+void AddProcessFlags(CLI::App& app, ProcessFlags* f) {
+  app.add_option("--listen", f->listen, "HOST:PORT to serve on (port 0 = any free port)")->capture_default_str();
+  app.add_option("--address-file", f->address_file, "write the bound HOST:PORT here once serving");
+  app.add_option("--metrics-listen", f->metrics_listen, "HOST:PORT for Prometheus metrics (empty = off)")
+      ->capture_default_str();
+  app.add_option("--log-level", f->log_level, "debug, info, warn or error")->capture_default_str();
+}
+
+bool ApplyLogLevel(const ProcessFlags& f) {
+  if (f.log_level == "debug") SetLogLevel(LogLevel::kDebug);
+  else if (f.log_level == "info") SetLogLevel(LogLevel::kInfo);
+  else if (f.log_level == "warn") SetLogLevel(LogLevel::kWarn);
+  else if (f.log_level == "error") SetLogLevel(LogLevel::kError);
+  else {
+    std::fprintf(stderr, "--log-level: '%s' is not one of debug, info, warn, error\n", f.log_level.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace braid

@@ -1,0 +1,23 @@
+# Orchestrator (services/orchestrator) and its rpc/metrics helpers.
+# Core: plain classes, no server. gRPC: in-process server on port 0 and the
+# braid-orchestrator binary.
+braid_test(orchestrator_core_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_job_table_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_worker_table_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_scheduler_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_rendezvous_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_step_committer_test.cc
+  LIBS braid_orchestrator_core
+  LABELS orchestrator)
+target_compile_definitions(orchestrator_core_test PRIVATE BRAID_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+
+if(TARGET braid-orchestrator)
+  braid_test(orchestrator_grpc_test
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_grpc_test.cc
+            ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_rpc_test.cc
+    LIBS braid_orchestrator_grpc braid_metrics
+    LABELS orchestrator)
+  target_compile_definitions(orchestrator_grpc_test PRIVATE BRAID_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+    BRAID_ORCHESTRATOR_BIN="$<TARGET_FILE:braid-orchestrator>")
+  add_dependencies(orchestrator_grpc_test braid-orchestrator)
+endif()

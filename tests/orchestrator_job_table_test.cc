@@ -1,0 +1,151 @@
+// JobTable: validation before anything is created, ids, list order, cancel
+// rules, events.
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "services/orchestrator/job_table.h"
+#include "tests/temp_dir.h"
+
+namespace braid::orchestrator {
+namespace {
+namespace fs = std::filesystem;
+
+std::string TinyYaml() {
+  std::ifstream in(std::string(BRAID_SOURCE_DIR) + "/tests/data/jobs/tiny.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+std::string Stamp(double t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  localtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+constexpr double kT0 = 1.7e9;
+
+TEST(JobTableTest, BadSpecIsInvalidArgumentWithFieldPathAndCreatesNothing) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  JobTable jobs(root.path(), [] { return kT0; });
+  const std::string bad = Replace(TinyYaml(), "heads: 2, mlp_hidden", "heads: 3, mlp_hidden");
+  StatusOr<Job> j = jobs.Submit(bad, "tiny.yaml");
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(j.status().message().rfind("model.llm.heads: ", 0), 0u) << j.status().message();
+  EXPECT_EQ(j.status().message().find('\n'), std::string::npos);
+
+  StatusOr<Job> unknown = jobs.Submit(TinyYaml() + "bogus_key: 1\n", "tiny.yaml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("bogus_key"), std::string::npos) << unknown.status().message();
+
+  EXPECT_TRUE(fs::is_empty(root.path()));
+  EXPECT_TRUE(jobs.List().empty());
+}
+
+TEST(JobTableTest, IdsRunDirAndResolvedSpec) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  double now = kT0;
+  JobTable jobs(root.path(), [&] { return now; });
+  const std::string base = "tiny-" + Stamp(kT0);
+  StatusOr<Job> a = jobs.Submit(TinyYaml());
+  StatusOr<Job> b = jobs.Submit(TinyYaml());
+  StatusOr<Job> c = jobs.Submit(TinyYaml());
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.status().ToString();
+  EXPECT_EQ(a->id, base);
+  EXPECT_EQ(b->id, base + "-2");
+  EXPECT_EQ(c->id, base + "-3");
+  EXPECT_EQ(a->state, JobState::kPending);
+  EXPECT_FALSE(a->reason.empty());
+  EXPECT_EQ(a->total_steps, 4);
+  EXPECT_EQ(fs::path(a->run_dir), fs::path(root.path()) / "runs" / base);
+  ASSERT_TRUE(fs::exists(fs::path(a->run_dir) / "job.yaml"));
+  StatusOr<JobConfig> written = LoadJobConfig(a->run_dir + "/job.yaml");
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(*written, *ParseJobConfig(TinyYaml()));
+
+  // A run dir left by an earlier orchestrator is a collision too.
+  now = kT0 + 60;
+  fs::create_directories(fs::path(root.path()) / "runs" / ("tiny-" + Stamp(now)));
+  StatusOr<Job> d = jobs.Submit(TinyYaml());
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->id, "tiny-" + Stamp(now) + "-2");
+}
+
+TEST(JobTableTest, AbsoluteCheckpointDirIsUsedAsIs) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  testing_util::ScopedTempDir elsewhere("braid_jobs_abs_");
+  JobTable jobs(root.path(), [] { return kT0; });
+  StatusOr<Job> j = jobs.Submit(Replace(TinyYaml(), "dir: runs", "dir: " + elsewhere.path()));
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(fs::path(j->run_dir), fs::path(elsewhere.path()) / j->id);
+  EXPECT_TRUE(fs::is_empty(root.path()));
+}
+
+TEST(JobTableTest, ListIsNewestFirst) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  double now = kT0;
+  JobTable jobs(root.path(), [&] { return now; });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i, now += 1) ids.push_back(jobs.Submit(TinyYaml())->id);
+  const std::vector<Job> list = jobs.List();
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].id, ids[2]);
+  EXPECT_EQ(list[1].id, ids[1]);
+  EXPECT_EQ(list[2].id, ids[0]);
+}
+
+TEST(JobTableTest, CancelRules) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  JobTable jobs(root.path(), [] { return kT0; });
+  const std::string id = jobs.Submit(TinyYaml())->id;
+  StatusOr<Job> c = jobs.Cancel(id);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state, JobState::kCancelled);
+  EXPECT_EQ(jobs.Cancel(id).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(jobs.Cancel("nope").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(jobs.Get("nope").status().code(), StatusCode::kNotFound);
+
+  const std::string running = jobs.Submit(TinyYaml())->id;
+  ASSERT_TRUE(jobs.MarkRunning(running, Layout{}).ok());
+  EXPECT_EQ(jobs.Cancel(running)->state, JobState::kCancelled);
+  EXPECT_EQ(jobs.MarkFinal(running, JobState::kFailed, "x").code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(JobTableTest, WaitEventsBlocksUntilAnEventOrTheTimeout) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  JobTable jobs(root.path(), [] { return kT0; });
+  const std::string id = jobs.Submit(TinyYaml())->id;
+  const int64_t seq = jobs.Snapshot(id)->seq;
+  EXPECT_TRUE(jobs.WaitEvents(id, seq, 0.05)->empty());
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)jobs.MarkRunning(id, Layout{});
+  });
+  StatusOr<std::vector<JobTable::Event>> ev = jobs.WaitEvents(id, seq, 10);
+  t.join();
+  ASSERT_TRUE(ev.ok());
+  ASSERT_EQ(ev->size(), 1u);
+  EXPECT_EQ((*ev)[0].kind, JobTable::EventKind::kStateChanged);
+  EXPECT_EQ((*ev)[0].job.state, JobState::kRunning);
+  EXPECT_EQ(jobs.WaitEvents("nope", 0, 0).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace braid::orchestrator
