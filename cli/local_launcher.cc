@@ -151,9 +151,14 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
   for (const Pool& pool : {Pool{"encoder", pools.encoder}, Pool{"llm", pools.llm}, Pool{"generator", pools.generator}})
     for (int r = 0; r < pool.spec.workers; ++r) {
       const std::string name = std::string(pool.role) + "-" + std::to_string(r);
-      s = launch(name, std::string("braid-") + pool.role + "-worker",
-                 {"--orchestrator", c.orchestrator, "--threads", std::to_string(pool.spec.threads), "--name", name,
-                  "--metrics-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"});
+      std::vector<std::string> args = {"--orchestrator", c.orchestrator, "--threads",
+                                       std::to_string(pool.spec.threads), "--name", name, "--metrics-listen",
+                                       "127.0.0.1:0", "--listen", "127.0.0.1:0"};
+      if (pools.share_cores) {
+        args.push_back("--compute-lock");
+        args.push_back(sd + "/compute.lock");
+      }
+      s = launch(name, std::string("braid-") + pool.role + "-worker", args);
       if (!s.ok()) return fail(s);
     }
   RETURN_IF_ERROR(WriteState(c));

@@ -2,6 +2,7 @@
 
 #include <ucp/api/ucp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -95,12 +96,16 @@ void PollBackoff::Pause(bool progressed) {
     return;
   }
   ++idle_;
-  if (idle_ < 64) return;  // busy-poll: lowest latency
-  if (idle_ < 4096) {
+  if (idle_ < 64) return;  // busy-poll: lowest latency for messages already in flight
+  if (idle_ < 256) {
     std::this_thread::yield();
     return;
   }
-  std::this_thread::sleep_for(std::chrono::microseconds(50));
+  // Long waits (a peer still computing) must not burn a core that a
+  // computing process on the same machine needs: nap, growing from 20 us to
+  // 1 ms, which bounds the added latency to about a millisecond.
+  const uint32_t k = std::min<uint32_t>(idle_ - 256, 6);
+  std::this_thread::sleep_for(std::chrono::microseconds(20u << k > 1000u ? 1000u : 20u << k));
 }
 
 }  // namespace braid::comm

@@ -24,8 +24,9 @@ int WarmupForwards(Role role, int microbatches) {
   return std::min(stages_after, microbatches);
 }
 
-ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp)
-    : role_(role), rank_(rank), cfg_(cfg), transport_(transport), dp_(dp) {
+ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp,
+                           ComputeGate* gate)
+    : role_(role), rank_(rank), cfg_(cfg), transport_(transport), dp_(dp), gate_(gate) {
   const int g = cfg.model.encoder.image_size / cfg.model.encoder.patch;
   P_ = int64_t(g) * g;
   C_ = cfg.model.llm.width;
@@ -64,6 +65,15 @@ void ModuleRunner::Span(SpanKind kind, int32_t mb, double start, double end) {
   if (result_) result_->spans.push_back({kind, mb, start - step_start_, end - start});
 }
 
+template <typename Fn>
+double ModuleRunner::Compute(Fn&& fn) {
+  if (gate_) gate_->Acquire();
+  const double start = NowSeconds();
+  fn();
+  if (gate_) gate_->Release();
+  return start;
+}
+
 // ---- encoder ---------------------------------------------------------------
 
 Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pending* p) {
@@ -73,9 +83,8 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   std::vector<float> images;
   images.reserve(size_t(n * pix));
   for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
-  double t0 = NowSeconds();
   Tensor emb;
-  encoder_->Forward(images.data(), n, &emb, &p->enc);
+  double t0 = Compute([&] { encoder_->Forward(images.data(), n, &emb, &p->enc); });
   double t1 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t0, t1);
   for (int64_t k = 0; k < n; ++k) {
@@ -103,9 +112,8 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
                               std::to_string(m.data.size()) + " values, want " + std::to_string(P_ * C_));
     std::copy(m.data.begin(), m.data.end(), demb.begin() + k * P_ * C_);
   }
-  double t1 = NowSeconds();
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
-  encoder_->Backward(demb.data(), &p->enc);
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
+  double t1 = Compute([&] { encoder_->Backward(demb.data(), &p->enc); });
   Span(SpanKind::kCompute, mb.microbatch, t1, NowSeconds());
   return Status::Ok();
 }
@@ -143,11 +151,10 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
       if (int64_t(m.data.size()) != P_ * C_) return Status::Internal("llm: image embedding of wrong size");
       std::copy(m.data.begin(), m.data.end(), image_emb.begin() + k * P_ * C_);
     }
-  double t1 = NowSeconds();
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
   Tensor gen_hidden;
   int64_t count = 0;
-  result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm);
+  double t1 = Compute([&] { result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm); });
   result_->tokens += b.size();
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
@@ -177,11 +184,10 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
       if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("llm: conditioning gradient of wrong size");
       std::copy(m.data.begin(), m.data.end(), dgen.begin() + g * K_ * C_);
     }
-  double t1 = NowSeconds();
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
   Tensor dimg;
-  llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm);
+  double t1 = Compute([&] { llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm); });
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
   int64_t k = 0;
@@ -215,12 +221,13 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
     images.insert(images.end(), gt.pixels.begin(), gt.pixels.end());
     keys.push_back(gt.key);
   }
-  double t1 = NowSeconds();
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, t1);
-  result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
+  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
   Tensor dcond;
-  generator_->Backward(gen_scale, &dcond, &p->gen);
+  double t1 = Compute([&] {
+    result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
+    generator_->Backward(gen_scale, &dcond, &p->gen);
+  });
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
   for (int64_t i = 0; i < n; ++i) {
@@ -300,10 +307,12 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   sched.warmup_steps = cfg_.train.warmup_steps;
   sched.total_steps = cfg_.train.steps;
   result.lr = LearningRateAt(sched, int(step));
-  result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
-  opt_->Step(pb, result.lr);
+  const double t_opt = Compute([&] {
+    result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
+    opt_->Step(pb, result.lr);
+  });
   double t2 = NowSeconds();
-  Span(SpanKind::kOptimizer, -1, t1, t2);
+  Span(SpanKind::kOptimizer, -1, t_opt, t2);
   result.seconds = t2 - step_start_;
   result_ = nullptr;
   return result;

@@ -1,6 +1,9 @@
 #include "common/worker/process_adapters.h"
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "braid/v1/rendezvous.grpc.pb.h"
 #include "common/base/clock.h"
@@ -109,6 +112,26 @@ Status UcxTransport::FlushSends() {
   sends_.clear();
   return s;
 }
+
+// ---- FileLockGate ------------------------------------------------------------
+
+StatusOr<std::unique_ptr<FileLockGate>> FileLockGate::Open(const std::string& path) {
+  auto g = std::unique_ptr<FileLockGate>(new FileLockGate());
+  g->fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (g->fd_ < 0) return Status::InvalidArgument("--compute-lock " + path + ": cannot open");
+  return g;
+}
+
+FileLockGate::~FileLockGate() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void FileLockGate::Acquire() {
+  while (flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+  }
+}
+
+void FileLockGate::Release() { flock(fd_, LOCK_UN); }
 
 // ---- GlooDpGroup -------------------------------------------------------------
 
