@@ -149,7 +149,14 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
                 if (waitpid(p.pid, &st, WNOHANG) == p.pid) {
                   const std::string how = WIFEXITED(st) ? "exited with code " + std::to_string(WEXITSTATUS(st))
                                                         : "was killed by signal " + std::to_string(WTERMSIG(st));
-                  cancel(p.name + " (pid " + std::to_string(p.pid) + ") " + how + "; see " + p.log);
+                  const std::string what = p.name + " (pid " + std::to_string(p.pid) + ") " + how + "; see " + p.log;
+                  std::fprintf(stderr, "\nbraid run: %s\n", what.c_str());
+                  // The orchestrator fails a running job whose worker stops
+                  // heartbeating (<= 5 s); cancel only if it has not by then
+                  // (e.g. the job was still waiting for that worker).
+                  for (int i = 0; i < 40 && watching && !g_interrupted; ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                  if (watching) cancel(what);
                   return;
                 }
               }
