@@ -4,6 +4,7 @@
 // (metrics.jsonl losses) and at the end (checkpointed parameters).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -151,6 +152,57 @@ std::vector<double> RuntimeEquivalence::ref_losses_;
 std::map<std::string, std::vector<float>> RuntimeEquivalence::ref_params_;
 
 TEST_F(RuntimeEquivalence, Layout111) { RunLayout(1, 1, 1); }
+
+// A worker killed mid-run fails the job with a message naming it; braid run
+// exits 1 and leaves no process behind.
+TEST_F(RuntimeEquivalence, DeadWorkerFailsTheJobNamingIt) {
+  JobConfig cfg = cfg_;
+  cfg.train.steps = 20000;  // far longer than the test: the kill lands mid-run
+  cfg.checkpoint.every = 20000;
+  const std::string job = WriteJob("dead-worker", cfg);
+  const std::string state = tmp_->path() + "/state-dead";
+  const std::string out = tmp_->path() + "/dead.out";
+  std::string ignored;
+  RunCommand("(" + std::string(BRAID_BIN) + " run " + job + " -q --state-dir " + state + " > " + out +
+                 " 2>&1; echo $? > " + out + ".rc) > /dev/null 2>&1 < /dev/null &",
+             &ignored);
+  // Wait until steps are being committed, then kill the LLM worker.
+  int llm_pid = 0;
+  std::vector<int> pids;
+  for (int i = 0; i < 300 && llm_pid == 0; ++i) {
+    usleep(100000);
+    std::ifstream st(state + "/state.json");
+    if (!st) continue;
+    auto j = nlohmann::json::parse(st, nullptr, false);
+    if (j.is_discarded()) continue;
+    pids.clear();
+    for (const auto& p : j.value("processes", nlohmann::json::array())) {
+      pids.push_back(p.value("pid", 0));
+      if (p.value("name", "") == "llm-0" && fs::exists(cfg.checkpoint.dir)) {
+        for (const auto& d : fs::directory_iterator(cfg.checkpoint.dir)) {
+          std::ifstream m(d.path() / "metrics.jsonl");
+          std::string l1, l2;
+          if (std::getline(m, l1) && std::getline(m, l2))
+            llm_pid = p.value("pid", 0);
+        }
+      }
+    }
+  }
+  ASSERT_GT(llm_pid, 0) << "the run never started committing steps";
+  ASSERT_EQ(kill(llm_pid, SIGKILL), 0);
+  for (int i = 0; i < 600 && !fs::exists(out + ".rc"); ++i) usleep(100000);
+  ASSERT_TRUE(fs::exists(out + ".rc")) << "braid run did not end within 60 s of the kill";
+  usleep(200000);
+  std::ifstream rcf(out + ".rc"), of(out);
+  int rc = -1;
+  rcf >> rc;
+  std::string text((std::istreambuf_iterator<char>(of)), {});
+  EXPECT_EQ(rc, 1) << text;
+  EXPECT_NE(text.find("FAILED"), std::string::npos) << text;
+  EXPECT_NE(text.find("llm rank 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("stopped sending heartbeats"), std::string::npos) << text;
+  for (int pid : pids) EXPECT_NE(kill(pid, 0), 0) << "process " << pid << " is still alive";
+}
 TEST_F(RuntimeEquivalence, Layout321) { RunLayout(3, 2, 1); }
 TEST_F(RuntimeEquivalence, Layout212) { RunLayout(2, 1, 2); }
 TEST_F(RuntimeEquivalence, Layout132) { RunLayout(1, 3, 2); }
