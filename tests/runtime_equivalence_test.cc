@@ -159,6 +159,7 @@ TEST_F(RuntimeEquivalence, DeadWorkerFailsTheJobNamingIt) {
   JobConfig cfg = cfg_;
   cfg.train.steps = 20000;  // far longer than the test: the kill lands mid-run
   cfg.checkpoint.every = 20000;
+  cfg.checkpoint.dir = tmp_->path() + "/runs-dead";  // only this job's run dir lands here
   const std::string job = WriteJob("dead-worker", cfg);
   const std::string state = tmp_->path() + "/state-dead";
   const std::string out = tmp_->path() + "/dead.out";
