@@ -34,7 +34,8 @@ TEST(DataFortunes, NormaliseSplitAndFilter) {
 
 TEST(DataFortunes, RealCorpus) {
   const std::string dir = "/usr/share/games/fortunes";
-  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "fortunes not installed";
+  // scripts/setup.sh installs fortunes: its absence is a failure.
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir << ": run scripts/setup.sh";
   StatusOr<std::vector<std::string>> f = LoadFortunes(dir, 256);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_GT(f->size(), 1000u);

@@ -128,7 +128,8 @@ TEST(DataIdx, ClassNames) {
 
 TEST(DataIdx, RealFashionMnist) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset not installed";
+  // scripts/setup.sh installs dataset-fashion-mnist: its absence is a failure.
+  ASSERT_TRUE(std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) << dir << ": run scripts/setup.sh";
   StatusOr<FashionMnist> fm = LoadFashionMnist(dir);
   ASSERT_TRUE(fm.ok()) << fm.status().ToString();
   EXPECT_EQ(fm->train_images.count, 60000);

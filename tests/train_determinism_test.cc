@@ -114,7 +114,7 @@ class TrainRuns : public ::testing::Test {
     if (!scratch_.empty() && std::getenv("BRAID_KEEP_TEST_DIRS") == nullptr) fs::remove_all(scratch_, ec);
   }
   void SetUp() override {
-    if (!fs::exists(scratch_ / "a" / "metrics.jsonl")) GTEST_SKIP() << "reference runs failed (see above)";
+    ASSERT_TRUE(fs::exists(scratch_ / "a" / "metrics.jsonl")) << "the reference runs failed (see above)";
   }
 };
 fs::path TrainRuns::scratch_;
