@@ -29,7 +29,26 @@ void AddClientFlags(CLI::App* cmd, ClientArgs* a) {
 
 int Fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "braid %s: %s\n", what.c_str(), s.message().c_str());
-  return s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound ? kExitBadInput : kExitRuntime;
+  return ExitCodeFor(s);
+}
+
+// `braid list` and `braid status` without an id: every job, newest first.
+int PrintJobList(const std::string& what, const ClientArgs& a) {
+  auto addr = ResolveOrchestrator(a.orchestrator, a.state_dir);
+  if (!addr.ok()) return Fail(what, addr.status());
+  auto stub = MakeJobStub(*addr);
+  auto ctx = rpc::MakeContext();
+  v1::ListJobsReply reply;
+  grpc::Status s = stub->ListJobs(ctx.get(), v1::ListJobsRequest(), &reply);
+  if (!s.ok()) return Fail(what, rpc::FromGrpcStatus(s));
+  if (a.json) {
+    std::printf("[");
+    for (int i = 0; i < reply.jobs_size(); ++i) std::printf("%s%s", i ? "," : "", JobToJson(reply.jobs(i)).c_str());
+    std::printf("]\n");
+  } else {
+    for (const auto& j : reply.jobs()) std::printf("%s\n", JobLine(j).c_str());
+  }
+  return kExitOk;
 }
 
 }  // namespace
@@ -84,23 +103,11 @@ void RegisterJobCommands(CLI::App& app, std::function<int()>* run) {
     AddClientFlags(cmd, a.get());
     cmd->callback([run, a] {
       *run = [a] {
+        if (a->job_id.empty()) return PrintJobList("status", *a);
         auto addr = ResolveOrchestrator(a->orchestrator, a->state_dir);
         if (!addr.ok()) return Fail("status", addr.status());
         auto stub = MakeJobStub(*addr);
         auto ctx = rpc::MakeContext();
-        if (a->job_id.empty()) {
-          v1::ListJobsReply reply;
-          grpc::Status s = stub->ListJobs(ctx.get(), v1::ListJobsRequest(), &reply);
-          if (!s.ok()) return Fail("status", rpc::FromGrpcStatus(s));
-          if (a->json) {
-            std::printf("[");
-            for (int i = 0; i < reply.jobs_size(); ++i) std::printf("%s%s", i ? "," : "", JobToJson(reply.jobs(i)).c_str());
-            std::printf("]\n");
-          } else {
-            for (const auto& j : reply.jobs()) std::printf("%s\n", JobLine(j).c_str());
-          }
-          return kExitOk;
-        }
         v1::GetJobRequest req;
         req.set_job_id(a->job_id);
         v1::GetJobReply reply;
@@ -128,21 +135,7 @@ void RegisterJobCommands(CLI::App& app, std::function<int()>* run) {
     AddClientFlags(cmd, a.get());
     cmd->callback([run, a] {
       *run = [a] {
-        auto addr = ResolveOrchestrator(a->orchestrator, a->state_dir);
-        if (!addr.ok()) return Fail("list", addr.status());
-        auto stub = MakeJobStub(*addr);
-        auto ctx = rpc::MakeContext();
-        v1::ListJobsReply reply;
-        grpc::Status s = stub->ListJobs(ctx.get(), v1::ListJobsRequest(), &reply);
-        if (!s.ok()) return Fail("list", rpc::FromGrpcStatus(s));
-        if (a->json) {
-          std::printf("[");
-          for (int i = 0; i < reply.jobs_size(); ++i) std::printf("%s%s", i ? "," : "", JobToJson(reply.jobs(i)).c_str());
-          std::printf("]\n");
-        } else {
-          for (const auto& j : reply.jobs()) std::printf("%s\n", JobLine(j).c_str());
-        }
-        return kExitOk;
+        return PrintJobList("list", *a);
       };
     });
   }

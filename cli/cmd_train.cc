@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "common/base/clock.h"
 #include "common/config/job_config.h"
 #include "common/train/trainer.h"
 
@@ -20,15 +21,6 @@ struct TrainArgs {
   int threads = -1;
   bool quiet = false;
 };
-
-std::string JobId(const std::string& name) {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return name + "-" + buf;
-}
 
 int RunTrain(const TrainArgs& a) {
   if (!a.single_process) {
@@ -48,7 +40,7 @@ int RunTrain(const TrainArgs& a) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
     return kExitBadInput;
   }
-  std::string run_dir = a.run_dir.empty() ? (fs::path(cfg->checkpoint.dir) / JobId(cfg->name)).string() : a.run_dir;
+  std::string run_dir = a.run_dir.empty() ? (fs::path(cfg->checkpoint.dir) / (cfg->name + "-" + LocalTimestamp(double(std::time(nullptr))))).string() : a.run_dir;
   if (!a.resume && fs::exists(run_dir) && !fs::is_empty(run_dir)) {
     std::fprintf(stderr, "braid train: run directory %s is not empty (use --resume to continue it)\n",
                  run_dir.c_str());

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "cli/local_launcher.h"
+#include "common/base/clock.h"
 #include "common/rpc/status_convert.h"
 
 namespace braid::cli {
@@ -44,16 +45,6 @@ std::string JobToJson(const v1::Job& job) {
   return out;
 }
 
-namespace {
-std::string Duration(double s) {
-  char buf[32];
-  if (s < 0) return "?";
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%ds", int(s));
-  return buf;
-}
-}  // namespace
 
 std::string JobLine(const v1::Job& job) {
   char buf[512];
@@ -94,7 +85,7 @@ StatusOr<v1::Job> WatchUntilDone(v1::JobService::Stub* stub, const std::string& 
         char line[256];
         std::snprintf(line, sizeof line, "step %lld/%lld [%s] loss %.4f | %.0f tok/s | ETA %s",
                       (long long)last.step(), (long long)last.total_steps(), bar.c_str(), last.last().loss(),
-                      last.last().tokens_per_second(), Duration(last.eta_seconds()).c_str());
+                      last.last().tokens_per_second(), FormatDuration(last.eta_seconds()).c_str());
         if (tty) std::fprintf(stderr, "\r%s\033[K", line);
         else if (last.step() % 50 == 0 || last.step() == last.total_steps()) std::fprintf(stderr, "%s\n", line);
         printed_step = last.step();

@@ -154,10 +154,6 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
       std::vector<std::string> args = {"--orchestrator", c.orchestrator, "--threads",
                                        std::to_string(pool.spec.threads), "--name", name, "--metrics-listen",
                                        "127.0.0.1:0", "--listen", "127.0.0.1:0"};
-      if (pools.share_cores) {
-        args.push_back("--compute-lock");
-        args.push_back(sd + "/compute.lock");
-      }
       s = launch(name, std::string("braid-") + pool.role + "-worker", args);
       if (!s.ok()) return fail(s);
     }

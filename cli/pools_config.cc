@@ -2,9 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <fstream>
-#include <thread>
 #include <set>
 
 namespace braid::cli {
@@ -61,15 +59,7 @@ StatusOr<PoolsConfig> LoadPoolsConfig(const std::string& path) {
                                    ": " + e.msg);
   }
   PoolsConfig c;
-  RETURN_IF_ERROR(CheckKeys(root, "", {"orchestrator", "reorderer", "pools", "share_cores"}));
-  if (root["share_cores"]) {
-    try {
-      c.share_cores = root["share_cores"].as<bool>();
-    } catch (const YAML::Exception&) {
-      return Status::InvalidArgument("share_cores: expected true or false, got '" +
-                                     root["share_cores"].as<std::string>() + "'");
-    }
-  }
+  RETURN_IF_ERROR(CheckKeys(root, "", {"orchestrator", "reorderer", "pools"}));
   RETURN_IF_ERROR(ReadService(root, "orchestrator", &c.orchestrator));
   RETURN_IF_ERROR(ReadService(root, "reorderer", &c.reorderer));
   if (root["pools"]) {
@@ -84,7 +74,6 @@ StatusOr<PoolsConfig> LoadPoolsConfig(const std::string& path) {
 PoolsConfig PoolsForJob(const JobConfig& job) {
   PoolsConfig c;
   c.encoder.threads = c.llm.threads = c.generator.threads = 1;
-  c.share_cores = false;
   if (!job.parallel.auto_layout) {
     c.encoder.workers = job.parallel.encoder.dp;
     c.llm.workers = job.parallel.llm.dp;

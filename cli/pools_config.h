@@ -21,11 +21,6 @@ struct PoolSpec {
 struct PoolsConfig {
   ServiceSpec orchestrator, reorderer;
   PoolSpec encoder, llm, generator;
-  // Workers take turns to compute (a shared lock file), each with all its
-  // threads: the right choice when the pools share a few cores.
-  // Measured on 2 cores (docs/PERFORMANCE.md): slower than one thread per
-  // worker for the demo model, so off by default.
-  bool share_cores = false;
 };
 
 StatusOr<PoolsConfig> LoadPoolsConfig(const std::string& path);

@@ -19,8 +19,7 @@ echo "== trained in $((end - start)) s"
 
 echo "== evaluating the initial weights (step 0) and the final checkpoint on the test split"
 build/bin/braid eval --init "$JOB" --json > "$RUN_DIR/eval-init.json"
-build/bin/braid eval --checkpoint "$RUN_DIR" --samples "$RUN_DIR/samples.png"
-build/bin/braid eval --checkpoint "$RUN_DIR" --json > "$RUN_DIR/eval.json"
+build/bin/braid eval --checkpoint "$RUN_DIR" --json --samples "$RUN_DIR/samples.png" > "$RUN_DIR/eval.json"
 echo "initial: $(cat "$RUN_DIR/eval-init.json")"
 echo "final:   $(cat "$RUN_DIR/eval.json")"
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then

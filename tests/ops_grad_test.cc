@@ -245,7 +245,6 @@ TEST(OpsGrad, Mse) {
     double l = mse_forward<T>(in[0].data(), in[1].data(), n);
     if (dout) {
       *grads = ZerosLike(in);
-      std::vector<T> dtarget_unused(n);
       mse_backward<T>((*grads)[0].data(), in[0].data(), in[1].data(), n, T((*dout)[0]) / T(n));
       // d/dtarget = -d/dpred
       for (int64_t i = 0; i < n; ++i) (*grads)[1][i] = -(*grads)[0][i];

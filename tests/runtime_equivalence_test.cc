@@ -18,6 +18,7 @@
 #include "common/nn/dit_generator.h"
 #include "common/nn/llm.h"
 #include "common/nn/vit_encoder.h"
+#include "tests/run_compare.h"
 #include "tests/temp_dir.h"
 
 namespace braid {
@@ -44,35 +45,6 @@ std::string FindLine(const std::string& out, const std::string& prefix) {
   return out.substr(pos + prefix.size(), end - pos - prefix.size());
 }
 
-std::vector<double> Losses(const std::string& run_dir) {
-  std::vector<double> v;
-  std::ifstream in(run_dir + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) v.push_back(nlohmann::json::parse(line)["loss"].get<double>());
-  return v;
-}
-
-std::map<std::string, std::vector<float>> FinalParams(const JobConfig& cfg, const std::string& run_dir) {
-  nn::VitEncoder enc(cfg.model.encoder, cfg.model.llm.width);
-  nn::Llm llm(cfg.model.llm);
-  nn::DitGenerator gen(cfg.model.generator, cfg.model.llm.width);
-  auto s = LoadCheckpoint(run_dir + "/checkpoints/step-" + std::to_string(kSteps),
-                          {{"encoder", &enc.params(), nullptr}, {"llm", &llm.params(), nullptr},
-                           {"generator", &gen.params(), nullptr}});
-  EXPECT_TRUE(s.ok()) << run_dir << ": " << s.status().ToString();
-  return {{"encoder", enc.params().params()}, {"llm", llm.params().params()}, {"generator", gen.params().params()}};
-}
-
-double RelDiff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e30;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - double(b[i])) * (double(a[i]) - double(b[i]));
-    den += double(b[i]) * double(b[i]);
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 class RuntimeEquivalence : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -92,9 +64,9 @@ class RuntimeEquivalence : public ::testing::Test {
     std::string out;
     const std::string sp = tmp_->path() + "/single-process";
     ASSERT_EQ(RunCommand(std::string(BRAID_BIN) + " train " + job + " --single-process -q --run-dir " + sp, &out), 0) << out;
-    ref_losses_ = Losses(sp);
+    ref_losses_ = testing_util::RunLosses(sp);
     ASSERT_EQ(ref_losses_.size(), size_t(kSteps));
-    ref_params_ = FinalParams(cfg_, sp);
+    ref_params_ = testing_util::CheckpointParams(cfg_, sp, kSteps);
   }
   static void TearDownTestSuite() { delete tmp_; }
 
@@ -119,7 +91,7 @@ class RuntimeEquivalence : public ::testing::Test {
     ASSERT_FALSE(run_dir.empty()) << out;
     // Every process of the pools is gone and the state file removed.
     EXPECT_FALSE(fs::exists(state + "/state.json"));
-    const std::vector<double> losses = Losses(run_dir);
+    const std::vector<double> losses = testing_util::RunLosses(run_dir);
     ASSERT_EQ(losses.size(), size_t(kSteps)) << out;
     double worst = 0;
     for (int s = 0; s < kSteps; ++s) {
@@ -128,9 +100,9 @@ class RuntimeEquivalence : public ::testing::Test {
       EXPECT_LE(rel, 1e-4) << "layout " << tag << " step " << s;
     }
     std::printf("layout %d/%d/%d over processes: worst loss rel diff %.3e\n", enc, llm, gen, worst);
-    auto params = FinalParams(cfg, run_dir);
+    auto params = testing_util::CheckpointParams(cfg, run_dir, kSteps);
     for (const auto& [name, ref] : ref_params_) {
-      const double d = RelDiff(params[name], ref);
+      const double d = testing_util::L2RelDiff(params[name], ref);
       std::printf("  %s final params rel diff %.3e\n", name.c_str(), d);
       EXPECT_LE(d, 1e-4) << name;
     }

@@ -20,6 +20,7 @@
 #include "common/worker/inproc_fabric.h"
 #include "common/worker/module_runner.h"
 #include "common/worker/shard_builder.h"
+#include "tests/run_compare.h"
 #include "tests/temp_dir.h"
 
 namespace braid::worker {
@@ -57,32 +58,11 @@ const Reference& SingleProcessReference() {
     opt.progress = false;
     auto s = train::TrainSingleProcess(cfg, opt);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
-    std::ifstream in(opt.run_dir + "/metrics.jsonl");
-    std::string line;
-    while (std::getline(in, line)) r.losses.push_back(nlohmann::json::parse(line)["loss"].get<double>());
-    nn::VitEncoder enc(cfg.model.encoder, cfg.model.llm.width);
-    nn::Llm llm(cfg.model.llm);
-    nn::DitGenerator gen(cfg.model.generator, cfg.model.llm.width);
-    auto loaded = LoadCheckpoint(opt.run_dir + "/checkpoints/step-" + std::to_string(kSteps),
-                                 {{"encoder", &enc.params(), nullptr},
-                                  {"llm", &llm.params(), nullptr},
-                                  {"generator", &gen.params(), nullptr}});
-    EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
-    r.params["encoder"] = enc.params().params();
-    r.params["llm"] = llm.params().params();
-    r.params["generator"] = gen.params().params();
+    r.losses = testing_util::RunLosses(opt.run_dir);
+    r.params = testing_util::CheckpointParams(cfg, opt.run_dir, kSteps);
     return r;
   }();
   return ref;
-}
-
-double RelDiff(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - double(b[i])) * (double(a[i]) - double(b[i]));
-    den += double(b[i]) * double(b[i]);
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
 }
 
 void RunLayout(int enc_dp, int llm_dp, int gen_dp) {
@@ -136,7 +116,7 @@ void RunLayout(int enc_dp, int llm_dp, int gen_dp) {
   std::printf("layout %d/%d/%d: worst per-step loss rel diff %.3e\n", enc_dp, llm_dp, gen_dp, worst);
   // Final parameters: every rank of a module holds the same values, equal to the reference.
   for (auto& mr : runners) {
-    const double d = RelDiff(mr->params().params(), ref.params.at(mr->module_name()));
+    const double d = testing_util::L2RelDiff(mr->params().params(), ref.params.at(mr->module_name()));
     EXPECT_LE(d, 1e-4) << mr->module_name() << " rank " << mr->rank() << " params rel diff " << d;
     if (mr->rank() == 0) std::printf("  %s params rel diff %.3e\n", mr->module_name(), d);
   }

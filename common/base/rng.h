@@ -24,6 +24,15 @@ inline uint64_t HashKey(uint64_t a, uint64_t b = 0, uint64_t c = 0, uint64_t d =
   return h;
 }
 
+// The random keys of a training step, in one place so the single-process
+// trainer and every distributed rank draw exactly the same numbers.
+// Generation target k of a sample: its diffusion timestep and noise.
+inline uint64_t GenerationKey(uint64_t seed, int64_t step, int64_t sample_id, int64_t k) {
+  return HashKey(seed, uint64_t(step), uint64_t(sample_id), uint64_t(k));
+}
+// The initialisation key of module 1 (encoder), 2 (LLM) or 3 (generator).
+inline uint64_t ModuleInitKey(uint64_t seed, int module) { return HashKey(seed, uint64_t(module)); }
+
 // A small stream generator seeded from a key; deterministic and cheap.
 class KeyedRng {
  public:

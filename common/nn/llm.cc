@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/base/check.h"
+#include "common/data/tokenizer.h"
 #include "common/nn/init.h"
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/loss.h"
@@ -28,6 +29,19 @@ void Llm::Init(uint64_t seed) {
   for (auto& b : blocks_) b.Init(pb_, seed, cfg_.layers);
   InitConstant(pb_, normf_, 1.0f);
   InitNormal(pb_, head_, seed, 0.02f);
+}
+
+void LlmBatch::Append(const std::vector<int32_t>& t, const std::vector<int32_t>* tg) {
+  if (cu_seqlens.empty()) cu_seqlens.push_back(0);
+  const int32_t base = int32_t(tokens.size());
+  for (size_t i = 0; i < t.size(); ++i) {
+    tokens.push_back(t[i]);
+    positions.push_back(int32_t(i));
+    if (t[i] == tok::kImg) image_rows.push_back(base + int32_t(i));
+    if (t[i] == tok::kGen) gen_rows.push_back(base + int32_t(i));
+  }
+  if (tg) targets.insert(targets.end(), tg->begin(), tg->end());
+  cu_seqlens.push_back(int32_t(tokens.size()));
 }
 
 double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, int64_t* text_count,

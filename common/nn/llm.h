@@ -24,6 +24,10 @@ struct LlmBatch {
   std::vector<int32_t> image_rows;  // packed row of the k-th image-placeholder token (takes image row k)
   std::vector<int32_t> gen_rows;    // packed row of the k-th generation-slot token
   int num_seqs() const { return static_cast<int>(cu_seqlens.size()) - 1; }
+  // Appends one sample: its tokens (positions restart at 0), its targets
+  // (null: none, for inference), and the rows of its image placeholders and
+  // generation slots.
+  void Append(const std::vector<int32_t>& sample_tokens, const std::vector<int32_t>* sample_targets);
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
 };
 

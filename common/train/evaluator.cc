@@ -44,7 +44,7 @@ void EvalCaptions(MultimodalModel& model, const FashionMnist& fm, const JobConfi
     Tensor emb;
     model.encoder().Forward(images.data(), B, &emb);
     nn::LlmBatch b;
-    for (int64_t i = 0; i < B; ++i) AppendPackedSequence(&b, prompt);
+    for (int64_t i = 0; i < B; ++i) b.Append(prompt, nullptr);
     auto outs = nn::GreedyDecode(model.llm(), b, emb.data(), opt.max_new_tokens,
                                  [](int32_t t) { return t == '.' || t == tok::kEos; });
     for (int64_t i = 0; i < B; ++i) {
@@ -106,7 +106,7 @@ Status WriteClassSamples(MultimodalModel& model, const JobConfig& cfg, const std
       std::vector<int32_t> t = {tok::kBos};
       AppendText(&t, std::string("Draw a ") + FashionClassName(c) + ": ");
       AppendGenSlots(&t, K);
-      AppendPackedSequence(&b, t);
+      b.Append(t, nullptr);
     }
   Tensor cond;
   model.llm().Forward(b, nullptr, &cond, nullptr);

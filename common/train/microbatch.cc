@@ -39,37 +39,15 @@ void TruncateSample(Sample* s, int max_seq, int patches_per_image, int gen_slots
   FillTargets(s);
 }
 
-void AppendPackedSequence(nn::LlmBatch* b, const std::vector<int32_t>& tokens) {
-  if (b->cu_seqlens.empty()) b->cu_seqlens.push_back(0);
-  const int32_t base = int32_t(b->tokens.size());
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    b->tokens.push_back(tokens[i]);
-    b->positions.push_back(int32_t(i));
-    if (tokens[i] == tok::kImg) b->image_rows.push_back(base + int32_t(i));
-    if (tokens[i] == tok::kGen) b->gen_rows.push_back(base + int32_t(i));
-  }
-  b->cu_seqlens.push_back(int32_t(b->tokens.size()));
-}
-
 Microbatch PackMicrobatch(const std::vector<const Sample*>& samples, int64_t step, uint64_t seed, int64_t pixels,
                           int64_t gen_slots) {
   Microbatch mb;
   nn::LlmBatch& b = mb.llm;
-  b.cu_seqlens.push_back(0);
   for (const Sample* s : samples) {
     mb.sample_ids.push_back(s->id);
-    const int32_t base = int32_t(b.tokens.size());
     int64_t gen_in_sample = 0;
-    for (size_t i = 0; i < s->tokens.size(); ++i) {
-      const int32_t t = s->tokens[i];
-      b.tokens.push_back(t);
-      b.positions.push_back(int32_t(i));
-      b.targets.push_back(s->targets[i]);
-      if (s->targets[i] >= 0) ++mb.text_count;
-      if (t == tok::kImg) b.image_rows.push_back(base + int32_t(i));
-      if (t == tok::kGen) b.gen_rows.push_back(base + int32_t(i));
-    }
-    b.cu_seqlens.push_back(int32_t(b.tokens.size()));
+    b.Append(s->tokens, &s->targets);
+    for (int32_t t : s->targets) mb.text_count += t >= 0;
     for (const auto& img : s->images) {
       BRAID_CHECK(int64_t(img.size()) == pixels);
       mb.images.insert(mb.images.end(), img.begin(), img.end());
@@ -78,7 +56,7 @@ Microbatch PackMicrobatch(const std::vector<const Sample*>& samples, int64_t ste
     for (const auto& img : s->gen_targets) {
       BRAID_CHECK(int64_t(img.size()) == pixels);
       mb.gen_images.insert(mb.gen_images.end(), img.begin(), img.end());
-      mb.gen_keys.push_back(HashKey(seed, uint64_t(step), uint64_t(s->id), uint64_t(gen_in_sample++)));
+      mb.gen_keys.push_back(GenerationKey(seed, step, s->id, gen_in_sample++));
       ++mb.num_gen;
     }
   }

@@ -18,7 +18,7 @@ struct Microbatch {
   nn::LlmBatch llm;
   int64_t num_gen = 0;
   std::vector<float> gen_images;   // num_gen * pixels
-  std::vector<uint64_t> gen_keys;  // HashKey(seed, step, sample id, k): timestep + noise
+  std::vector<uint64_t> gen_keys;  // GenerationKey(seed, step, sample id, k): timestep + noise
   int64_t text_count = 0;          // supervised text tokens
   int64_t tokens() const { return llm.size(); }
 };
@@ -26,10 +26,6 @@ struct Microbatch {
 // Cuts a sample to at most max_seq tokens without splitting an image block or
 // a generation block; drops the images / targets that no longer fit.
 void TruncateSample(Sample* s, int max_seq, int patches_per_image, int gen_slots);
-
-// Appends one sequence (no targets) to a packed LLM batch: tokens, positions,
-// the rows of its image placeholders and generation slots, cu_seqlens.
-void AppendPackedSequence(nn::LlmBatch* b, const std::vector<int32_t>& tokens);
 
 // Packs samples (already truncated) in order. pixels = image_size^2.
 Microbatch PackMicrobatch(const std::vector<const Sample*>& samples, int64_t step, uint64_t seed, int64_t pixels,

@@ -12,9 +12,9 @@ MultimodalModel::MultimodalModel(const ModelConfig& cfg) : cfg_(cfg) {
 }
 
 void MultimodalModel::Init(uint64_t seed) {
-  encoder_->Init(HashKey(seed, 1));
-  llm_->Init(HashKey(seed, 2));
-  generator_->Init(HashKey(seed, 3));
+  encoder_->Init(ModuleInitKey(seed, 1));
+  llm_->Init(ModuleInitKey(seed, 2));
+  generator_->Init(ModuleInitKey(seed, 3));
 }
 
 void MultimodalModel::ZeroGrads() {

@@ -11,6 +11,7 @@
 #include "common/base/threads.h"
 #include "common/checkpoint/checkpoint.h"
 #include "common/optim/adamw.h"
+#include "common/optim/from_config.h"
 #include "common/optim/grad_clip.h"
 #include "common/optim/lr_schedule.h"
 #include "common/train/multimodal_model.h"
@@ -41,14 +42,6 @@ Status TruncateJsonl(const std::string& path, int64_t step) {
   return Status::Ok();
 }
 
-std::string FormatEta(double s) {
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%ds", int(s));
-  return buf;
-}
-
 }  // namespace
 
 StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptions& opt) {
@@ -58,7 +51,7 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
 
   MultimodalModel model(cfg.model);
   model.Init(cfg.seed);
-  const AdamWConfig acfg{float(cfg.train.beta1), float(cfg.train.beta2), 1e-8f, float(cfg.train.weight_decay)};
+  const AdamWConfig acfg = AdamWConfigFor(cfg.train);
   AdamW opt_enc(model.encoder().params().size(), acfg);
   AdamW opt_llm(model.llm().params().size(), acfg);
   AdamW opt_gen(model.generator().params().size(), acfg);
@@ -100,12 +93,7 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
   std::ofstream ledger(run / "ledger.jsonl", std::ios::app);
   if (!metrics || !ledger) return Status::Unavailable("cannot open metrics/ledger in " + run.string());
 
-  LrSchedule sched;
-  sched.kind = cfg.train.schedule;
-  sched.lr = float(cfg.train.lr);
-  sched.min_lr = float(cfg.train.min_lr);
-  sched.warmup_steps = cfg.train.warmup_steps;
-  sched.total_steps = cfg.train.steps;
+  const LrSchedule sched = LrScheduleFor(cfg.train);
 
   EpochSampler sampler(cfg.seed, data->epoch_samples());
   const int64_t pixels = int64_t(cfg.model.encoder.image_size) * cfg.model.encoder.image_size;
@@ -185,7 +173,7 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
       const double per_step = train_clock.Seconds() / double(step + 1 - start);
       LOG_INFO("step %lld/%d loss %.4f (text %.4f gen %.4f) lr %.2e | %.2f s/step %.0f tok/s | eta %s",
                (long long)step + 1, cfg.train.steps, loss, text_loss, gen_loss, lr, per_step,
-               window_tokens / std::max(window_seconds, 1e-9), FormatEta(per_step * double(cfg.train.steps - step - 1)).c_str());
+               window_tokens / std::max(window_seconds, 1e-9), FormatDuration(per_step * double(cfg.train.steps - step - 1)).c_str());
       window_tokens = window_seconds = 0;
     }
     if ((step + 1) % cfg.checkpoint.every == 0 || last) {

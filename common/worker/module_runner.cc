@@ -5,9 +5,8 @@
 #include "common/base/check.h"
 #include "common/base/clock.h"
 #include "common/base/rng.h"
-#include "common/data/tokenizer.h"
 #include "common/optim/grad_clip.h"
-#include "common/optim/lr_schedule.h"
+#include "common/optim/from_config.h"
 
 namespace braid::worker {
 
@@ -24,30 +23,28 @@ int WarmupForwards(Role role, int microbatches) {
   return std::min(stages_after, microbatches);
 }
 
-ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp,
-                           ComputeGate* gate)
-    : role_(role), rank_(rank), cfg_(cfg), transport_(transport), dp_(dp), gate_(gate) {
+ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp)
+    : role_(role), rank_(rank), cfg_(cfg), transport_(transport), dp_(dp) {
   const int g = cfg.model.encoder.image_size / cfg.model.encoder.patch;
   P_ = int64_t(g) * g;
   C_ = cfg.model.llm.width;
   K_ = cfg.model.generator.gen_slots;
-  // Same keys as MultimodalModel::Init: every rank of a module starts identical.
+  // ModuleInitKey, as MultimodalModel::Init: every rank of a module starts identical.
   switch (role) {
     case Role::kEncoder:
       encoder_ = std::make_unique<nn::VitEncoder>(cfg.model.encoder, C_);
-      encoder_->Init(HashKey(cfg.seed, 1));
+      encoder_->Init(ModuleInitKey(cfg.seed, 1));
       break;
     case Role::kLlm:
       llm_ = std::make_unique<nn::Llm>(cfg.model.llm);
-      llm_->Init(HashKey(cfg.seed, 2));
+      llm_->Init(ModuleInitKey(cfg.seed, 2));
       break;
     case Role::kGenerator:
       generator_ = std::make_unique<nn::DitGenerator>(cfg.model.generator, C_);
-      generator_->Init(HashKey(cfg.seed, 3));
+      generator_->Init(ModuleInitKey(cfg.seed, 3));
       break;
   }
-  const AdamWConfig acfg{float(cfg.train.beta1), float(cfg.train.beta2), 1e-8f, float(cfg.train.weight_decay)};
-  opt_ = std::make_unique<AdamW>(params().size(), acfg);
+  opt_ = std::make_unique<AdamW>(params().size(), AdamWConfigFor(cfg.train));
 }
 
 ModuleRunner::~ModuleRunner() = default;
@@ -65,15 +62,6 @@ void ModuleRunner::Span(SpanKind kind, int32_t mb, double start, double end) {
   if (result_) result_->spans.push_back({kind, mb, start - step_start_, end - start});
 }
 
-template <typename Fn>
-double ModuleRunner::Compute(Fn&& fn) {
-  if (gate_) gate_->Acquire();
-  const double start = NowSeconds();
-  fn();
-  if (gate_) gate_->Release();
-  return start;
-}
-
 // ---- encoder ---------------------------------------------------------------
 
 Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pending* p) {
@@ -84,7 +72,8 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   images.reserve(size_t(n * pix));
   for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
   Tensor emb;
-  double t0 = Compute([&] { encoder_->Forward(images.data(), n, &emb, &p->enc); });
+  const double t0 = NowSeconds();
+  encoder_->Forward(images.data(), n, &emb, &p->enc);
   double t1 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t0, t1);
   for (int64_t k = 0; k < n; ++k) {
@@ -113,7 +102,8 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
     std::copy(m.data.begin(), m.data.end(), demb.begin() + k * P_ * C_);
   }
   Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
-  double t1 = Compute([&] { encoder_->Backward(demb.data(), &p->enc); });
+  const double t1 = NowSeconds();
+  encoder_->Backward(demb.data(), &p->enc);
   Span(SpanKind::kCompute, mb.microbatch, t1, NowSeconds());
   return Status::Ok();
 }
@@ -124,18 +114,9 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   if (mb.samples.empty()) return Status::Ok();
   nn::LlmBatch& b = p->batch;
   b = nn::LlmBatch();
-  b.cu_seqlens.push_back(0);
   int64_t n_images = 0;
   for (const RankSample& s : mb.samples) {
-    const int32_t base = int32_t(b.tokens.size());
-    for (size_t i = 0; i < s.tokens.size(); ++i) {
-      b.tokens.push_back(s.tokens[i]);
-      b.positions.push_back(int32_t(i));
-      b.targets.push_back(s.targets[i]);
-      if (s.tokens[i] == tok::kImg) b.image_rows.push_back(base + int32_t(i));
-      if (s.tokens[i] == tok::kGen) b.gen_rows.push_back(base + int32_t(i));
-    }
-    b.cu_seqlens.push_back(int32_t(b.tokens.size()));
+    b.Append(s.tokens, &s.targets);
     n_images += int64_t(s.image_uids.size());
   }
   if (int64_t(b.image_rows.size()) != n_images * P_)
@@ -154,7 +135,8 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
   Tensor gen_hidden;
   int64_t count = 0;
-  double t1 = Compute([&] { result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm); });
+  const double t1 = NowSeconds();
+  result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm);
   result_->tokens += b.size();
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
@@ -187,7 +169,8 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
   Tensor dimg;
-  double t1 = Compute([&] { llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm); });
+  const double t1 = NowSeconds();
+  llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm);
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
   int64_t k = 0;
@@ -224,10 +207,9 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
   Tensor dcond;
-  double t1 = Compute([&] {
-    result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
-    generator_->Backward(gen_scale, &dcond, &p->gen);
-  });
+  const double t1 = NowSeconds();
+  result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
+  generator_->Backward(gen_scale, &dcond, &p->gen);
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
   for (int64_t i = 0; i < n; ++i) {
@@ -300,19 +282,11 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   RETURN_IF_ERROR(dp_->AllReduceSum(pb.grads().data(), pb.size()));
   double t1 = NowSeconds();
   Span(SpanKind::kAllReduce, -1, t0, t1);
-  LrSchedule sched;
-  sched.kind = cfg_.train.schedule;
-  sched.lr = float(cfg_.train.lr);
-  sched.min_lr = float(cfg_.train.min_lr);
-  sched.warmup_steps = cfg_.train.warmup_steps;
-  sched.total_steps = cfg_.train.steps;
-  result.lr = LearningRateAt(sched, int(step));
-  const double t_opt = Compute([&] {
-    result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
-    opt_->Step(pb, result.lr);
-  });
+  result.lr = LearningRateAt(LrScheduleFor(cfg_.train), int(step));
+  result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
+  opt_->Step(pb, result.lr);
   double t2 = NowSeconds();
-  Span(SpanKind::kOptimizer, -1, t_opt, t2);
+  Span(SpanKind::kOptimizer, -1, t1, t2);
   result.seconds = t2 - step_start_;
   result_ = nullptr;
   return result;

@@ -41,9 +41,7 @@ struct StepResult {
 
 class ModuleRunner {
  public:
-  // `gate` (optional) is held around every compute section.
-  ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp,
-               ComputeGate* gate = nullptr);
+  ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp);
   ~ModuleRunner();
 
   // Runs step `step` over its microbatches (mbs[m].microbatch == m).
@@ -65,16 +63,12 @@ class ModuleRunner {
   Status LlmBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   Status GeneratorForwardBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   void Span(SpanKind kind, int32_t mb, double start, double end);
-  // Runs `fn` holding the compute gate; returns the time the compute started.
-  template <typename Fn>
-  double Compute(Fn&& fn);
 
   Role role_;
   int rank_;
   JobConfig cfg_;
   BoundaryTransport* transport_;
   DpGroup* dp_;
-  ComputeGate* gate_;
   int64_t P_ = 0, C_ = 0, K_ = 0;  // patches per image, LLM width, generation slots
   std::unique_ptr<nn::VitEncoder> encoder_;
   std::unique_ptr<nn::Llm> llm_;

@@ -1,9 +1,6 @@
 #include "common/worker/process_adapters.h"
 
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "braid/v1/rendezvous.grpc.pb.h"
 #include "common/base/clock.h"
@@ -47,6 +44,12 @@ StatusOr<std::vector<uint8_t>> GrpcKvStore::Get(const std::string& key, double t
 }
 
 // ---- UcxTransport ------------------------------------------------------------
+
+// A boundary kind is its UCX tag kind.
+static_assert(uint32_t(BoundaryKind::kEncToLlm) == comm::kEncToLlmFwd &&
+              uint32_t(BoundaryKind::kLlmToEnc) == comm::kLlmToEncBwd &&
+              uint32_t(BoundaryKind::kLlmToGen) == comm::kLlmToGenFwd &&
+              uint32_t(BoundaryKind::kGenToLlm) == comm::kGenToLlmBwd);
 
 StatusOr<std::unique_ptr<UcxTransport>> UcxTransport::Create(comm::KvStore* kv, Role role, int rank,
                                                              double timeout_seconds) {
@@ -112,26 +115,6 @@ Status UcxTransport::FlushSends() {
   sends_.clear();
   return s;
 }
-
-// ---- FileLockGate ------------------------------------------------------------
-
-StatusOr<std::unique_ptr<FileLockGate>> FileLockGate::Open(const std::string& path) {
-  auto g = std::unique_ptr<FileLockGate>(new FileLockGate());
-  g->fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (g->fd_ < 0) return Status::InvalidArgument("--compute-lock " + path + ": cannot open");
-  return g;
-}
-
-FileLockGate::~FileLockGate() {
-  if (fd_ >= 0) close(fd_);
-}
-
-void FileLockGate::Acquire() {
-  while (flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-  }
-}
-
-void FileLockGate::Release() { flock(fd_, LOCK_UN); }
 
 // ---- GlooDpGroup -------------------------------------------------------------
 

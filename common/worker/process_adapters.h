@@ -71,19 +71,6 @@ class GlooDpGroup : public DpGroup {
   std::unique_ptr<comm::GlooGroup> group_;
 };
 
-// A ComputeGate shared by the workers of one machine: an exclusive flock on
-// a lock file (released automatically if the process dies).
-class FileLockGate : public ComputeGate {
- public:
-  static StatusOr<std::unique_ptr<FileLockGate>> Open(const std::string& path);
-  ~FileLockGate() override;
-  void Acquire() override;
-  void Release() override;
-
- private:
-  int fd_ = -1;
-};
-
 std::string PeerName(Role role, int rank);
 
 }  // namespace braid::worker

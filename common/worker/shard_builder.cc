@@ -93,7 +93,7 @@ std::vector<RankMicrobatch> BuildRankShards(const std::vector<Sample>& samples, 
       case Role::kGenerator:
         for (const reorder::GenUnit* u : reorder::GenOfGeneratorRank(mp, rank)) {
           const Sample* s = by_id.at(u->sample_id);
-          const uint64_t key = HashKey(seed, uint64_t(plan.step), uint64_t(u->sample_id), uint64_t(u->index));
+          const uint64_t key = GenerationKey(seed, plan.step, u->sample_id, u->index);
           rb.gen.push_back({u->uid, u->sample_id, u->index, u->llm_rank, key, s->gen_targets[size_t(u->index)]});
         }
         break;

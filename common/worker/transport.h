@@ -48,18 +48,6 @@ class BoundaryTransport {
   virtual Status FlushSends() = 0;
 };
 
-// Serialises compute between processes that share cores (several workers on
-// one small machine): a process holds the gate while it computes, with all
-// of its threads, and releases it while it waits on peers. Without it, two
-// processes' OpenMP/BLAS thread teams preempt each other inside
-// barrier-synchronised regions and both slow down. Default: no gate.
-class ComputeGate {
- public:
-  virtual ~ComputeGate() = default;
-  virtual void Acquire() = 0;
-  virtual void Release() = 0;
-};
-
 class DpGroup {
  public:
   virtual ~DpGroup() = default;

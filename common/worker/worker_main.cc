@@ -41,7 +41,6 @@ struct WorkerFlags {
   int threads = 1;
   std::string name;
   double comm_timeout = 60;
-  std::string compute_lock;
 };
 
 // Reads a job's microbatches from the reorderer on a thread, a bounded
@@ -293,11 +292,7 @@ class Worker {
     }
     ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, a.rank(), dp[int(role_)], flags_.host,
                                                      flags_.comm_timeout));
-    std::unique_ptr<FileLockGate> gate;
-    if (!flags_.compute_lock.empty()) {
-      ASSIGN_OR_RETURN(gate, FileLockGate::Open(flags_.compute_lock));
-    }
-    ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get(), gate.get());
+    ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get());
     v1::StreamMicrobatchesRequest sreq;
     sreq.set_job_id(a.job_id());
     sreq.set_role(ToProtoModule(role_));
@@ -396,9 +391,6 @@ int RunWorkerMain(Role role, int argc, char** argv) {
   app.add_option("--host", f.host, "address its UCX and Gloo endpoints use")->capture_default_str();
   app.add_option("--threads", f.threads, "compute threads")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--name", f.name, "a name for logs and `braid status`");
-  app.add_option("--compute-lock", f.compute_lock,
-                 "lock file shared by workers on this machine: compute one process at a time, each with all "
-                 "its threads (for pools that share a few cores)");
   app.add_option("--comm-timeout", f.comm_timeout, "seconds any wait on a peer may take")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

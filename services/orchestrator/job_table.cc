@@ -1,5 +1,7 @@
 #include "services/orchestrator/job_table.h"
 
+#include "common/base/clock.h"
+
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
@@ -11,15 +13,6 @@ namespace braid::orchestrator {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string Timestamp(double unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
 
 Status WriteText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -50,8 +43,8 @@ void JobTable::Emit(Record& r, EventKind kind) {
 }
 
 StatusOr<Job> JobTable::Submit(const std::string& yaml_text, const std::string& source_name) {
+  // ParseJobConfig validates (the same checks as `braid train`).
   ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(yaml_text, source_name.empty() ? "<request>" : source_name));
-  RETURN_IF_ERROR(ValidateJobConfig(cfg));
   const std::string yaml = JobConfigToYaml(cfg);
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -63,7 +56,7 @@ StatusOr<Job> JobTable::Submit(const std::string& yaml_text, const std::string& 
   fs::create_directories(parent, ec);
   if (ec) return Status::Unavailable("cannot create run directory parent " + parent.string() + ": " + ec.message());
 
-  const std::string base = cfg.name + "-" + Timestamp(now);
+  const std::string base = cfg.name + "-" + LocalTimestamp(now);
   std::string id;
   fs::path run_dir;
   for (int n = 1;; ++n) {

@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
-#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -18,16 +17,14 @@
 #include "common/rpc/shutdown_signal.h"
 #include "services/orchestrator/orchestrator.h"
 #include "services/orchestrator/services.h"
+#include "services/process_flags.h"
 
 namespace {
 
 constexpr int kExitOk = 0, kExitRuntime = 1, kExitBadInput = 2;
 
 struct Flags {
-  std::string listen = "127.0.0.1:50051";
-  std::string address_file;
-  std::string metrics_listen;
-  std::string log_level = "info";
+  braid::ProcessFlags process;  // --listen, --address-file, --metrics-listen, --log-level
   std::string state_dir = ".braid/orchestrator";
   std::string reorderer;
   std::string reorderer_address_file;
@@ -38,9 +35,7 @@ struct Flags {
 int Run(const Flags& f) {
   using namespace braid;
   using namespace braid::orchestrator;
-  const std::map<std::string, LogLevel> levels = {
-      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
-  SetLogLevel(levels.at(f.log_level));
+  if (!ApplyLogLevel(f.process)) return kExitBadInput;
 
   rpc::ShutdownSignal signal;
   if (Status st = signal.Install(); !st.ok()) {
@@ -53,7 +48,7 @@ int Run(const Flags& f) {
     LOG_ERROR("cannot create --state-dir %s: %s", f.state_dir.c_str(), ec.message().c_str());
     return kExitRuntime;
   }
-  auto metrics = MetricsServer::Start(f.metrics_listen, "orchestrator");
+  auto metrics = MetricsServer::Start(f.process.metrics_listen, "orchestrator");
   if (!metrics.ok()) {
     LOG_ERROR("%s", metrics.status().ToString().c_str());
     return kExitRuntime;
@@ -68,14 +63,14 @@ int Run(const Flags& f) {
   std::unique_ptr<grpc::Service> registry_service = MakeWorkerRegistryService(&orch);
   std::unique_ptr<grpc::Service> rendezvous_service = MakeRendezvousService(&orch);
   int port = 0;
-  auto server = rpc::StartServer(f.listen, {job_service.get(), registry_service.get(), rendezvous_service.get()}, &port);
+  auto server = rpc::StartServer(f.process.listen, {job_service.get(), registry_service.get(), rendezvous_service.get()}, &port);
   if (!server.ok()) {
     LOG_ERROR("%s", server.status().ToString().c_str());
     return kExitRuntime;
   }
-  const std::string address = rpc::DialAddress(f.listen, port);
-  if (!f.address_file.empty()) {
-    if (Status st = rpc::WriteAddressFile(f.address_file, address); !st.ok()) {
+  const std::string address = rpc::DialAddress(f.process.listen, port);
+  if (!f.process.address_file.empty()) {
+    if (Status st = rpc::WriteAddressFile(f.process.address_file, address); !st.ok()) {
       LOG_ERROR("%s", st.ToString().c_str());
       (*server)->Shutdown();
       return kExitRuntime;
@@ -97,7 +92,7 @@ int Run(const Flags& f) {
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
   ticker.join();
   stop_metrics.join();
-  if (!f.address_file.empty()) std::filesystem::remove(f.address_file, ec);
+  if (!f.process.address_file.empty()) std::filesystem::remove(f.process.address_file, ec);
   return kExitOk;
 }
 
@@ -107,12 +102,8 @@ int main(int argc, char** argv) {
   braid::EnsureOpenBlasCore(argv);
   CLI::App app{"braid-orchestrator: job API, worker registry, rendezvous store and step commit (docs/PROTOCOL.md)."};
   Flags f;
-  app.add_option("--listen", f.listen, "HOST:PORT to serve gRPC on (port 0 = any free port)")->capture_default_str();
-  app.add_option("--address-file", f.address_file, "write the bound HOST:PORT here (atomically) once serving");
-  app.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for Prometheus exposition (port 0 = any; empty = off)");
-  app.add_option("--log-level", f.log_level, "debug|info|warn|error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-      ->capture_default_str();
+  f.process.listen = "127.0.0.1:50051";
+  braid::AddProcessFlags(app, &f.process);
   app.add_option("--state-dir", f.state_dir, "orchestrator state directory")->capture_default_str();
   auto* reorderer = app.add_option("--reorderer", f.reorderer, "HOST:PORT of braid-reorderer's DataService");
   app.add_option("--reorderer-address-file", f.reorderer_address_file, "read the reorderer's HOST:PORT from this file")

@@ -13,15 +13,6 @@ void ToProto(const Layout& layout, braid::v1::JobLayout* out) {
   }
 }
 
-Layout FromProto(const braid::v1::JobLayout& layout) {
-  Layout l;
-  for (const braid::v1::ModuleLayout& m : layout.modules()) {
-    if (!ValidRole(m.module())) continue;
-    l.of(static_cast<Role>(m.module())) = {static_cast<int>(m.dp()), static_cast<int>(m.tp()), static_cast<int>(m.pp())};
-  }
-  return l;
-}
-
 void ToProto(const Job& job, braid::v1::Job* out) {
   out->set_id(job.id);
   out->set_name(job.name);

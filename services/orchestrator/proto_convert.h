@@ -10,7 +10,6 @@
 namespace braid::orchestrator {
 
 void ToProto(const Layout& layout, braid::v1::JobLayout* out);
-Layout FromProto(const braid::v1::JobLayout& layout);
 void ToProto(const Job& job, braid::v1::Job* out);
 void ToProto(const Assignment& a, braid::v1::Assignment* out);
 WorkerRegistration FromProto(const braid::v1::RegisterWorkerRequest& req);
