@@ -12,7 +12,7 @@ POOLS="${3:-}"
 BIN=build/bin
 IFS=/ read -r ENC LLM GEN <<<"$LAYOUT"
 tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 sed -e "s/^  steps: .*/  steps: $STEPS/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/" \
     -e "s#^  dir: runs .*#  dir: $tmp/runs#" \
     -e "s/^  encoder: {dp: 1, tp: 1, pp: 1}/  encoder: {dp: $ENC, tp: 1, pp: 1}/" \

@@ -154,6 +154,7 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
       std::vector<std::string> args = {"--orchestrator", c.orchestrator, "--threads",
                                        std::to_string(pool.spec.threads), "--name", name, "--metrics-listen",
                                        "127.0.0.1:0", "--listen", "127.0.0.1:0"};
+      if (pool.spec.adaptive_threads) args.push_back("--adaptive-threads");
       s = launch(name, std::string("braid-") + pool.role + "-worker", args);
       if (!s.ok()) return fail(s);
     }

@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 #include <set>
 
 namespace braid::cli {
@@ -41,8 +43,16 @@ Status ReadPool(const YAML::Node& pools, const std::string& name, PoolSpec* p) {
   const YAML::Node n = pools[name];
   if (!n) return Status::Ok();
   const std::string path = "pools." + name;
-  RETURN_IF_ERROR(CheckKeys(n, path, {"workers", "threads"}));
+  RETURN_IF_ERROR(CheckKeys(n, path, {"workers", "threads", "adaptive_threads"}));
   RETURN_IF_ERROR(ReadInt(n, "workers", path, &p->workers));
+  if (n["adaptive_threads"]) {
+    try {
+      p->adaptive_threads = n["adaptive_threads"].as<bool>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument(path + ".adaptive_threads: expected true or false, got '" +
+                                     n["adaptive_threads"].as<std::string>() + "'");
+    }
+  }
   return ReadInt(n, "threads", path, &p->threads);
 }
 
@@ -73,7 +83,12 @@ StatusOr<PoolsConfig> LoadPoolsConfig(const std::string& path) {
 
 PoolsConfig PoolsForJob(const JobConfig& job) {
   PoolsConfig c;
-  c.encoder.threads = c.llm.threads = c.generator.threads = 1;
+  // The LLM is most of the work and the critical path: its workers may widen
+  // onto every core the encoder and generator workers leave idle
+  // (docs/PERFORMANCE.md, "Sharing cores"); those compute on one thread.
+  c.encoder.threads = c.generator.threads = 1;
+  c.llm.threads = std::max(1, int(std::thread::hardware_concurrency()));
+  c.llm.adaptive_threads = true;
   if (!job.parallel.auto_layout) {
     c.encoder.workers = job.parallel.encoder.dp;
     c.llm.workers = job.parallel.llm.dp;

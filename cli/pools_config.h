@@ -17,6 +17,7 @@ struct ServiceSpec {
 struct PoolSpec {
   int workers = 1;
   int threads = 1;
+  bool adaptive_threads = false;  // up to `threads`, fewer while other processes compute
 };
 struct PoolsConfig {
   ServiceSpec orchestrator, reorderer;
@@ -24,7 +25,8 @@ struct PoolsConfig {
 };
 
 StatusOr<PoolsConfig> LoadPoolsConfig(const std::string& path);
-// Pools sized to a job's layout (one worker per DP rank), one thread each.
+// Pools sized to a job's layout (one worker per DP rank): encoder and
+// generator workers on one thread, LLM workers adaptive over every core.
 PoolsConfig PoolsForJob(const JobConfig& job);
 
 }  // namespace braid::cli

@@ -6,3 +6,5 @@ if(TARGET braid)
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(cli_test PROPERTIES LABELS "integration;cli" TIMEOUT 180)
 endif()
+braid_test(pools_config_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/pools_config_test.cc
+           ${CMAKE_SOURCE_DIR}/cli/pools_config.cc LIBS braid_config yaml-cpp)

@@ -148,6 +148,54 @@ TEST_F(StepCommitterTest, StepsCommitInOrderAndBadReportsAreRefused) {
   EXPECT_EQ(c_.Add(other).status().code(), StatusCode::kNotFound);
 }
 
+// With wall-clock starts, step_seconds is the period between the ends of
+// consecutive steps (the last rank of each), and timeline.jsonl puts every
+// rank's spans on one axis from the step's earliest start.
+TEST_F(StepCommitterTest, StepSecondsIsTheWallClockPeriodAndTheTimelineIsWritten) {
+  ASSERT_TRUE(c_.StartJob(job_).ok());
+  const double t0 = 1.0e9;
+  // Step 0: ranks start at t0 + {0, .1, .2, .3}; the last end is llm1 at
+  // t0 + .1 + 1.5 = t0 + 1.6.
+  std::vector<StepReport> zero = StepZero();
+  for (size_t i = 0; i < zero.size(); ++i) zero[i].step_start_unix = t0 + 0.1 * double(i);
+  // Step 1 overlaps step 0's tail: ranks start at t0 + 1.5 and end by
+  // t0 + 1.5 + 1.5 = t0 + 3.0, so its period is 3.0 - 1.6 = 1.4 (less than
+  // its longest rank, 1.5).
+  std::vector<StepReport> one = StepZero();
+  for (StepReport& r : one) {
+    r.step = 1;
+    r.step_start_unix = t0 + 1.5;
+  }
+  std::vector<StepCommit> commits;
+  for (const std::vector<StepReport>* step : {&zero, &one})
+    for (const StepReport& r : *step) {
+      StatusOr<std::vector<StepCommit>> c = c_.Add(r);
+      ASSERT_TRUE(c.ok()) << c.status().ToString();
+      for (StepCommit& x : *c) commits.push_back(std::move(x));
+    }
+  ASSERT_EQ(commits.size(), 2u);
+  EXPECT_NEAR(commits[0].metrics.step_seconds, 1.5, 1e-9);  // no predecessor: the longest rank
+  EXPECT_NEAR(commits[1].metrics.step_seconds, 1.4, 1e-6);
+
+  const std::vector<std::string> lines = Lines(run_.path() + "/timeline.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  const nlohmann::json t = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(t["step"], 0);
+  EXPECT_NEAR(t["start_unix"].get<double>(), t0, 1e-6);
+  ASSERT_EQ(t["ranks"].size(), 4u);
+  bool saw_llm1 = false;
+  for (const auto& r : t["ranks"]) {
+    if (r["module"] != "llm" || r["rank"] != 1) continue;
+    saw_llm1 = true;
+    EXPECT_NEAR(r["start"].get<double>(), 0.1, 1e-6);
+    EXPECT_NEAR(r["seconds"].get<double>(), 1.5, 1e-12);
+    ASSERT_EQ(r["spans"].size(), 2u);
+    EXPECT_EQ(r["spans"][1][0], "allreduce");
+    EXPECT_NEAR(r["spans"][1][3].get<double>(), 0.2, 1e-12);
+  }
+  EXPECT_TRUE(saw_llm1);
+}
+
 TEST_F(StepCommitterTest, FinalizesTheCheckpointWhenEveryModuleWroteItsShard) {
   ASSERT_TRUE(c_.StartJob(job_).ok());
   // Workers: DP rank 0 of each module writes its shard into step-1.tmp/.

@@ -12,6 +12,13 @@ inline double NowSeconds() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+// Wall clock (Unix seconds): comparable across processes, for timestamps and
+// cross-process timelines.
+inline double UnixNowSeconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
 // "1h02m", "3m07s", "42s" (negative: "?"): ETAs and durations in progress lines.
 inline std::string FormatDuration(double s) {
   char buf[32];

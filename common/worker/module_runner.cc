@@ -4,6 +4,7 @@
 
 #include "common/base/check.h"
 #include "common/base/clock.h"
+#include "common/base/host_cores.h"
 #include "common/base/rng.h"
 #include "common/optim/grad_clip.h"
 #include "common/optim/from_config.h"
@@ -73,7 +74,10 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
   Tensor emb;
   const double t0 = NowSeconds();
-  encoder_->Forward(images.data(), n, &emb, &p->enc);
+  {
+    HostBusyScope busy;
+    encoder_->Forward(images.data(), n, &emb, &p->enc);
+  }
   double t1 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t0, t1);
   for (int64_t k = 0; k < n; ++k) {
@@ -103,7 +107,10 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
   }
   Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
   const double t1 = NowSeconds();
-  encoder_->Backward(demb.data(), &p->enc);
+  {
+    HostBusyScope busy;
+    encoder_->Backward(demb.data(), &p->enc);
+  }
   Span(SpanKind::kCompute, mb.microbatch, t1, NowSeconds());
   return Status::Ok();
 }
@@ -136,7 +143,10 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   Tensor gen_hidden;
   int64_t count = 0;
   const double t1 = NowSeconds();
-  result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm);
+  {
+    HostBusyScope busy;
+    result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm);
+  }
   result_->tokens += b.size();
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
@@ -170,7 +180,10 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
   Tensor dimg;
   const double t1 = NowSeconds();
-  llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm);
+  {
+    HostBusyScope busy;
+    llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm);
+  }
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
   int64_t k = 0;
@@ -208,8 +221,11 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
   Tensor dcond;
   const double t1 = NowSeconds();
-  result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
-  generator_->Backward(gen_scale, &dcond, &p->gen);
+  {
+    HostBusyScope busy;
+    result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
+    generator_->Backward(gen_scale, &dcond, &p->gen);
+  }
   double t2 = NowSeconds();
   Span(SpanKind::kCompute, mb.microbatch, t1, t2);
   for (int64_t i = 0; i < n; ++i) {
@@ -246,23 +262,22 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   StepResult result;
   result_ = &result;
   step_start_ = NowSeconds();
+  result.start_unix = UnixNowSeconds();
   ParamBuffer& pb = params();
   pb.ZeroGrads();
   const int M = int(mbs.size());
-  std::vector<std::unique_ptr<Pending>> pending(static_cast<size_t>(M));
+  while (int(pending_.size()) < M) pending_.push_back(std::make_unique<Pending>());
   // 1F1B across modules: `w` warm-up forwards, then one forward and one
   // backward alternately, then the remaining backwards.
   const int w = WarmupForwards(role_, M);
   int next_f = 0, next_b = 0;
   auto forward = [&]() -> Status {
-    pending[size_t(next_f)] = std::make_unique<Pending>();
-    Status s = Forward(step, mbs[size_t(next_f)], pending[size_t(next_f)].get());
+    Status s = Forward(step, mbs[size_t(next_f)], pending_[size_t(next_f)].get());
     ++next_f;
     return s;
   };
   auto backward = [&]() -> Status {
-    Status s = Backward(step, mbs[size_t(next_b)], pending[size_t(next_b)].get());
-    pending[size_t(next_b)].reset();
+    Status s = Backward(step, mbs[size_t(next_b)], pending_[size_t(next_b)].get());
     ++next_b;
     return s;
   };
@@ -283,8 +298,11 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   double t1 = NowSeconds();
   Span(SpanKind::kAllReduce, -1, t0, t1);
   result.lr = LearningRateAt(LrScheduleFor(cfg_.train), int(step));
-  result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
-  opt_->Step(pb, result.lr);
+  {
+    HostBusyScope busy;
+    result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
+    opt_->Step(pb, result.lr);
+  }
   double t2 = NowSeconds();
   Span(SpanKind::kOptimizer, -1, t1, t2);
   result.seconds = t2 - step_start_;

@@ -36,6 +36,7 @@ struct StepResult {
   double grad_norm = 0;      // of the module's DP-summed gradient (before clipping)
   float lr = 0;
   double seconds = 0;
+  double start_unix = 0;     // wall clock at the step's start: aligns ranks' timelines
   std::vector<SpanRecord> spans;
 };
 
@@ -74,6 +75,9 @@ class ModuleRunner {
   std::unique_ptr<nn::Llm> llm_;
   std::unique_ptr<nn::DitGenerator> generator_;
   std::unique_ptr<AdamW> opt_;
+  // One per microbatch, kept across steps: activation buffers keep their
+  // capacity, so a step allocates (and page-faults) nothing new.
+  std::vector<std::unique_ptr<Pending>> pending_;
   double step_start_ = 0;
   StepResult* result_ = nullptr;
 };

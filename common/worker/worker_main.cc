@@ -16,6 +16,7 @@
 #include "common/base/blas_core.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/base/host_cores.h"
 #include "common/base/threads.h"
 #include "common/checkpoint/checkpoint.h"
 #include "common/config/job_config.h"
@@ -39,6 +40,7 @@ struct WorkerFlags {
   std::string orchestrator_address_file;
   std::string host = "127.0.0.1";
   int threads = 1;
+  bool adaptive_threads = false;
   std::string name;
   double comm_timeout = 60;
 };
@@ -336,6 +338,7 @@ class Worker {
       rep.set_grad_norm(r.grad_norm);
       rep.set_lr(r.lr);
       rep.set_wrote_checkpoint(wrote);
+      rep.set_step_start_unix(r.start_unix);
       for (const SpanRecord& sp : r.spans) {
         v1::Span* p = rep.add_spans();
         p->set_kind(v1::Span::Kind(int(sp.kind)));
@@ -390,6 +393,9 @@ int RunWorkerMain(Role role, int argc, char** argv) {
                  "read the orchestrator's HOST:PORT from this file (waits for it)");
   app.add_option("--host", f.host, "address its UCX and Gloo endpoints use")->capture_default_str();
   app.add_option("--threads", f.threads, "compute threads")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_flag("--adaptive-threads", f.adaptive_threads,
+               "compute with up to --threads threads, fewer while other braid processes on this host "
+               "compute (docs/PERFORMANCE.md, \"Sharing cores\")");
   app.add_option("--name", f.name, "a name for logs and `braid status`");
   app.add_option("--comm-timeout", f.comm_timeout, "seconds any wait on a peer may take")
       ->check(CLI::PositiveNumber)
@@ -405,6 +411,8 @@ int RunWorkerMain(Role role, int argc, char** argv) {
     return 2;
   }
   SetComputeThreads(f.threads);
+  if (Status s = JoinHostCores(f.threads, f.adaptive_threads); !s.ok())
+    LOG_WARN("%s: sharing cores with other processes is off: %s", title.c_str(), s.ToString().c_str());
   rpc::ShutdownSignal shutdown;
   if (Status s = shutdown.Install(); !s.ok()) {
     std::fprintf(stderr, "%s: %s\n", title.c_str(), s.ToString().c_str());

@@ -40,8 +40,4 @@ const char* JobStateName(JobState s) {
   return "UNKNOWN";
 }
 
-double UnixNowSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace braid::orchestrator

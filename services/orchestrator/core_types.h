@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "common/config/job_config.h"
 
 namespace braid::orchestrator {
@@ -106,9 +107,9 @@ struct StepReport {
   std::vector<Span> spans;
   double grad_norm = 0, lr = 0;
   bool wrote_checkpoint = false;
+  double step_start_unix = 0;
 };
 
-// Wall clock (Unix seconds) for timestamps users read.
-double UnixNowSeconds();
+using braid::UnixNowSeconds;
 
 }  // namespace braid::orchestrator

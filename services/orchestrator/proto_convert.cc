@@ -89,6 +89,7 @@ StepReport FromProto(const braid::v1::ReportStepRequest& req) {
   r.grad_norm = req.grad_norm();
   r.lr = req.lr();
   r.wrote_checkpoint = req.wrote_checkpoint();
+  r.step_start_unix = req.step_start_unix();
   return r;
 }
 

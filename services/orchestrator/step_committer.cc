@@ -29,6 +29,40 @@ json LayoutJson(const Layout& l) {
   return j;
 }
 
+const char* SpanKindName(SpanKind k) {
+  switch (k) {
+    case SpanKind::kCompute: return "compute";
+    case SpanKind::kSend: return "send";
+    case SpanKind::kRecvWait: return "recv_wait";
+    case SpanKind::kAllreduce: return "allreduce";
+    case SpanKind::kOptimizer: return "optimizer";
+    case SpanKind::kUnspecified: break;
+  }
+  return "unspecified";
+}
+
+// One line of timeline.jsonl: every rank's spans of one step on a common
+// time axis (seconds from the earliest rank's step start).
+json TimelineLine(int64_t step, const std::map<std::pair<int, int>, StepReport>& reports) {
+  double t0 = 0;
+  bool first = true;
+  for (const auto& [key, r] : reports) {
+    if (first || r.step_start_unix < t0) t0 = r.step_start_unix;
+    first = false;
+  }
+  json ranks = json::array();
+  for (const auto& [key, r] : reports) {
+    json spans = json::array();
+    for (const Span& s : r.spans) spans.push_back({SpanKindName(s.kind), s.microbatch, s.start_seconds, s.seconds});
+    ranks.push_back({{"module", RoleName(r.role)},
+                     {"rank", r.rank},
+                     {"start", r.step_start_unix - t0},
+                     {"seconds", r.step_seconds},
+                     {"spans", std::move(spans)}});
+  }
+  return {{"step", step}, {"start_unix", t0}, {"ranks", std::move(ranks)}};
+}
+
 }  // namespace
 
 Status StepCommitter::StartJob(const CommitterJob& job) {
@@ -81,7 +115,8 @@ StatusOr<std::vector<StepCommit>> StepCommitter::Add(const StepReport& r) {
 StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pair<int, int>, StepReport>& reports) {
   const int64_t step = js.next;
   auto rank0 = [&](Role role) -> const StepReport& { return reports.at({static_cast<int>(role), 0}); };
-  double text_sum = 0, gen_sum = 0, step_seconds = 0;
+  double text_sum = 0, gen_sum = 0, longest_rank = 0, end_unix = 0;
+  bool timed = true;  // every rank sent its wall-clock start
   int64_t text_total = 0, gen_total = 0, tokens = 0;
   for (const auto& [key, r] : reports) {
     if (r.role == Role::kLlm) {
@@ -91,8 +126,18 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
     if (r.role == Role::kGenerator) gen_sum += r.gen_loss_sum;
     text_total = std::max(text_total, r.global_text_targets);
     gen_total = std::max(gen_total, r.global_gen_targets);
-    step_seconds = std::max(step_seconds, r.step_seconds);
+    longest_rank = std::max(longest_rank, r.step_seconds);
+    end_unix = std::max(end_unix, r.step_start_unix + r.step_seconds);
+    timed = timed && r.step_start_unix > 0;
   }
+  // The step's wall-clock period: from the previous step's end (its last
+  // rank) to this one's. Ranks overlap consecutive steps (a generator waits
+  // for the next step's first microbatch while the encoder still finishes the
+  // last), so the longest rank's own duration would overstate it. The first
+  // step after a (re)start has no predecessor: its longest rank.
+  double step_seconds = longest_rank;
+  if (timed && js.last_end_unix > 0 && end_unix > js.last_end_unix) step_seconds = end_unix - js.last_end_unix;
+  js.last_end_unix = timed ? end_unix : 0;
   const StepReport& llm0 = rank0(Role::kLlm);
   StepCommit c;
   c.step = step;
@@ -116,6 +161,8 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
   const fs::path run(js.job.run_dir);
   RETURN_IF_ERROR(AppendLine(run / "metrics.jsonl", line.dump()));
   RETURN_IF_ERROR(AppendLine(run / "ledger.jsonl", json{{"step", step}, {"samples", llm0.sample_ids}}.dump()));
+
+  RETURN_IF_ERROR(AppendLine(run / "timeline.jsonl", TimelineLine(step, reports).dump()));
 
   for (Role role : kRoles) {
     ModuleTimeline t;

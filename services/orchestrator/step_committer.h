@@ -88,6 +88,7 @@ class StepCommitter {
     int64_t next = 0;
     // step -> (role, rank) -> report
     std::map<int64_t, std::map<std::pair<int, int>, StepReport>> pending;
+    double last_end_unix = 0;  // when the previous committed step's last rank finished
   };
   StatusOr<StepCommit> Commit(JobState& js, const std::map<std::pair<int, int>, StepReport>& reports);
 
