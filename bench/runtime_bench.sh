@@ -43,18 +43,43 @@ a = [json.loads(l)["loss"] for l in open(single + "/metrics.jsonl")]
 b = [json.loads(l)["loss"] for l in open(disagg + "/metrics.jsonl")]
 worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
 job = json.load(open(status))
+# Per module, mean over steps 5.. of timeline.jsonl (every rank's spans):
+# compute; bubble (waiting for a peer still computing); communication =
+# boundary transfer time (send to arrival, lower bound) + sends + all-reduce;
+# exposed = waits after the data was sent + sends + all-reduce.
+tl = [json.loads(l) for l in open(disagg + "/timeline.jsonl")][5:]
+mods = {}
+for st in tl:
+    for r in st["ranks"]:
+        m = mods.setdefault(r["module"], {"compute": 0, "bubble": 0, "communication": 0, "exposed": 0, "ranks": set()})
+        m["ranks"].add(r["rank"])
+        waited = 0
+        for kind, mb, start, sec in r["spans"]:
+            if kind in ("compute", "optimizer"): m["compute"] += sec
+            elif kind == "recv_wait": m["bubble"] += sec
+            elif kind == "transfer_wait": waited += sec; m["exposed"] += sec
+            elif kind in ("send", "allreduce"): m["communication"] += sec; m["exposed"] += sec
+        m["communication"] += max(r["transfer_seconds"][0], waited)
+modules = {}
+for name, m in mods.items():
+    k = len(tl) * len(m["ranks"])
+    modules[name] = {x: m[x] / k for x in ("compute", "bubble", "communication", "exposed")}
+comm = sum(m["communication"] for m in modules.values())
+exposed = sum(m["exposed"] for m in modules.values())
+hidden = 1 - exposed / comm if comm > 0 else 1.0
 out = {"layout": layout, "single_tokens_per_s": s_rate, "single_step_s": s_step,
        "disaggregated_tokens_per_s": d_rate, "disaggregated_step_s": d_step,
-       "throughput_ratio": d_rate / s_rate, "max_loss_rel_diff": worst, "timeline": job.get("timeline", [])}
+       "throughput_ratio": d_rate / s_rate, "max_loss_rel_diff": worst,
+       "communication_hidden": hidden, "modules": modules, "timeline": job.get("timeline", [])}
 print(f"single-process : {s_rate:8.0f} tok/s  ({s_step:.3f} s/step)")
 print(f"braid run {layout}: {d_rate:8.0f} tok/s  ({d_step:.3f} s/step)  ratio {d_rate / s_rate:.2f}")
 print(f"max per-step loss rel diff: {worst:.2e}")
-print("last step, per module (averaged over ranks):")
-for t in job.get("timeline", []):
-    comm, exp = t["communication_seconds"], t["exposed_communication_seconds"]
-    hidden = 1 - exp / comm if comm > 0 else 1.0
-    print(f"  {t['module'][7:]:9s} compute {t['compute_seconds']:.3f} s  communication {comm:.3f} s  "
-          f"exposed {exp:.3f} s  hidden {hidden:.0%}")
+print("per module, mean per step and rank (steps 5..):")
+for name in ("encoder", "llm", "generator"):
+    m = modules.get(name)
+    if m: print(f"  {name:9s} compute {m['compute']:.4f} s  bubble {m['bubble']:.4f} s  "
+                f"communication {m['communication']:.4f} s  exposed {m['exposed']:.4f} s")
+print(f"communication hidden behind compute: {hidden:.1%} (all modules)")
 json.dump(out, open("out/bench/runtime-latest.json", "w"), indent=2)
 print("wrote out/bench/runtime-latest.json")
 PY

@@ -120,9 +120,9 @@ void RegisterJobCommands(CLI::App& app, std::function<int()>* run) {
           std::printf("%s\n", JobLine(j).c_str());
           std::printf("  run directory %s\n", j.run_dir().c_str());
           for (const auto& t : j.timeline())
-            std::printf("  %-9s compute %.3f s  communication %.3f s  exposed %.3f s (last step)\n",
+            std::printf("  %-9s compute %.3f s  communication %.3f s  exposed %.3f s  bubble %.3f s (last step)\n",
                         v1::Module_Name(t.module()).c_str() + 7, t.compute_seconds(), t.communication_seconds(),
-                        t.exposed_communication_seconds());
+                        t.exposed_communication_seconds(), t.bubble_seconds());
         }
         return kExitOk;
       };

@@ -3,6 +3,7 @@
 // through the orchestrator's KV store), deadlines, a dead peer, and an
 // informational latency/bandwidth measurement.
 #include <gtest/gtest.h>
+#include <thread>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -227,6 +228,33 @@ TEST(UcxChannel, TwoChannelsOneProcessOutOfOrder) {
   }
   EXPECT_EQ(a->inflight(), 0u);
   EXPECT_EQ(b->inflight(), 0u);
+}
+
+// A received message carries its send time; the receiver brackets its
+// arrival between its last look that found it incomplete and its first look
+// that found it complete.
+TEST(UcxChannel, ReceivedMessagesCarryTheirTransitWindow) {
+  auto a = MakeChannel(), b = MakeChannel();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Connect("b", b->address()).ok());
+  const uint64_t tag = MakeTag(kEncToLlmFwd, 7, 1, 3);
+  auto r = b->Irecv(tag);
+  ASSERT_TRUE(r.ok());
+  b->Progress();  // looked at it: not here yet
+  const double before_send = UnixNowSeconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto s = a->Isend("b", tag, {4, 8}, Payload(tag, 32));
+  ASSERT_TRUE(s.ok());
+  const double after_send = UnixNowSeconds();
+  Status st = DriveAll({a.get(), b.get()}, {*r, *s}, 20);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const UcxChannel::Request& m = **r;
+  EXPECT_GE(m.sent_unix(), before_send);
+  EXPECT_LE(m.sent_unix(), after_send);
+  EXPECT_GT(m.last_incomplete_unix(), 0.0);
+  EXPECT_LE(m.last_incomplete_unix(), m.completed_unix());
+  EXPECT_GE(m.completed_unix(), m.sent_unix());
+  EXPECT_LT(m.completed_unix() - m.sent_unix(), 5.0);
 }
 
 TEST(UcxChannel, RejectsBadSends) {

@@ -36,20 +36,28 @@ StepReport Report(Role role, int rank, int64_t step) {
 
 // Layout encoder 1, llm 2, generator 1; step 0:
 //   llm0: text_sum 6, tokens 100, samples [5,3,9,1] (the whole step), 1.0 s,
-//         spans COMPUTE .6, RECV_WAIT .2, SEND .1; grad_norm .5
+//         spans COMPUTE .6, RECV_WAIT .2, SEND .1, TRANSFER_WAIT .05;
+//         4 messages in transit .3 s (lower bound); grad_norm .5
 //   llm1: text_sum 4, tokens 80, 1.5 s, spans COMPUTE .8, ALLREDUCE .2
 //   gen0: gen_sum 2, 1.2 s, spans COMPUTE .5, OPTIMIZER .1; grad_norm .25
 //   enc0: 0.9 s, spans COMPUTE .4; grad_norm .75
 // text_loss = 10/40 = .25, gen_loss = 2/4 = .5, loss = .75, tokens 180,
 // samples 4, step_seconds 1.5; llm timeline: compute (.6+.8)/2 = .7,
-// communication (.2+.1+.2)/2 = .25, exposed (.2+.2)/2 = .2.
+// communication (transit .3 + send .1 + all-reduce .2)/2 = .3, exposed
+// (transfer wait .05 + send .1 + all-reduce .2)/2 = .175, bubble .2/2 = .1.
 std::vector<StepReport> StepZero() {
   StepReport l0 = Report(Role::kLlm, 0, 0);
   l0.text_loss_sum = 6;
   l0.tokens = 100;
   l0.sample_ids = {5, 3, 9, 1};
   l0.step_seconds = 1.0;
-  l0.spans = {{SpanKind::kCompute, 0, 0, 0.6}, {SpanKind::kRecvWait, 0, 0, 0.2}, {SpanKind::kSend, 0, 0, 0.1}};
+  l0.spans = {{SpanKind::kCompute, 0, 0, 0.6},
+              {SpanKind::kRecvWait, 0, 0, 0.2},
+              {SpanKind::kSend, 0, 0, 0.1},
+              {SpanKind::kTransferWait, 0, 0, 0.05}};
+  l0.transfer_seconds_min = 0.3;
+  l0.transfer_seconds_max = 0.4;
+  l0.messages = 4;
   l0.grad_norm = 0.5;
   StepReport l1 = Report(Role::kLlm, 1, 0);
   l1.text_loss_sum = 4;
@@ -116,8 +124,10 @@ TEST_F(StepCommitterTest, CommitsTheHandComputedStepInTheTrainersFormat) {
   const ModuleTimeline& llm = commit.timeline[1];
   EXPECT_EQ(llm.module, Role::kLlm);
   EXPECT_NEAR(llm.compute_seconds, 0.7, 1e-12);
-  EXPECT_NEAR(llm.communication_seconds, 0.25, 1e-12);
-  EXPECT_NEAR(llm.exposed_communication_seconds, 0.2, 1e-12);
+  EXPECT_NEAR(llm.communication_seconds, 0.3, 1e-12);
+  EXPECT_NEAR(llm.exposed_communication_seconds, 0.175, 1e-12);
+  EXPECT_NEAR(llm.bubble_seconds, 0.1, 1e-12);
+  EXPECT_EQ(llm.messages, 4);
   EXPECT_NEAR(commit.timeline[2].compute_seconds, 0.6, 1e-12);
 
   // A retry of a committed step is ignored.

@@ -150,6 +150,26 @@ void SetHostBusy(bool busy) {
 
 int OtherBusyThreads() { return ScanOthers().busy; }
 
+namespace {
+void (*g_hook)(void*) = nullptr;
+void* g_hook_arg = nullptr;
+double g_hook_last = 0;
+}  // namespace
+
+void SetOpBoundaryHook(void (*fn)(void*), void* arg) {
+  g_hook = fn;
+  g_hook_arg = arg;
+}
+
+void AtOpBoundary() {
+  AdaptComputeThreads();
+  if (g_hook == nullptr || omp_in_parallel()) return;
+  const double now = NowSeconds();
+  if (now - g_hook_last < 200e-6) return;
+  g_hook_last = now;
+  g_hook(g_hook_arg);
+}
+
 void AdaptComputeThreads() {
   if (!g.adaptive) return;
   const Others o = ScanOthers();

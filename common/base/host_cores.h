@@ -47,6 +47,15 @@ int OtherBusyThreads();
 // otherwise. Costs a scan of the table (64 slots) per call.
 void AdaptComputeThreads();
 
+// Called by the large ops (GEMMs, attention) before they start: adapts the
+// team (above) and runs the process's op-boundary hook, if one is set, at
+// most every 200 us. Workers set the hook to progress their transport, so
+// boundary transfers move on while they compute.
+void AtOpBoundary();
+// Sets (or, with nullptr, clears) the hook. Not thread-safe against
+// AtOpBoundary: set it before computing.
+void SetOpBoundaryHook(void (*fn)(void*), void* arg);
+
 // RAII: busy for the scope's lifetime (and adapts the team on entry).
 class HostBusyScope {
  public:

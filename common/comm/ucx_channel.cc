@@ -15,7 +15,7 @@ namespace {
 
 constexpr uint32_t kWireMagic = 0x44524242;  // "BBRD"
 constexpr size_t kHeaderBytes = sizeof(UcxChannel::Request::WireHeader);
-static_assert(kHeaderBytes == 48, "wire header layout is part of the protocol");
+static_assert(kHeaderBytes == 56, "wire header layout is part of the protocol");
 
 // A send or receive that failed in flight: the peer or the transport is gone.
 Status TransferError(const std::string& what, ucs_status_t st) {
@@ -56,6 +56,7 @@ struct UcxCallbacks {
 
 void UcxChannel::Request::Finish(Status s) {
   state_ = State::kDone;
+  completed_unix_ = UnixNowSeconds();
   status_ = std::move(s);
 }
 
@@ -145,6 +146,7 @@ StatusOr<std::shared_ptr<UcxChannel::Request>> UcxChannel::Isend(const std::stri
   r->header_.ndim = static_cast<uint32_t>(r->shape_.size());
   for (size_t i = 0; i < r->shape_.size(); ++i) r->header_.dims[i] = r->shape_[i];
   r->header_.num_floats = r->data_.size();
+  r->header_.sent_unix = UnixNowSeconds();
   r->iov_[0] = {&r->header_, kHeaderBytes};
   r->iov_[1] = {r->data_.data(), r->data_.size() * sizeof(float)};
   const size_t iovcnt = r->data_.empty() ? 1 : 2;
@@ -155,6 +157,7 @@ StatusOr<std::shared_ptr<UcxChannel::Request>> UcxChannel::Isend(const std::stri
   param.user_data = r.get();
   param.datatype = ucp_dt_make_iov();
   ucs_status_ptr_t p = ucp_tag_send_nbx(it->second, r->iov_, iovcnt, tag, &param);
+  sent_since_progress_ = true;
   if (p == nullptr) {
     r->Finish(Status::Ok());
   } else if (UCS_PTR_IS_ERR(p)) {
@@ -173,6 +176,7 @@ StatusOr<std::shared_ptr<UcxChannel::Request>> UcxChannel::Irecv(uint64_t tag, s
   r->state_ = Request::State::kProbing;
   inflight_.push_back(r);
   Advance(*r);  // the message may already be here
+  if (!r->done()) r->last_incomplete_unix_ = UnixNowSeconds();
   return r;
 }
 
@@ -243,8 +247,18 @@ bool UcxChannel::Advance(Request& r) {
 }
 
 bool UcxChannel::Progress() {
-  bool moved = ctx_->Progress() != 0;
-  for (auto& r : inflight_) moved = Advance(*r) || moved;
+  // Messages arrive and requests complete inside ucp_worker_progress, or
+  // inside our own sends (loopback): when neither happened since the last
+  // round, no request can have changed, and probing each pending receive
+  // again (a step posts ~100 up front) would be wasted.
+  const bool progressed = ctx_->Progress() != 0 || sent_since_progress_;
+  sent_since_progress_ = false;
+  bool moved = progressed;
+  double now = 0;
+  for (auto& r : inflight_) {
+    if (progressed) moved = Advance(*r) || moved;
+    if (!r->done() && !r->is_send_) r->last_incomplete_unix_ = now != 0 ? now : (now = UnixNowSeconds());
+  }
   std::erase_if(inflight_, [](const std::shared_ptr<Request>& r) { return r->done(); });
   return moved;
 }

@@ -4,7 +4,8 @@
 // asynchronously and with deadlines: no wait hangs forever on a dead peer.
 //
 // Wire format: one UCX tagged message per tensor, sent as a two-entry iov
-// (48-byte header with up to 4 int64 dims, then the floats) without copying.
+// (56-byte header: up to 4 int64 dims and the send time, then the floats)
+// without copying.
 // A receive probes for its exact tag (removing the message from UCX's
 // unexpected queue), sizes its buffer from the probed length, then receives.
 //
@@ -91,6 +92,7 @@ class UcxChannel {
   std::unique_ptr<UcxContext> ctx_;
   std::map<std::string, ucp_ep*> eps_;  // sorted: the close order
   std::vector<std::shared_ptr<Request>> inflight_;
+  bool sent_since_progress_ = false;
 };
 
 class UcxChannel::Request {
@@ -106,6 +108,14 @@ class UcxChannel::Request {
   const std::vector<int64_t>& shape() const { return shape_; }
   const std::vector<float>& data() const { return data_; }
   std::vector<float> TakeData() { return std::move(data_); }
+  // Timing (Unix seconds; comparable across processes on one host). For a
+  // completed receive: when the sender handed the message to UCX (from the
+  // wire header), the last time this side progressed and found it not yet
+  // complete (0 if it was complete at the first look), and when this side
+  // first found it complete. The message completed in between the last two.
+  double sent_unix() const { return header_.sent_unix; }
+  double last_incomplete_unix() const { return last_incomplete_unix_; }
+  double completed_unix() const { return completed_unix_; }
 
   // Wire header (public for the static_assert in the .cc; not an API).
   struct WireHeader {
@@ -113,6 +123,7 @@ class UcxChannel::Request {
     uint32_t ndim;
     int64_t dims[4];
     uint64_t num_floats;
+    double sent_unix;  // the sender's wall clock when it posted the message
   };
 
  private:
@@ -135,6 +146,7 @@ class UcxChannel::Request {
   bool ucp_completed_ = false;   // set by the completion callback
   int ucp_status_ = 0;           // ucs_status_t from the callback
   WireHeader header_{};
+  double last_incomplete_unix_ = 0, completed_unix_ = 0;
   Iov iov_[2]{};
   std::vector<int64_t> shape_;
   std::vector<float> data_;

@@ -1,5 +1,7 @@
 #include "common/worker/inproc_fabric.h"
 
+#include "common/base/clock.h"
+
 #include <chrono>
 
 #include "common/base/check.h"
@@ -11,7 +13,8 @@ class InProcFabric::Transport : public BoundaryTransport {
   Transport(InProcFabric* f, Role role, int rank) : f_(f), role_(role), rank_(rank) {}
   Status Send(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
               std::vector<float> data) override {
-    f_->Put(dst_role, dst_rank, role_, rank_, key, Message{std::move(shape), std::move(data)});
+    const double now = UnixNowSeconds();  // delivered as it is sent
+    f_->Put(dst_role, dst_rank, role_, rank_, key, Message{std::move(shape), std::move(data), now, now, now});
     return Status::Ok();
   }
   StatusOr<Message> Recv(Role src_role, int src_rank, const BoundaryKey& key) override {

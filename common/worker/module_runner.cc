@@ -60,7 +60,50 @@ ParamBuffer& ModuleRunner::params() {
 }
 
 void ModuleRunner::Span(SpanKind kind, int32_t mb, double start, double end) {
-  if (result_) result_->spans.push_back({kind, mb, start - step_start_, end - start});
+  if (result_ && end > start) result_->spans.push_back({kind, mb, start - step_start_, end - start});
+}
+
+double ModuleRunner::NoteArrival(const Message& m) {
+  if (m.sent_unix <= 0) return 0;
+  if (result_) {
+    result_->transfer_seconds_min += std::max(0.0, m.arrived_after_unix - m.sent_unix);
+    result_->transfer_seconds_max += std::max(0.0, m.arrived_by_unix - m.sent_unix);
+    ++result_->messages;
+  }
+  return m.sent_unix - unix_minus_steady_;
+}
+
+void ModuleRunner::WaitSpans(int32_t mb, double t0, double t1, double ready) {
+  const double split = std::clamp(ready, t0, t1);
+  Span(SpanKind::kRecvWait, mb, t0, split);
+  Span(SpanKind::kTransferWait, mb, split, t1);
+}
+
+// Posts every receive of the step up front: messages then arrive while this
+// rank computes (the transport is polled between ops) instead of when asked for.
+void ModuleRunner::ExpectStepMessages(int64_t step, const std::vector<RankMicrobatch>& mbs) {
+  for (const RankMicrobatch& mb : mbs) {
+    switch (role_) {
+      case Role::kEncoder:
+        for (const RankImage& im : mb.images)
+          transport_->Expect(Role::kLlm, im.llm_rank, {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid});
+        break;
+      case Role::kLlm:
+        for (const RankSample& s : mb.samples) {
+          for (size_t j = 0; j < s.image_uids.size(); ++j)
+            transport_->Expect(Role::kEncoder, s.image_encoder_ranks[j],
+                               {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]});
+          for (size_t j = 0; j < s.gen_uids.size(); ++j)
+            transport_->Expect(Role::kGenerator, s.gen_generator_ranks[j],
+                               {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]});
+        }
+        break;
+      case Role::kGenerator:
+        for (const RankGen& gt : mb.gen)
+          transport_->Expect(Role::kLlm, gt.llm_rank, {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid});
+        break;
+    }
+  }
 }
 
 // ---- encoder ---------------------------------------------------------------
@@ -95,17 +138,18 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
   const int64_t n = int64_t(mb.images.size());
   if (n == 0) return Status::Ok();
   std::vector<float> demb(static_cast<size_t>(n * P_ * C_));
-  double t0 = NowSeconds();
+  double t0 = NowSeconds(), ready = 0;
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
     ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kLlm, im.llm_rank,
                                                  {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid}));
+    ready = std::max(ready, NoteArrival(m));
     if (int64_t(m.data.size()) != P_ * C_)
       return Status::Internal("image gradient of unit " + std::to_string(im.uid) + " has " +
                               std::to_string(m.data.size()) + " values, want " + std::to_string(P_ * C_));
     std::copy(m.data.begin(), m.data.end(), demb.begin() + k * P_ * C_);
   }
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
+  WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const double t1 = NowSeconds();
   {
     HostBusyScope busy;
@@ -130,16 +174,17 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
     return Status::Internal("llm: image placeholder rows do not match the routed images");
   // Gather the image embeddings of its samples, from whichever encoder ranks made them.
   std::vector<float> image_emb(static_cast<size_t>(n_images * P_ * C_));
-  double t0 = NowSeconds();
+  double t0 = NowSeconds(), ready = 0;
   int64_t k = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
       ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kEncoder, s.image_encoder_ranks[j],
                                                    {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]}));
+      ready = std::max(ready, NoteArrival(m));
       if (int64_t(m.data.size()) != P_ * C_) return Status::Internal("llm: image embedding of wrong size");
       std::copy(m.data.begin(), m.data.end(), image_emb.begin() + k * P_ * C_);
     }
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
+  WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   Tensor gen_hidden;
   int64_t count = 0;
   const double t1 = NowSeconds();
@@ -167,16 +212,17 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   int64_t n_gen = 0;
   for (const RankSample& s : mb.samples) n_gen += int64_t(s.gen_uids.size());
   std::vector<float> dgen(static_cast<size_t>(n_gen * K_ * C_));
-  double t0 = NowSeconds();
+  double t0 = NowSeconds(), ready = 0;
   int64_t g = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
       ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kGenerator, s.gen_generator_ranks[j],
                                                    {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]}));
+      ready = std::max(ready, NoteArrival(m));
       if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("llm: conditioning gradient of wrong size");
       std::copy(m.data.begin(), m.data.end(), dgen.begin() + g * K_ * C_);
     }
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
+  WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
   Tensor dimg;
   const double t1 = NowSeconds();
@@ -206,18 +252,19 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   const int64_t pix = generator_->pixels();
   std::vector<float> cond(static_cast<size_t>(n * K_ * C_)), images;
   std::vector<uint64_t> keys;
-  double t0 = NowSeconds();
+  double t0 = NowSeconds(), ready = 0;
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
     ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kLlm, gt.llm_rank,
                                                  {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid}));
+    ready = std::max(ready, NoteArrival(m));
     if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("generator: conditioning of wrong size");
     std::copy(m.data.begin(), m.data.end(), cond.begin() + i * K_ * C_);
     if (int64_t(gt.pixels.size()) != pix) return Status::Internal("generator: target image of wrong size");
     images.insert(images.end(), gt.pixels.begin(), gt.pixels.end());
     keys.push_back(gt.key);
   }
-  Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
+  WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
   Tensor dcond;
   const double t1 = NowSeconds();
@@ -263,6 +310,8 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   result_ = &result;
   step_start_ = NowSeconds();
   result.start_unix = UnixNowSeconds();
+  unix_minus_steady_ = result.start_unix - step_start_;
+  ExpectStepMessages(step, mbs);
   ParamBuffer& pb = params();
   pb.ZeroGrads();
   const int M = int(mbs.size());

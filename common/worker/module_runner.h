@@ -20,7 +20,10 @@
 
 namespace braid::worker {
 
-enum class SpanKind { kCompute = 1, kSend = 2, kRecvWait = 3, kAllReduce = 4, kOptimizer = 5 };
+// kRecvWait: waiting for a peer still computing what this rank needs (a
+// pipeline bubble); kTransferWait: waiting although the peer had sent it (the
+// transfer itself, exposed).
+enum class SpanKind { kCompute = 1, kSend = 2, kRecvWait = 3, kAllReduce = 4, kOptimizer = 5, kTransferWait = 6 };
 struct SpanRecord {
   SpanKind kind;
   int32_t microbatch;      // -1 for whole-step spans (all-reduce, optimizer)
@@ -37,6 +40,11 @@ struct StepResult {
   float lr = 0;
   double seconds = 0;
   double start_unix = 0;     // wall clock at the step's start: aligns ranks' timelines
+  // Boundary messages received: summed time from the sender's send to their
+  // arrival here, bounds from when this rank last saw each incomplete and
+  // first saw it complete (it looks between ops, so the bounds are tight).
+  double transfer_seconds_min = 0, transfer_seconds_max = 0;
+  int64_t messages = 0;
   std::vector<SpanRecord> spans;
 };
 
@@ -64,6 +72,13 @@ class ModuleRunner {
   Status LlmBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   Status GeneratorForwardBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   void Span(SpanKind kind, int32_t mb, double start, double end);
+  // Books a received message's transfer time; returns when it was sent
+  // (steady clock of this process).
+  double NoteArrival(const Message& m);
+  // Splits a wait [t0, t1] for messages the last of which was sent at
+  // `ready` into a bubble (before) and an exposed transfer (after).
+  void WaitSpans(int32_t mb, double t0, double t1, double ready);
+  void ExpectStepMessages(int64_t step, const std::vector<RankMicrobatch>& mbs);
 
   Role role_;
   int rank_;
@@ -79,6 +94,7 @@ class ModuleRunner {
   // capacity, so a step allocates (and page-faults) nothing new.
   std::vector<std::unique_ptr<Pending>> pending_;
   double step_start_ = 0;
+  double unix_minus_steady_ = 0;
   StepResult* result_ = nullptr;
 };
 

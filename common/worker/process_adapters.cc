@@ -82,9 +82,24 @@ Status UcxTransport::Send(Role dst_role, int dst_rank, const BoundaryKey& key, s
   return Status::Ok();
 }
 
+void UcxTransport::Expect(Role src_role, int src_rank, const BoundaryKey& key) {
+  const uint64_t tag = comm::MakeTag(uint32_t(key.kind), uint64_t(key.step), uint32_t(key.microbatch), key.uid);
+  if (expected_.count(tag) != 0) return;
+  StatusOr<std::shared_ptr<comm::UcxChannel::Request>> req = channel_->Irecv(tag, PeerName(src_role, src_rank));
+  if (req.ok()) expected_.emplace(tag, std::move(*req));  // on error Recv posts it again and reports
+}
+
+void UcxTransport::Poll() { channel_->Progress(); }
+
 StatusOr<Message> UcxTransport::Recv(Role src_role, int src_rank, const BoundaryKey& key) {
   const uint64_t tag = comm::MakeTag(uint32_t(key.kind), uint64_t(key.step), uint32_t(key.microbatch), key.uid);
-  ASSIGN_OR_RETURN(auto req, channel_->Irecv(tag, PeerName(src_role, src_rank)));
+  std::shared_ptr<comm::UcxChannel::Request> req;
+  if (auto it = expected_.find(tag); it != expected_.end()) {
+    req = std::move(it->second);
+    expected_.erase(it);
+  } else {
+    ASSIGN_OR_RETURN(req, channel_->Irecv(tag, PeerName(src_role, src_rank)));
+  }
   // Wait in slices so a cancel (job cancelled, peer lost) is noticed quickly.
   const double deadline = NowSeconds() + timeout_;
   while (true) {
@@ -105,6 +120,9 @@ StatusOr<Message> UcxTransport::Recv(Role src_role, int src_rank, const Boundary
   Message m;
   m.shape = req->shape();
   m.data = req->TakeData();
+  m.sent_unix = req->sent_unix();
+  m.arrived_after_unix = req->last_incomplete_unix();
+  m.arrived_by_unix = req->completed_unix();
   // Drop completed sends so the list does not grow over a step.
   std::erase_if(sends_, [](const auto& r) { return r->done() && r->status().ok(); });
   return m;

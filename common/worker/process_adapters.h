@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,8 @@ class UcxTransport : public BoundaryTransport {
               std::vector<float> data) override;
   StatusOr<Message> Recv(Role src_role, int src_rank, const BoundaryKey& key) override;
   Status FlushSends() override;
+  void Expect(Role src_role, int src_rank, const BoundaryKey& key) override;
+  void Poll() override;
   // Makes waits return Cancelled soon (thread-safe).
   void Cancel() { cancelled_ = true; }
 
@@ -53,6 +56,7 @@ class UcxTransport : public BoundaryTransport {
   UcxTransport() = default;
   std::unique_ptr<comm::UcxChannel> channel_;
   std::vector<std::shared_ptr<comm::UcxChannel::Request>> sends_;
+  std::map<uint64_t, std::shared_ptr<comm::UcxChannel::Request>> expected_;  // by tag
   double timeout_ = 60;
   std::atomic<bool> cancelled_{false};
 };

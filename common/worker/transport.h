@@ -33,6 +33,11 @@ struct BoundaryKey {
 struct Message {
   std::vector<int64_t> shape;
   std::vector<float> data;
+  // Timing, wall clock (Unix seconds): when the sender handed it over, and
+  // the window in which it arrived here (after `arrived_after`, by
+  // `arrived_by`; both 0 when the transport cannot tell).
+  double sent_unix = 0;
+  double arrived_after_unix = 0, arrived_by_unix = 0;
 };
 
 class BoundaryTransport {
@@ -46,6 +51,12 @@ class BoundaryTransport {
   virtual StatusOr<Message> Recv(Role src_role, int src_rank, const BoundaryKey& key) = 0;
   // Waits until every Send so far has completed.
   virtual Status FlushSends() = 0;
+  // Optional: posts the receive of a message Recv will ask for later, so it
+  // can arrive while this rank computes; Poll() moves posted transfers on
+  // (the worker calls it between ops). Transports that deliver on their own
+  // ignore both.
+  virtual void Expect(Role /*src_role*/, int /*src_rank*/, const BoundaryKey& /*key*/) {}
+  virtual void Poll() {}
 };
 
 class DpGroup {

@@ -295,6 +295,11 @@ class Worker {
     ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, a.rank(), dp[int(role_)], flags_.host,
                                                      flags_.comm_timeout));
     ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get());
+    // Boundary transfers move on between ops while this rank computes.
+    SetOpBoundaryHook([](void* t) { static_cast<UcxTransport*>(t)->Poll(); }, transport.get());
+    struct ClearHook {
+      ~ClearHook() { SetOpBoundaryHook(nullptr, nullptr); }
+    } clear_hook;
     v1::StreamMicrobatchesRequest sreq;
     sreq.set_job_id(a.job_id());
     sreq.set_role(ToProtoModule(role_));
@@ -339,6 +344,9 @@ class Worker {
       rep.set_lr(r.lr);
       rep.set_wrote_checkpoint(wrote);
       rep.set_step_start_unix(r.start_unix);
+      rep.set_transfer_seconds_min(r.transfer_seconds_min);
+      rep.set_transfer_seconds_max(r.transfer_seconds_max);
+      rep.set_messages(r.messages);
       for (const SpanRecord& sp : r.spans) {
         v1::Span* p = rep.add_spans();
         p->set_kind(v1::Span::Kind(int(sp.kind)));

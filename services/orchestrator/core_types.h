@@ -53,7 +53,8 @@ struct StepMetrics {
 // (definitions in step_committer.h).
 struct ModuleTimeline {
   Role module = Role::kEncoder;
-  double compute_seconds = 0, communication_seconds = 0, exposed_communication_seconds = 0;
+  double compute_seconds = 0, communication_seconds = 0, exposed_communication_seconds = 0, bubble_seconds = 0;
+  int64_t messages = 0;
 };
 
 // What JobService shows of a job (braid.v1.Job).
@@ -86,7 +87,15 @@ struct Assignment {
 };
 
 // Same numbers as braid.v1.Span.Kind.
-enum class SpanKind { kUnspecified = 0, kCompute = 1, kSend = 2, kRecvWait = 3, kAllreduce = 4, kOptimizer = 5 };
+enum class SpanKind {
+  kUnspecified = 0,
+  kCompute = 1,
+  kSend = 2,
+  kRecvWait = 3,
+  kAllreduce = 4,
+  kOptimizer = 5,
+  kTransferWait = 6
+};
 struct Span {
   SpanKind kind = SpanKind::kUnspecified;
   int microbatch = 0;
@@ -108,6 +117,8 @@ struct StepReport {
   double grad_norm = 0, lr = 0;
   bool wrote_checkpoint = false;
   double step_start_unix = 0;
+  double transfer_seconds_min = 0, transfer_seconds_max = 0;
+  int64_t messages = 0;
 };
 
 using braid::UnixNowSeconds;

@@ -42,6 +42,8 @@ void ToProto(const Job& job, braid::v1::Job* out) {
     p->set_compute_seconds(t.compute_seconds);
     p->set_communication_seconds(t.communication_seconds);
     p->set_exposed_communication_seconds(t.exposed_communication_seconds);
+    p->set_bubble_seconds(t.bubble_seconds);
+    p->set_messages(t.messages);
   }
   out->set_eta_seconds(job.eta_seconds);
 }
@@ -90,6 +92,9 @@ StepReport FromProto(const braid::v1::ReportStepRequest& req) {
   r.lr = req.lr();
   r.wrote_checkpoint = req.wrote_checkpoint();
   r.step_start_unix = req.step_start_unix();
+  r.transfer_seconds_min = req.transfer_seconds_min();
+  r.transfer_seconds_max = req.transfer_seconds_max();
+  r.messages = req.messages();
   return r;
 }
 

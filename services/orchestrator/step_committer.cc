@@ -36,6 +36,7 @@ const char* SpanKindName(SpanKind k) {
     case SpanKind::kRecvWait: return "recv_wait";
     case SpanKind::kAllreduce: return "allreduce";
     case SpanKind::kOptimizer: return "optimizer";
+    case SpanKind::kTransferWait: return "transfer_wait";
     case SpanKind::kUnspecified: break;
   }
   return "unspecified";
@@ -58,6 +59,8 @@ json TimelineLine(int64_t step, const std::map<std::pair<int, int>, StepReport>&
                      {"rank", r.rank},
                      {"start", r.step_start_unix - t0},
                      {"seconds", r.step_seconds},
+                     {"messages", r.messages},
+                     {"transfer_seconds", {r.transfer_seconds_min, r.transfer_seconds_max}},
                      {"spans", std::move(spans)}});
   }
   return {{"step", step}, {"start_unix", t0}, {"ranks", std::move(ranks)}};
@@ -169,23 +172,35 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
     t.module = role;
     const int dp = js.job.layout.of(role).dp;
     for (int rank = 0; rank < dp; ++rank) {
-      for (const Span& s : reports.at({static_cast<int>(role), rank}).spans) {
+      const StepReport& r = reports.at({static_cast<int>(role), rank});
+      // Transfers in flight while the rank computed are hidden; the waits
+      // after the data was sent, the sends and the all-reduce are not. The
+      // lower bound of the transfer time keeps the hidden share conservative.
+      double exposed_transfer = 0;
+      for (const Span& s : r.spans) {
         switch (s.kind) {
           case SpanKind::kCompute:
           case SpanKind::kOptimizer: t.compute_seconds += s.seconds; break;
-          case SpanKind::kRecvWait:
+          case SpanKind::kRecvWait: t.bubble_seconds += s.seconds; break;
+          case SpanKind::kTransferWait:
+            exposed_transfer += s.seconds;
+            t.exposed_communication_seconds += s.seconds;
+            break;
           case SpanKind::kAllreduce:
+          case SpanKind::kSend:
             t.communication_seconds += s.seconds;
             t.exposed_communication_seconds += s.seconds;
             break;
-          case SpanKind::kSend: t.communication_seconds += s.seconds; break;
           case SpanKind::kUnspecified: break;
         }
       }
+      t.communication_seconds += std::max(r.transfer_seconds_min, exposed_transfer);
+      t.messages += r.messages;
     }
     t.compute_seconds /= dp;
     t.communication_seconds /= dp;
     t.exposed_communication_seconds /= dp;
+    t.bubble_seconds /= dp;
     c.timeline.push_back(t);
   }
 

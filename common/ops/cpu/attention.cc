@@ -33,7 +33,7 @@ inline std::vector<Task> MakeTasks(int num_seqs, int64_t NH) {
 template <typename T>
 void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, int num_seqs, int64_t NH,
                        int64_t HD, bool causal) {
-  AdaptComputeThreads();
+  AtOpBoundary();
   const int64_t C = NH * HD, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(HD));
   std::vector<Task> tasks = MakeTasks(num_seqs, NH);
@@ -76,7 +76,7 @@ void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, 
 template <typename T>
 void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse,
                         const int32_t* cu_seqlens, int num_seqs, int64_t NH, int64_t HD, bool causal) {
-  AdaptComputeThreads();
+  AtOpBoundary();
   const int64_t C = NH * HD, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(HD));
   std::vector<Task> tasks = MakeTasks(num_seqs, NH);

@@ -24,7 +24,7 @@ void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alph
 
 template <typename T>
 void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C, int64_t OC) {
-  AdaptComputeThreads();
+  AtOpBoundary();
   if (N == 0) return;
   if (bias) {
     for (int64_t n = 0; n < N; ++n)
@@ -37,7 +37,7 @@ void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_
 template <typename T>
 void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight, int64_t N,
                      int64_t C, int64_t OC) {
-  AdaptComputeThreads();
+  AtOpBoundary();
   if (N == 0) return;
   // dinp (N,C) += dout (N,OC) @ weight (OC,C)
   if (dinp) gemm<T>(false, false, N, C, OC, T(1), dout, OC, weight, C, T(1), dinp, C);
