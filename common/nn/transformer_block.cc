@@ -29,6 +29,7 @@ void TransformerBlock::Declare(ParamBuffer& pb, const std::string& p, const Bloc
   fc_b_ = pb.Add(p + "mlp.fc.bias", {F}, false);
   out_w_ = pb.Add(p + "mlp.proj.weight", {C, cfg.hidden});
   out_b_ = pb.Add(p + "mlp.proj.bias", {C}, false);
+  bucket_ = pb.AddBucket(ln1_w_, out_b_);
 }
 
 void TransformerBlock::Init(ParamBuffer& pb, uint64_t seed, int num_layers) const {
@@ -120,6 +121,7 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
   else
     ops::layernorm_backward(dinp, pb.grad(ln1_w_), pb.grad(ln1_b_), dln1.data(), inp, pb.param(ln1_w_),
                             c.ln1_mean.data(), c.ln1_rstd.data(), N, C);
+  pb.BucketReady(bucket_);
 }
 
 }  // namespace braid::nn

@@ -52,6 +52,7 @@ class TransformerBlock {
   BlockConfig cfg_;
   int ln1_w_ = -1, ln1_b_ = -1, qkv_w_ = -1, qkv_b_ = -1, proj_w_ = -1, proj_b_ = -1;
   int ln2_w_ = -1, ln2_b_ = -1, fc_w_ = -1, fc_b_ = -1, out_w_ = -1, out_b_ = -1;
+  int bucket_ = -1;  // this block's parameters, one gradient bucket
 };
 
 }  // namespace braid::nn

@@ -30,6 +30,14 @@ int ParamBuffer::Add(const std::string& name, std::vector<int64_t> shape, bool d
   return static_cast<int>(views_.size()) - 1;
 }
 
+int ParamBuffer::AddBucket(int first_view, int last_view) {
+  BRAID_CHECK(first_view >= 0 && first_view <= last_view && last_view < int(views_.size()));
+  const ParamView& a = views_[size_t(first_view)];
+  const ParamView& b = views_[size_t(last_view)];
+  buckets_.push_back({a.offset, b.offset + b.numel - a.offset});
+  return int(buckets_.size()) - 1;
+}
+
 void ParamBuffer::Allocate() {
   BRAID_CHECK(!allocated_);
   params_.assign(static_cast<size_t>(total_), 0.0f);

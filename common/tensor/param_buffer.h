@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,26 @@ class ParamBuffer {
   const std::vector<float>& grads() const { return grads_; }
   void ZeroGrads();
 
+  // Gradient buckets: contiguous ranges of the flat buffer whose gradients a
+  // backward pass finishes together (a transformer block's), so the DP
+  // all-reduce of one bucket can run while the backward goes on. AddBucket
+  // takes the bucket's first and last view (declared consecutively).
+  struct Bucket {
+    int64_t offset = 0, numel = 0;
+  };
+  int AddBucket(int first_view, int last_view);
+  const std::vector<Bucket>& buckets() const { return buckets_; }
+  // The module's backward calls this when bucket `b`'s gradients are final
+  // for the pass; runs the hook (set by whoever wants to know, e.g. the
+  // runtime during a step's last backward). Cheap when no hook is set.
+  void BucketReady(int b) const {
+    if (bucket_hook_) bucket_hook_(b);
+  }
+  void SetBucketReadyHook(std::function<void(int)> hook) { bucket_hook_ = std::move(hook); }
+
  private:
+  std::vector<Bucket> buckets_;
+  std::function<void(int)> bucket_hook_;
   std::vector<ParamView> views_;
   std::vector<float> params_;
   std::vector<float> grads_;

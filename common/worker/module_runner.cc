@@ -46,6 +46,19 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
       break;
   }
   opt_ = std::make_unique<AdamW>(params().size(), AdamWConfigFor(cfg.train));
+  // All-reduce order: buckets from the end of the buffer (the backward
+  // finishes the last layers first), then the ranges outside any bucket.
+  const auto& buckets = params().buckets();
+  for (int b = 0; b < int(buckets.size()); ++b) bucket_plan_.push_back(b);
+  std::sort(bucket_plan_.begin(), bucket_plan_.end(),
+            [&](int a, int b) { return buckets[size_t(a)].offset > buckets[size_t(b)].offset; });
+  int64_t end = params().size();
+  for (int b : bucket_plan_) {
+    const ParamBuffer::Bucket& k = buckets[size_t(b)];
+    if (k.offset + k.numel < end) gaps_.push_back({k.offset + k.numel, end - (k.offset + k.numel)});
+    end = k.offset;
+  }
+  if (end > 0) gaps_.push_back({0, end});
 }
 
 ModuleRunner::~ModuleRunner() = default;
@@ -320,12 +333,39 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   // backward alternately, then the remaining backwards.
   const int w = WarmupForwards(role_, M);
   int next_f = 0, next_b = 0;
+  // DP: each gradient bucket's all-reduce starts as soon as the step's last
+  // backward has finished it, in a fixed order (the same on every rank: a
+  // rank whose last microbatch is empty starts them all at the end).
+  const bool overlap = dp_->size() > 1;
+  struct ClearHook {  // the hook refers to this frame: never outlive it
+    ParamBuffer& pb;
+    ~ClearHook() { pb.SetBucketReadyHook(nullptr); }
+  } clear_hook{pb};
+  std::vector<char> ready(pb.buckets().size(), 0);
+  size_t started = 0;
+  Status start_status;
+  auto start_ready = [&](bool all) {
+    for (; started < bucket_plan_.size() && (all || ready[size_t(bucket_plan_[started])]); ++started) {
+      const ParamBuffer::Bucket& b = pb.buckets()[size_t(bucket_plan_[started])];
+      Status s = dp_->StartAllReduceSum(pb.grads().data() + b.offset, b.numel);
+      if (start_status.ok()) start_status = s;
+    }
+  };
+  auto arm_overlap = [&]() {
+    if (!overlap) return;
+    pb.SetBucketReadyHook([&](int b) {
+      ready[size_t(b)] = 1;
+      start_ready(false);
+    });
+  };
   auto forward = [&]() -> Status {
+    if (role_ == Role::kGenerator && next_f == M - 1) arm_overlap();  // its backward runs in its forward
     Status s = Forward(step, mbs[size_t(next_f)], pending_[size_t(next_f)].get());
     ++next_f;
     return s;
   };
   auto backward = [&]() -> Status {
+    if (role_ != Role::kGenerator && next_b == M - 1) arm_overlap();
     Status s = Backward(step, mbs[size_t(next_b)], pending_[size_t(next_b)].get());
     ++next_b;
     return s;
@@ -341,9 +381,21 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
     RETURN_IF_ERROR(transport_->FlushSends());
     Span(SpanKind::kSend, -1, t0, NowSeconds());
   }
-  // Data parallel: sum the gradients over the module's DP group.
+  pb.SetBucketReadyHook(nullptr);
+  // Data parallel: sum the gradients over the module's DP group. What the
+  // backward did not start (the rest of the buckets, then the parameters
+  // outside any bucket) starts now; the span is the wait that remains.
   double t0 = NowSeconds();
-  RETURN_IF_ERROR(dp_->AllReduceSum(pb.grads().data(), pb.size()));
+  if (overlap) {
+    start_ready(true);
+    for (const ParamBuffer::Bucket& g : gaps_) {
+      Status s = dp_->StartAllReduceSum(pb.grads().data() + g.offset, g.numel);
+      if (start_status.ok()) start_status = s;
+    }
+    Status w = dp_->WaitAllReduces();
+    RETURN_IF_ERROR(start_status);
+    RETURN_IF_ERROR(w);
+  }
   double t1 = NowSeconds();
   Span(SpanKind::kAllReduce, -1, t0, t1);
   result.lr = LearningRateAt(LrScheduleFor(cfg_.train), int(step));

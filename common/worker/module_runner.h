@@ -93,6 +93,8 @@ class ModuleRunner {
   // One per microbatch, kept across steps: activation buffers keep their
   // capacity, so a step allocates (and page-faults) nothing new.
   std::vector<std::unique_ptr<Pending>> pending_;
+  std::vector<int> bucket_plan_;              // gradient buckets in all-reduce order
+  std::vector<ParamBuffer::Bucket> gaps_;     // parameters outside any bucket
   double step_start_ = 0;
   double unix_minus_steady_ = 0;
   StepResult* result_ = nullptr;

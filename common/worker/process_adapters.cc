@@ -147,4 +147,58 @@ StatusOr<std::unique_ptr<GlooDpGroup>> GlooDpGroup::Create(comm::KvStore* kv, Ro
   return g;
 }
 
+GlooDpGroup::~GlooDpGroup() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void GlooDpGroup::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stop_ and nothing left
+    auto [data, n] = queue_.front();
+    queue_.pop_front();
+    busy_ = true;
+    const bool skip = !first_error_.ok();  // after a failure the group is unusable
+    lock.unlock();
+    Status s = skip ? Status::Ok() : group_->AllReduceSum(data, n);
+    lock.lock();
+    busy_ = false;
+    if (!s.ok() && first_error_.ok()) first_error_ = s;
+    cv_.notify_all();
+  }
+}
+
+Status GlooDpGroup::StartAllReduceSum(float* data, int64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+  queue_.emplace_back(data, n);
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Status GlooDpGroup::WaitAllReduces() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  Status s = first_error_;
+  first_error_ = Status::Ok();
+  return s;
+}
+
+Status GlooDpGroup::AllReduceSum(float* data, int64_t n) {
+  RETURN_IF_ERROR(WaitAllReduces());
+  return group_->AllReduceSum(data, n);
+}
+
+Status GlooDpGroup::AllReduceSum(double* data, int64_t n) {
+  RETURN_IF_ERROR(WaitAllReduces());
+  return group_->AllReduceSum(data, n);
+}
+
 }  // namespace braid::worker

@@ -5,6 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <map>
 #include <memory>
 #include <string>
@@ -66,13 +70,29 @@ class GlooDpGroup : public DpGroup {
   // Rendezvous under "<prefix>gloo/<role>/" of `kv`.
   static StatusOr<std::unique_ptr<GlooDpGroup>> Create(comm::KvStore* kv, Role role, int rank, int size,
                                                        const std::string& host, double timeout_seconds);
+  ~GlooDpGroup() override;
   int size() const override { return group_->size(); }
   int rank() const override { return group_->rank(); }
-  Status AllReduceSum(float* data, int64_t n) override { return group_->AllReduceSum(data, n); }
-  Status AllReduceSum(double* data, int64_t n) override { return group_->AllReduceSum(data, n); }
+  // Synchronous sums first wait for the started ones (one Gloo context, used
+  // by one thread at a time).
+  Status AllReduceSum(float* data, int64_t n) override;
+  Status AllReduceSum(double* data, int64_t n) override;
+  // Started sums run on the group's communication thread, in order, while
+  // the caller computes.
+  Status StartAllReduceSum(float* data, int64_t n) override;
+  Status WaitAllReduces() override;
 
  private:
+  GlooDpGroup() = default;
+  void Loop();
+
   std::unique_ptr<comm::GlooGroup> group_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<float*, int64_t>> queue_;
+  bool busy_ = false, stop_ = false;
+  Status first_error_;
+  std::thread thread_;
 };
 
 std::string PeerName(Role role, int rank);

@@ -67,6 +67,12 @@ class DpGroup {
   // Sum over the group, in place; every rank ends with identical values.
   virtual Status AllReduceSum(float* data, int64_t n) = 0;
   virtual Status AllReduceSum(double* data, int64_t n) = 0;
+  // Asynchronous: starts summing data[0, n) over the group and returns; the
+  // data must stay untouched until WaitAllReduces. Started sums complete in
+  // order; every rank must start the same sequence. The default runs it now.
+  virtual Status StartAllReduceSum(float* data, int64_t n) { return AllReduceSum(data, n); }
+  // Waits for every started sum; the first failure, if any.
+  virtual Status WaitAllReduces() { return Status::Ok(); }
 };
 
 }  // namespace braid::worker
