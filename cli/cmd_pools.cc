@@ -135,6 +135,7 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
               }
               v1::CancelJobRequest req;
               req.set_job_id(id);
+              req.set_reason(reason);
               v1::CancelJobReply reply;
               auto ctx = rpc::MakeContext();
               stub->CancelJob(ctx.get(), req, &reply);

@@ -124,7 +124,10 @@ TEST(JobTableTest, CancelRules) {
 
   const std::string running = jobs.Submit(TinyYaml())->id;
   ASSERT_TRUE(jobs.MarkRunning(running, Layout{}).ok());
-  EXPECT_EQ(jobs.Cancel(running)->state, JobState::kCancelled);
+  StatusOr<Job> with_reason = jobs.Cancel(running, "llm-0 exited with code 1");
+  ASSERT_TRUE(with_reason.ok());
+  EXPECT_EQ(with_reason->state, JobState::kCancelled);
+  EXPECT_EQ(with_reason->reason, "cancelled: llm-0 exited with code 1");
   EXPECT_EQ(jobs.MarkFinal(running, JobState::kFailed, "x").code(), StatusCode::kFailedPrecondition);
 }
 

@@ -34,7 +34,7 @@ class JobServiceImpl final : public pb::JobService::Service {
   }
 
   grpc::Status CancelJob(grpc::ServerContext*, const pb::CancelJobRequest* req, pb::CancelJobReply* reply) override {
-    StatusOr<Job> job = o_->CancelJob(req->job_id());
+    StatusOr<Job> job = o_->CancelJob(req->job_id(), req->reason());
     if (!job.ok()) return ToGrpcStatus(job.status());
     ToProto(*job, reply->mutable_job());
     return grpc::Status::OK;

@@ -103,14 +103,14 @@ std::vector<Job> JobTable::List() const {
   return out;
 }
 
-StatusOr<Job> JobTable::Cancel(const std::string& id) {
+StatusOr<Job> JobTable::Cancel(const std::string& id, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   Record* r = Find(id);
   if (!r) return Status::NotFound("no job '" + id + "'");
   if (IsFinal(r->job.state))
     return Status::FailedPrecondition("job " + id + " is already " + JobStateName(r->job.state));
   r->job.state = JobState::kCancelled;
-  r->job.reason = "cancelled by user";
+  r->job.reason = reason.empty() ? "cancelled by user" : "cancelled: " + reason;
   r->job.finished_unix = clock_();
   r->job.eta_seconds = 0;
   Emit(*r, EventKind::kStateChanged);

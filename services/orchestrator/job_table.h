@@ -48,7 +48,8 @@ class JobTable {
   std::vector<Job> List() const;  // newest first
   // PENDING/RUNNING -> CANCELLED (reason "cancelled by user"). NotFound;
   // FailedPrecondition when the job is already final.
-  StatusOr<Job> Cancel(const std::string& id);
+  // `reason` becomes the job's reason ("" = "cancelled by user").
+  StatusOr<Job> Cancel(const std::string& id, const std::string& reason = "");
 
   // ---- for the scheduler and the step committer -------------------------
   StatusOr<JobConfig> Config(const std::string& id) const;

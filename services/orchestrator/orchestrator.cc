@@ -33,11 +33,11 @@ StatusOr<Job> Orchestrator::SubmitJob(const std::string& yaml, const std::string
   return jobs_.Submit(yaml, source_name);
 }
 
-StatusOr<Job> Orchestrator::CancelJob(const std::string& id) {
+StatusOr<Job> Orchestrator::CancelJob(const std::string& id, const std::string& reason) {
   StatusOr<Job> job = Status::Internal("unreached");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    job = jobs_.Cancel(id);
+    job = jobs_.Cancel(id, reason);
     if (job.ok()) CleanupLocked(id, /*cancel_workers=*/true, "");
   }
   CloseOnPlanner();

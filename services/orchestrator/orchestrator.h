@@ -49,7 +49,7 @@ class Orchestrator {
   StatusOr<Job> SubmitJob(const std::string& yaml, const std::string& source_name);
   StatusOr<Job> GetJob(const std::string& id) const { return jobs_.Get(id); }
   std::vector<Job> ListJobs() const { return jobs_.List(); }
-  StatusOr<Job> CancelJob(const std::string& id);
+  StatusOr<Job> CancelJob(const std::string& id, const std::string& reason = "");
   // WatchJob reads Snapshot()/WaitEvents() here.
   const JobTable& jobs() const { return jobs_; }
 
