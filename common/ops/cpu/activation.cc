@@ -1,5 +1,7 @@
 #include "common/ops/cpu/activation.h"
 
+#include "common/base/host_cores.h"
+
 #include <cmath>
 
 namespace braid::ops {
@@ -11,6 +13,7 @@ constexpr double kGeluC = 0.7978845608028654;  // sqrt(2/pi)
 // times faster than std::tanh here (glibc), and exact in real arithmetic.
 template <typename T>
 void gelu_forward(T* out, const T* inp, int64_t n) {
+  AtOpBoundary();
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     T x = inp[i];
@@ -21,6 +24,7 @@ void gelu_forward(T* out, const T* inp, int64_t n) {
 
 template <typename T>
 void gelu_backward(T* dinp, const T* dout, const T* inp, int64_t n) {
+  AtOpBoundary();
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     T x = inp[i];
@@ -35,6 +39,7 @@ void gelu_backward(T* dinp, const T* dout, const T* inp, int64_t n) {
 
 template <typename T>
 void swiglu_forward(T* out, const T* inp, int64_t N, int64_t H) {
+  AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * H > 65536)
   for (int64_t n = 0; n < N; ++n) {
     const T* a = inp + n * 2 * H;
@@ -49,6 +54,7 @@ void swiglu_forward(T* out, const T* inp, int64_t N, int64_t H) {
 
 template <typename T>
 void swiglu_backward(T* dinp, const T* dout, const T* inp, int64_t N, int64_t H) {
+  AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * H > 65536)
   for (int64_t n = 0; n < N; ++n) {
     const T* a = inp + n * 2 * H;

@@ -1,5 +1,7 @@
 #include "common/ops/cpu/loss.h"
 
+#include "common/base/host_cores.h"
+
 #include <cmath>
 
 namespace braid::ops {
@@ -7,6 +9,7 @@ namespace braid::ops {
 template <typename T>
 double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V,
                              int64_t* count) {
+  AtOpBoundary();
   double total = 0;
   int64_t cnt = 0;
   for (int64_t n = 0; n < N; ++n) {
@@ -30,6 +33,7 @@ double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets,
 
 template <typename T>
 void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, T scale) {
+  AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * V > 65536)
   for (int64_t n = 0; n < N; ++n) {
     if (targets[n] < 0) continue;

@@ -1,5 +1,7 @@
 #include "common/ops/cpu/norm.h"
 
+#include "common/base/host_cores.h"
+
 #include <cmath>
 #include <vector>
 
@@ -7,6 +9,7 @@ namespace braid::ops {
 
 template <typename T>
 void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t N, int64_t C, T eps) {
+  AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
     const T* x = inp + n * C;
@@ -22,6 +25,7 @@ void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t N, 
 template <typename T>
 void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int64_t N,
                       int64_t C) {
+  AtOpBoundary();
   // y_c = x_c r w_c, r = (mean(x^2)+eps)^-1/2
   // dx_c = r w_c dy_c - r^3 x_c / C * sum_k(dy_k w_k x_k)
 #pragma omp parallel for schedule(static) if (N * C > 32768)
@@ -47,6 +51,7 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
 template <typename T>
 void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C,
                        T eps) {
+  AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
     const T* x = inp + n * C;
@@ -67,6 +72,7 @@ void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, 
 template <typename T>
 void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight, const T* mean,
                         const T* rstd, int64_t N, int64_t C) {
+  AtOpBoundary();
   // xhat = (x - m) r; dxhat = dy w
   // dx = r * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
 #pragma omp parallel for schedule(static) if (N * C > 32768)
