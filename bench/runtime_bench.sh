@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Disaggregated runtime vs the single-process trainer, in the same run, on the
-# demo job: tokens/s of each (mean over steps after a warm-up) and, for the
+# demo job: tokens/s of each (mean over steps after a warm-up; the
+# single-process baseline runs before and after the disaggregated run and
+# counts both, so drift of the shared machine hits both sides) and, for the
 # disaggregated run, the per-module time split of its last step (compute,
 # communication, exposed communication) from `braid status --json`.
 # Usage: bench/runtime_bench.sh [STEPS] [LAYOUT e.g. 1/1/1] [POOLS_FILE]
@@ -30,15 +32,19 @@ job_id="$(sed -n 's/^RUN_ID //p' "$tmp/run.out")"
 run_dir="$(sed -n 's/^RUN_DIR //p' "$tmp/run.out")"
 "$BIN/braid" status "$job_id" --json --state-dir "$tmp/state" > "$tmp/status.json"
 "$BIN/braid" down --state-dir "$tmp/state" 2> /dev/null
+echo "== single-process again ($STEPS steps)"
+"$BIN/braid" train "$tmp/job.yaml" --single-process --run-dir "$tmp/single2" -q > /dev/null
 mkdir -p out/bench
-/usr/bin/python3 - "$tmp/single" "$run_dir" "$tmp/status.json" "$LAYOUT" <<'PY'
+/usr/bin/python3 - "$tmp/single" "$run_dir" "$tmp/status.json" "$LAYOUT" "$tmp/single2" <<'PY'
 import json, sys
-single, disagg, status, layout = sys.argv[1:5]
-def rate(d):
-    rows = [json.loads(l) for l in open(d + "/metrics.jsonl")][5:]
-    return sum(r["tokens"] for r in rows) / sum(r["step_seconds"] for r in rows), sum(r["step_seconds"] for r in rows) / len(rows)
-s_rate, s_step = rate(single)
-d_rate, d_step = rate(disagg)
+single, disagg, status, layout, single2 = sys.argv[1:6]
+def rows(d):
+    return [json.loads(l) for l in open(d + "/metrics.jsonl")][5:]
+def rate(rs):
+    return sum(r["tokens"] for r in rs) / sum(r["step_seconds"] for r in rs), sum(r["step_seconds"] for r in rs) / len(rs)
+s_rate, s_step = rate(rows(single) + rows(single2))
+s1_step, s2_step = rate(rows(single))[1], rate(rows(single2))[1]
+d_rate, d_step = rate(rows(disagg))
 a = [json.loads(l)["loss"] for l in open(single + "/metrics.jsonl")]
 b = [json.loads(l)["loss"] for l in open(disagg + "/metrics.jsonl")]
 worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
@@ -71,7 +77,7 @@ out = {"layout": layout, "single_tokens_per_s": s_rate, "single_step_s": s_step,
        "disaggregated_tokens_per_s": d_rate, "disaggregated_step_s": d_step,
        "throughput_ratio": d_rate / s_rate, "max_loss_rel_diff": worst,
        "communication_hidden": hidden, "modules": modules, "timeline": job.get("timeline", [])}
-print(f"single-process : {s_rate:8.0f} tok/s  ({s_step:.3f} s/step)")
+print(f"single-process : {s_rate:8.0f} tok/s  ({s_step:.3f} s/step; {s1_step:.3f} before, {s2_step:.3f} after)")
 print(f"braid run {layout}: {d_rate:8.0f} tok/s  ({d_step:.3f} s/step)  ratio {d_rate / s_rate:.2f}")
 print(f"max per-step loss rel diff: {worst:.2e}")
 print("per module, mean per step and rank (steps 5..):")

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/base/check.h"
+#include "common/base/host_cores.h"
 
 namespace braid {
 
@@ -25,6 +26,7 @@ void AdamW::Step(ParamBuffer& pb, float lr) {
   for (const ParamView& view : pb.views()) {
     const float decay = view.decay ? lr * cfg_.weight_decay : 0.0f;
     const int64_t begin = view.offset, end = view.offset + view.numel;
+    AtOpBoundary();  // a peer starting to compute gets its core back within one view
 #pragma omp parallel for schedule(static) if (view.numel > 16384)
     for (int64_t i = begin; i < end; ++i) {
       const float gi = g[i];
