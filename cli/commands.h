@@ -21,5 +21,6 @@ void RegisterTrain(CLI::App& app, std::function<int()>* run);
 void RegisterEval(CLI::App& app, std::function<int()>* run);
 void RegisterJobCommands(CLI::App& app, std::function<int()>* run);   // submit status list cancel watch
 void RegisterPoolCommands(CLI::App& app, std::function<int()>* run);  // up down run
+void RegisterReorder(CLI::App& app, std::function<int()>* run);       // reorder (policies on one batch)
 
 }  // namespace braid::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   braid::cli::RegisterEval(app, &run);
   braid::cli::RegisterJobCommands(app, &run);
   braid::cli::RegisterPoolCommands(app, &run);
+  braid::cli::RegisterReorder(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

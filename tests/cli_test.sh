@@ -249,4 +249,31 @@ run eval --checkpoint "$RUN" --json --limit 5
 grep -q "step-4" "$T/stderr" || fail "braid eval RUN_DIR: no warning about the skipped step-4"
 ok "braid eval RUN_DIR with a corrupt newest checkpoint: falls back, warns"
 
+# --- braid reorder: bad samples files and sizes exit 2 naming the problem.
+bad_reorder() {  # bad_reorder WANT_IN_STDERR ARGS...
+  local want=$1; shift
+  run reorder "$@"
+  [[ $RC -eq 2 ]] || fail "braid reorder $*: exit code $RC, want 2"
+  grep -qF -- "$want" "$T/stderr" || fail "braid reorder $*: stderr does not name '$want'"
+  ok "braid reorder $*: exit 2, '$(head -1 "$T/stderr")'"
+}
+printf '{"id":1,"images":1,"image_tokens":576,"text_tokens":20,"gen_images":0}\nnot json\n' >"$T/s1.jsonl"
+bad_reorder "s1.jsonl:2" --samples "$T/s1.jsonl"
+printf '{"id":1,"images":-1,"image_tokens":576,"text_tokens":20,"gen_images":0}\n' >"$T/s2.jsonl"
+bad_reorder "images" --samples "$T/s2.jsonl"
+: >"$T/empty.jsonl"
+bad_reorder "no samples" --samples "$T/empty.jsonl"
+bad_reorder "--microbatches" --synthesize llava --count 3 --microbatches 4
+bad_reorder "--llm-dp" --synthesize llava --count 3 --llm-dp 5
+bad_reorder "unknown" --synthesize imagenet --count 10
+run reorder --encoder-dp 0 --synthesize llava
+[[ $RC -eq 2 ]] || fail "braid reorder --encoder-dp 0: exit code $RC, want 2"
+ok "braid reorder --encoder-dp 0: exit 2"
+run reorder --synthesize mixed --count 256 --encoder-dp 3 --llm-dp 2 --generator-dp 1 --microbatches 4 --json
+[[ $RC -eq 0 ]] || fail "braid reorder --json: exit code $RC"
+for p in sequential random lpt_per_sample balanced balanced+ordered; do
+  grep -qF "\"$p\"" "$T/stdout" || fail "braid reorder --json: policy $p missing"
+done
+ok "braid reorder --json reports every policy"
+
 echo "PASS: $CHECKS checks"

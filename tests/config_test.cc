@@ -200,7 +200,7 @@ TEST(JobConfig, DataChecks) {
   ExpectError("data: {fashion_mnist: tests/data/config, manifest: /nope.jsonl}\n",
               "data.manifest: path does not exist: /nope.jsonl");
   ExpectError("data: {fashion_mnist: tests/data/config, reorder: random}\n",
-              "data.reorder: must be one of none, balanced, got 'random'");
+              "data.reorder: must be one of none, balanced, balanced+ordered, got 'random'");
   ExpectError("data: {fashion_mnist: tests/data/config, mix: {text: -0.1}}\n",
               "data.mix.text: must be non-negative, got -0.1");
   ExpectError("data: {fashion_mnist: tests/data/config,"

@@ -1,3 +1,5 @@
 # Routing plans and their checks (common/reorder): pure, no processes.
 braid_test(reorder_routing_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/reorder_routing_test.cc
            LIBS braid_reorder LABELS reorder)
+braid_test(reorder_balance_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/reorder_balance_test.cc
+           LIBS braid_reorder LABELS reorder)

@@ -76,12 +76,14 @@ class RuntimeEquivalence : public ::testing::Test {
     return path;
   }
 
-  void RunLayout(int enc, int llm, int gen) {
+  void RunLayout(int enc, int llm, int gen, const std::string& reorder = "none") {
     JobConfig cfg = cfg_;
+    cfg.data.reorder = reorder;
     cfg.parallel.encoder.dp = enc;
     cfg.parallel.llm.dp = llm;
     cfg.parallel.generator.dp = gen;
-    const std::string tag = std::to_string(enc) + std::to_string(llm) + std::to_string(gen);
+    std::string tag = std::to_string(enc) + std::to_string(llm) + std::to_string(gen);
+    if (reorder != "none") tag += reorder == "balanced" ? "-balanced" : "-ordered";
     const std::string job = WriteJob("layout-" + tag, cfg);
     const std::string state = tmp_->path() + "/state-" + tag;
     std::string out;
@@ -179,6 +181,10 @@ TEST_F(RuntimeEquivalence, DeadWorkerFailsTheJobNamingIt) {
 TEST_F(RuntimeEquivalence, Layout321) { RunLayout(3, 2, 1); }
 TEST_F(RuntimeEquivalence, Layout212) { RunLayout(2, 1, 2); }
 TEST_F(RuntimeEquivalence, Layout132) { RunLayout(1, 3, 2); }
+// The reordering policies change which rank trains what and in which order
+// the microbatches run, never the step's samples: same losses, same weights.
+TEST_F(RuntimeEquivalence, Layout321Balanced) { RunLayout(3, 2, 1, "balanced"); }
+TEST_F(RuntimeEquivalence, Layout132BalancedOrdered) { RunLayout(1, 3, 2, "balanced+ordered"); }
 
 }  // namespace
 }  // namespace braid

@@ -142,7 +142,7 @@ Status ValidateData(const DataConfig& c) {
   RETURN_IF_ERROR(Positive(p + "max_images", c.max_images));
   RETURN_IF_ERROR(Positive(p + "max_text_bytes", c.max_text_bytes));
   RETURN_IF_ERROR(Positive(p + "epoch_samples", c.epoch_samples));
-  RETURN_IF_ERROR(OneOf(p + "reorder", c.reorder, {"none", "balanced"}));
+  RETURN_IF_ERROR(OneOf(p + "reorder", c.reorder, {"none", "balanced", "balanced+ordered"}));
   RETURN_IF_ERROR(PathExists(p + "fashion_mnist", c.fashion_mnist, PathKind::kDirectory));
   if (m.text > 0 || m.interleaved > 0) {
     RETURN_IF_ERROR(PathExists(p + "fortunes", c.fortunes, PathKind::kAny));

@@ -46,9 +46,8 @@ std::vector<RankMicrobatch> BuildRankShards(const std::vector<Sample>& samples, 
     rb.global_text_targets = plan.global_text_targets;
     rb.global_gen_targets = plan.global_gen_targets;
     rb.global_samples = plan.global_samples;
-    if (role == Role::kLlm && rank == 0 && m == 0)
-      for (const auto& mb : plan.microbatches)
-        for (const auto& su : mb.samples) rb.step_sample_ids.push_back(su.sample_id);
+    if (role == Role::kLlm && rank == 0 && m == 0)  // the ledger keeps sampling order, whatever the policy
+      for (const Sample& s : samples) rb.step_sample_ids.push_back(s.id);
     switch (role) {
       case Role::kEncoder:
         for (const reorder::ImageUnit* u : reorder::ImagesOfEncoderRank(mp, rank)) {

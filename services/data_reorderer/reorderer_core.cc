@@ -1,6 +1,7 @@
 #include "services/data_reorderer/reorderer_core.h"
 
 #include "common/reorder/in_order_router.h"
+#include "common/reorder/step_planner.h"
 #include "common/train/step_plan.h"
 #include "common/worker/shard_builder.h"
 
@@ -11,6 +12,21 @@ class EpochSamplerHolder {
   EpochSamplerHolder(uint64_t seed, int64_t n) : sampler(seed, n) {}
   train::EpochSampler sampler;
 };
+
+namespace {
+
+// The FLOP cost model's view of the job's three transformers.
+reorder::ModelShapes ShapesOf(const ModelConfig& m) {
+  reorder::ModelShapes s;
+  s.encoder = {m.encoder.width, m.encoder.layers, int64_t(m.encoder.mlp_ratio) * m.encoder.width, false};
+  s.llm = {m.llm.width, m.llm.layers, m.llm.mlp_hidden, true};
+  s.generator = {m.generator.width, m.generator.layers, int64_t(m.generator.mlp_ratio) * m.generator.width, false};
+  const int g = m.generator.image_size / m.generator.patch;
+  s.generator_tokens = int64_t(g) * g;
+  return s;
+}
+
+}  // namespace
 
 StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::string& job_yaml) {
   {
@@ -23,6 +39,15 @@ StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::s
   job->cfg = cfg;
   if (!cfg.parallel.auto_layout)
     job->layout = {cfg.parallel.encoder.dp, cfg.parallel.llm.dp, cfg.parallel.generator.dp};
+  if (cfg.data.reorder != "none") {
+    ASSIGN_OR_RETURN(job->policy, reorder::ParsePolicy(cfg.data.reorder));
+    job->in_order = false;
+    job->plan_options.microbatches = cfg.train.microbatches;
+    job->plan_options.layout = job->layout;
+    job->plan_options.cost = reorder::FlopCostModel(ShapesOf(cfg.model));
+    const int g = cfg.model.encoder.image_size / cfg.model.encoder.patch;
+    job->image_tokens = g * g;
+  }
   ASSIGN_OR_RETURN(job->data, train::TrainingData::Load(cfg));
   const int64_t n = job->data->epoch_samples();
   std::lock_guard<std::mutex> lock(mu_);
@@ -55,8 +80,10 @@ StatusOr<std::vector<worker::RankMicrobatch>> StepSharder::Shards(int64_t step, 
     ASSIGN_OR_RETURN(Sample s, job_->data->Make(id));
     samples.push_back(std::move(s));
   }
+  const std::vector<reorder::SampleMeta> metas = worker::MetasOf(samples);
   const reorder::StepPlan plan =
-      reorder::PlanInOrder(step, worker::MetasOf(samples), cfg.train.microbatches, job_->layout);
+      job_->in_order ? reorder::PlanInOrder(step, metas, cfg.train.microbatches, job_->layout)
+                     : reorder::PlanStep(step, metas, job_->policy, job_->plan_options, job_->image_tokens);
   return worker::BuildRankShards(samples, plan, role, rank, cfg.seed);
 }
 

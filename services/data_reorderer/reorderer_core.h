@@ -11,6 +11,7 @@
 
 #include "common/base/status.h"
 #include "common/config/job_config.h"
+#include "common/reorder/policies.h"
 #include "common/reorder/step_plan_types.h"
 #include "common/train/training_data.h"
 #include "common/worker/rank_data.h"
@@ -22,6 +23,12 @@ class EpochSamplerHolder;
 struct OpenedJob {
   JobConfig cfg;
   reorder::Layout layout;
+  // data.reorder: none plans in order; balanced and balanced+ordered use
+  // the policy with FLOP costs of the job's model (docs/REORDER.md).
+  bool in_order = true;
+  reorder::Policy policy = reorder::Policy::kBalanced;
+  reorder::PlanOptions plan_options;
+  int32_t image_tokens = 0;  // LLM rows per image
   std::unique_ptr<train::TrainingData> data;  // read-only after load
 };
 

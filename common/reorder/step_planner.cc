@@ -1,0 +1,45 @@
+#include "common/reorder/step_planner.h"
+
+#include <algorithm>
+
+namespace braid::reorder {
+
+StepPlan PlanStep(int64_t step, const std::vector<SampleMeta>& metas, Policy policy, const PlanOptions& opt,
+                  int32_t image_tokens) {
+  std::vector<WorkSample> batch;
+  batch.reserve(metas.size());
+  for (const SampleMeta& m : metas) {
+    WorkSample w;
+    w.id = m.id;
+    w.images = m.num_images;
+    w.image_tokens = image_tokens;
+    w.text_tokens = std::max<int64_t>(0, m.tokens - int64_t(m.num_images) * image_tokens);
+    w.gen_images = m.num_gen_targets;
+    batch.push_back(w);
+  }
+  const BatchPlan bp = PlanBatch(batch, policy, opt);
+  StepPlan plan;
+  plan.step = step;
+  for (const BatchPlan::Microbatch& mb : bp.microbatches) {
+    MicrobatchPlan out;
+    uint32_t image_uid = 0, gen_uid = 0;
+    for (size_t k = 0; k < mb.samples.size(); ++k) {
+      const SampleMeta& m = metas[size_t(mb.samples[k])];
+      const int32_t llm_rank = mb.llm_rank[k];
+      out.samples.push_back({m.id, llm_rank});
+      for (int32_t j = 0; j < m.num_images; ++j)
+        out.images.push_back({m.id, j, mb.encoder_rank[k][size_t(j)], llm_rank, image_uid++});
+      for (int32_t j = 0; j < m.num_gen_targets; ++j)
+        out.gen.push_back({m.id, j, mb.generator_rank[k][size_t(j)], llm_rank, gen_uid++});
+    }
+    plan.microbatches.push_back(std::move(out));
+  }
+  for (const SampleMeta& m : metas) {
+    plan.global_text_targets += m.text_targets;
+    plan.global_gen_targets += m.num_gen_targets;
+  }
+  plan.global_samples = int64_t(metas.size());
+  return plan;
+}
+
+}  // namespace braid::reorder
