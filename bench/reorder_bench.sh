@@ -45,7 +45,7 @@ PY
 STEPS="${2:-60}"
 LAYOUT="${3:-3/2/1}"
 IFS=/ read -r ENC LLM GEN <<<"$LAYOUT"
-for policy in none balanced+ordered; do
+for policy in ${REORDER_BENCH_POLICIES:-none balanced+ordered}; do
   sed -e "s/^  steps: .*/  steps: $STEPS/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/" \
       -e "s#^  dir: runs .*#  dir: $tmp/runs-$policy#" -e "s/^  reorder: .*/  reorder: $policy/" \
       -e "s/^  encoder: {dp: 1, tp: 1, pp: 1}/  encoder: {dp: $ENC, tp: 1, pp: 1}/" \
