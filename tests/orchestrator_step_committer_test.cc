@@ -168,6 +168,8 @@ TEST_F(StepCommitterTest, StepSecondsIsTheWallClockPeriodAndTheTimelineIsWritten
   // t0 + .1 + 1.5 = t0 + 1.6.
   std::vector<StepReport> zero = StepZero();
   for (size_t i = 0; i < zero.size(); ++i) zero[i].step_start_unix = t0 + 0.1 * double(i);
+  zero[0].plan_imbalance = {1.5, 1.25, 1.0};  // LLM rank 0 relays the reorderer's plan stats
+  zero[0].plan_solve_ms = 0.5;
   // Step 1 overlaps step 0's tail: ranks start at t0 + 1.5 and end by
   // t0 + 1.5 + 1.5 = t0 + 3.0, so its period is 3.0 - 1.6 = 1.4 (less than
   // its longest rank, 1.5).
@@ -186,6 +188,12 @@ TEST_F(StepCommitterTest, StepSecondsIsTheWallClockPeriodAndTheTimelineIsWritten
   ASSERT_EQ(commits.size(), 2u);
   EXPECT_NEAR(commits[0].metrics.step_seconds, 1.5, 1e-9);  // no predecessor: the longest rank
   EXPECT_NEAR(commits[1].metrics.step_seconds, 1.4, 1e-6);
+  const std::vector<std::string> metrics = Lines(run_.path() + "/metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 2u);
+  const nlohmann::json m0 = nlohmann::json::parse(metrics[0]);
+  EXPECT_EQ(m0["imbalance"], nlohmann::json({{"encoder", 1.5}, {"llm", 1.25}, {"generator", 1.0}}));
+  EXPECT_DOUBLE_EQ(m0["plan_ms"].get<double>(), 0.5);
+  EXPECT_FALSE(nlohmann::json::parse(metrics[1]).contains("imbalance"));
 
   const std::vector<std::string> lines = Lines(run_.path() + "/timeline.jsonl");
   ASSERT_EQ(lines.size(), 2u);

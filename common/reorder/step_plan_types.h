@@ -63,6 +63,11 @@ struct StepPlan {
   int64_t global_text_targets = 0;
   int64_t global_gen_targets = 0;
   int64_t global_samples = 0;
+  // How the policy did (PlanStep fills them; 0 = not measured): time to
+  // plan, and per module (encoder, LLM, generator) the max over mean rank
+  // load, averaged over microbatches.
+  double solve_ms = 0;
+  double imbalance[3] = {0, 0, 0};
 };
 
 // Views of one rank: the units it owns in a microbatch, in canonical order

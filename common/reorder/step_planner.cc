@@ -1,6 +1,7 @@
 #include "common/reorder/step_planner.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace braid::reorder {
 
@@ -17,9 +18,13 @@ StepPlan PlanStep(int64_t step, const std::vector<SampleMeta>& metas, Policy pol
     w.gen_images = m.num_gen_targets;
     batch.push_back(w);
   }
+  const auto t0 = std::chrono::steady_clock::now();
   const BatchPlan bp = PlanBatch(batch, policy, opt);
   StepPlan plan;
   plan.step = step;
+  plan.solve_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const PlanStats stats = EvaluatePlan(batch, bp, opt);
+  for (int m = 0; m < 3; ++m) plan.imbalance[m] = stats.imbalance[m];
   for (const BatchPlan::Microbatch& mb : bp.microbatches) {
     MicrobatchPlan out;
     uint32_t image_uid = 0, gen_uid = 0;

@@ -15,7 +15,8 @@ namespace braid::reorder {
 // `policy`: microbatches in the policy's run order, image and generation
 // uids dense per microbatch in sample order, global counts over the step.
 // `image_tokens` is the LLM rows one image takes (the encoder's patches).
-// Passes ValidatePlan for every policy. Preconditions as PlanBatch.
+// Fills the plan's solve_ms and imbalance. Passes ValidatePlan for every
+// policy; kSequential gives PlanInOrder's routing. Preconditions as PlanBatch.
 StepPlan PlanStep(int64_t step, const std::vector<SampleMeta>& metas, Policy policy, const PlanOptions& opt,
                   int32_t image_tokens);
 

@@ -37,6 +37,8 @@ void ToProto(const RankMicrobatch& in, v1::WorkerMicrobatch* out) {
     p->mutable_pixels()->Add(g.pixels.begin(), g.pixels.end());
   }
   out->mutable_step_sample_ids()->Add(in.step_sample_ids.begin(), in.step_sample_ids.end());
+  out->set_plan_solve_ms(in.plan_solve_ms);
+  out->mutable_plan_imbalance()->Add(in.plan_imbalance.begin(), in.plan_imbalance.end());
 }
 
 RankMicrobatch FromProto(const v1::WorkerMicrobatch& in) {
@@ -64,6 +66,8 @@ RankMicrobatch FromProto(const v1::WorkerMicrobatch& in) {
     r.gen.push_back(
         {p.uid(), p.sample_id(), p.index(), p.llm_rank(), p.key(), {p.pixels().begin(), p.pixels().end()}});
   r.step_sample_ids.assign(in.step_sample_ids().begin(), in.step_sample_ids().end());
+  r.plan_solve_ms = in.plan_solve_ms();
+  r.plan_imbalance.assign(in.plan_imbalance().begin(), in.plan_imbalance().end());
   return r;
 }
 

@@ -46,6 +46,8 @@ std::vector<RankMicrobatch> BuildRankShards(const std::vector<Sample>& samples, 
     rb.global_text_targets = plan.global_text_targets;
     rb.global_gen_targets = plan.global_gen_targets;
     rb.global_samples = plan.global_samples;
+    rb.plan_solve_ms = plan.solve_ms;
+    if (plan.imbalance[0] > 0) rb.plan_imbalance.assign(plan.imbalance, plan.imbalance + 3);
     if (role == Role::kLlm && rank == 0 && m == 0)  // the ledger keeps sampling order, whatever the policy
       for (const Sample& s : samples) rb.step_sample_ids.push_back(s.id);
     switch (role) {

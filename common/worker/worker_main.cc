@@ -347,6 +347,8 @@ class Worker {
       rep.set_transfer_seconds_min(r.transfer_seconds_min);
       rep.set_transfer_seconds_max(r.transfer_seconds_max);
       rep.set_messages(r.messages);
+      rep.set_plan_solve_ms(mbs[0].plan_solve_ms);
+      rep.mutable_plan_imbalance()->Add(mbs[0].plan_imbalance.begin(), mbs[0].plan_imbalance.end());
       for (const SpanRecord& sp : r.spans) {
         v1::Span* p = rep.add_spans();
         p->set_kind(v1::Span::Kind(int(sp.kind)));

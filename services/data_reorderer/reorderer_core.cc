@@ -39,9 +39,8 @@ StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::s
   job->cfg = cfg;
   if (!cfg.parallel.auto_layout)
     job->layout = {cfg.parallel.encoder.dp, cfg.parallel.llm.dp, cfg.parallel.generator.dp};
-  if (cfg.data.reorder != "none") {
-    ASSIGN_OR_RETURN(job->policy, reorder::ParsePolicy(cfg.data.reorder));
-    job->in_order = false;
+  {  // none = the sequential policy (in order); the others by name
+    ASSIGN_OR_RETURN(job->policy, reorder::ParsePolicy(cfg.data.reorder == "none" ? "sequential" : cfg.data.reorder));
     job->plan_options.microbatches = cfg.train.microbatches;
     job->plan_options.layout = job->layout;
     job->plan_options.cost = reorder::FlopCostModel(ShapesOf(cfg.model));
@@ -81,9 +80,7 @@ StatusOr<std::vector<worker::RankMicrobatch>> StepSharder::Shards(int64_t step, 
     samples.push_back(std::move(s));
   }
   const std::vector<reorder::SampleMeta> metas = worker::MetasOf(samples);
-  const reorder::StepPlan plan =
-      job_->in_order ? reorder::PlanInOrder(step, metas, cfg.train.microbatches, job_->layout)
-                     : reorder::PlanStep(step, metas, job_->policy, job_->plan_options, job_->image_tokens);
+  const reorder::StepPlan plan = reorder::PlanStep(step, metas, job_->policy, job_->plan_options, job_->image_tokens);
   return worker::BuildRankShards(samples, plan, role, rank, cfg.seed);
 }
 

@@ -23,10 +23,9 @@ class EpochSamplerHolder;
 struct OpenedJob {
   JobConfig cfg;
   reorder::Layout layout;
-  // data.reorder: none plans in order; balanced and balanced+ordered use
-  // the policy with FLOP costs of the job's model (docs/REORDER.md).
-  bool in_order = true;
-  reorder::Policy policy = reorder::Policy::kBalanced;
+  // data.reorder (none = sequential), with FLOP costs of the job's model
+  // (docs/REORDER.md).
+  reorder::Policy policy = reorder::Policy::kSequential;
   reorder::PlanOptions plan_options;
   int32_t image_tokens = 0;  // LLM rows per image
   std::unique_ptr<train::TrainingData> data;  // read-only after load

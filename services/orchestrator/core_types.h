@@ -119,6 +119,8 @@ struct StepReport {
   double step_start_unix = 0;
   double transfer_seconds_min = 0, transfer_seconds_max = 0;
   int64_t messages = 0;
+  double plan_solve_ms = 0;
+  std::vector<double> plan_imbalance;  // encoder, LLM, generator; empty = not reported
 };
 
 using braid::UnixNowSeconds;

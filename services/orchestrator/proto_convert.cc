@@ -95,6 +95,8 @@ StepReport FromProto(const braid::v1::ReportStepRequest& req) {
   r.transfer_seconds_min = req.transfer_seconds_min();
   r.transfer_seconds_max = req.transfer_seconds_max();
   r.messages = req.messages();
+  r.plan_solve_ms = req.plan_solve_ms();
+  r.plan_imbalance.assign(req.plan_imbalance().begin(), req.plan_imbalance().end());
   return r;
 }
 

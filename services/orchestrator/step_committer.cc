@@ -157,10 +157,16 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
 
   json norms;
   for (Role role : kRoles) norms[RoleName(role)] = rank0(role).grad_norm;
-  const json line = {{"step", step},           {"loss", m.loss},           {"text_loss", m.text_loss},
-                     {"gen_loss", m.gen_loss}, {"tokens", tokens},         {"samples", m.samples},
-                     {"gen_targets", gen_total}, {"text_tokens", text_total}, {"lr", llm0.lr},
-                     {"grad_norm", norms},     {"step_seconds", step_seconds}};
+  json line = {{"step", step},           {"loss", m.loss},           {"text_loss", m.text_loss},
+               {"gen_loss", m.gen_loss}, {"tokens", tokens},         {"samples", m.samples},
+               {"gen_targets", gen_total}, {"text_tokens", text_total}, {"lr", llm0.lr},
+               {"grad_norm", norms},     {"step_seconds", step_seconds}};
+  if (llm0.plan_imbalance.size() == 3) {  // the reorderer's plan of the step (docs/REORDER.md)
+    line["imbalance"] = {{"encoder", llm0.plan_imbalance[0]},
+                         {"llm", llm0.plan_imbalance[1]},
+                         {"generator", llm0.plan_imbalance[2]}};
+    line["plan_ms"] = llm0.plan_solve_ms;
+  }
   const fs::path run(js.job.run_dir);
   RETURN_IF_ERROR(AppendLine(run / "metrics.jsonl", line.dump()));
   RETURN_IF_ERROR(AppendLine(run / "ledger.jsonl", json{{"step", step}, {"samples", llm0.sample_ids}}.dump()));
