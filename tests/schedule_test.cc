@@ -1,14 +1,15 @@
 // The step's pipeline schedule as pure functions: the 1F1B makespan against
 // hand-computed timelines, the lower bound against every order of small
 // instances (brute force), and the ordering against the brute-force optimum.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/schedule/pipeline.h"
 
@@ -83,6 +84,83 @@ std::vector<MicrobatchCost> Random(std::mt19937_64& rng, int M) {
   return mbs;
 }
 
+// A straightforward reference: each stage walks its 1F1B list, running
+// its next op whenever that op's input has run, until all have.
+double ReferenceMakespan(const std::vector<MicrobatchCost>& mbs) {
+  const int M = int(mbs.size());
+  if (M == 0) return 0;
+  auto list = [&](int warmup, bool has_bwd) {
+    std::vector<std::pair<bool, int>> ops;  // (forward?, position)
+    int f = 0, b = 0;
+    for (int i = 0; i < std::min(warmup, M); ++i) ops.push_back({true, f++});
+    while (f < M) {
+      ops.push_back({true, f++});
+      if (has_bwd) ops.push_back({false, b++});
+    }
+    while (has_bwd && b < M) ops.push_back({false, b++});
+    return ops;
+  };
+  const std::vector<std::pair<bool, int>> enc = list(2, true), llm = list(1, true), gen = list(0, false);
+  std::vector<double> enc_f(size_t(M), -1), llm_f(size_t(M), -1), gen_fb(size_t(M), -1), llm_b(size_t(M), -1);
+  size_t ie = 0, il = 0, ig = 0;
+  double te = 0, tl = 0, tg = 0;
+  for (bool progress = true; progress;) {
+    progress = false;
+    if (ie < enc.size()) {
+      const auto [fwd, k] = enc[ie];
+      if (fwd) {
+        te += mbs[size_t(k)].encoder.fwd;
+        enc_f[size_t(k)] = te;
+        ++ie, progress = true;
+      } else if (llm_b[size_t(k)] >= 0) {
+        te = std::max(te, llm_b[size_t(k)]) + mbs[size_t(k)].encoder.bwd;
+        ++ie, progress = true;
+      }
+    }
+    if (il < llm.size()) {
+      const auto [fwd, k] = llm[il];
+      if (fwd && enc_f[size_t(k)] >= 0) {
+        tl = std::max(tl, enc_f[size_t(k)]) + mbs[size_t(k)].llm.fwd;
+        llm_f[size_t(k)] = tl;
+        ++il, progress = true;
+      } else if (!fwd && gen_fb[size_t(k)] >= 0) {
+        tl = std::max(tl, gen_fb[size_t(k)]) + mbs[size_t(k)].llm.bwd;
+        llm_b[size_t(k)] = tl;
+        ++il, progress = true;
+      }
+    }
+    if (ig < gen.size()) {
+      const int k = gen[ig].second;
+      if (llm_f[size_t(k)] >= 0) {
+        tg = std::max(tg, llm_f[size_t(k)]) + mbs[size_t(k)].generator.fwd + mbs[size_t(k)].generator.bwd;
+        gen_fb[size_t(k)] = tg;
+        ++ig, progress = true;
+      }
+    }
+  }
+  EXPECT_EQ(ie + il + ig, enc.size() + llm.size() + gen.size()) << "reference deadlocked";
+  return std::max({te, tl, tg});
+}
+
+// The bound must be at least the required terms: the longest chain, and
+// each stage's work plus its least head and least tail.
+double RequiredTerms(const std::vector<MicrobatchCost>& mbs) {
+  double chain = 0, we = 0, wl = 0, wg = 0;
+  double head_l = 1e300, tail_l = 1e300, head_g = 1e300, tail_g = 1e300;
+  for (const MicrobatchCost& c : mbs) {
+    const double g = c.generator.fwd + c.generator.bwd;
+    chain = std::max(chain, c.encoder.fwd + c.llm.fwd + g + c.llm.bwd + c.encoder.bwd);
+    we += c.encoder.fwd + c.encoder.bwd;
+    wl += c.llm.fwd + c.llm.bwd;
+    wg += g;
+    head_l = std::min(head_l, c.encoder.fwd);
+    tail_l = std::min(tail_l, c.encoder.bwd);
+    head_g = std::min(head_g, c.encoder.fwd + c.llm.fwd);
+    tail_g = std::min(tail_g, c.llm.bwd + c.encoder.bwd);
+  }
+  return mbs.empty() ? 0 : std::max({chain, we, wl + head_l + tail_l, wg + head_g + tail_g});
+}
+
 TEST(OneFOneBMakespan, EmptyIsZero) {
   EXPECT_EQ(OneFOneBMakespan({}), 0.0);
   EXPECT_EQ(MakespanLowerBound({}), 0.0);
@@ -154,7 +232,7 @@ TEST(OneFOneBMakespan, ThreeMicrobatchesByHand) {
 // LLM/generator chain, encoder B0 (after F0 F1 F2) starts only when LLM B0
 // is done, and B1 only after F3.
 //   all four: encF 1, llmF 1, gen 5+0, llmB 1, encB 1
-//   enc F0..F3 at [0,1] [1,2] [2,3]; llm F0 [1,2], F1 [2,3]; gen0 [2,7]
+//   enc F0 F1 F2 at [0,1] [1,2] [2,3]; llm F0 [1,2], F1 [2,3]; gen0 [2,7]
 //   llm B0 [7,8]; enc B0 [8,9]; enc F3 [9,10] (only now: it follows B0)
 //   llm F2 [8,9]; gen1 [7,12]; llm B1 [12,13]; llm F3 [13,14] (free 13,
 //   encF3 at 10); gen2 [12,17]; llm B2 [17,18]; gen3 [17,22]; llm B3
@@ -179,6 +257,14 @@ TEST(OneFOneBMakespan, IdenticalMicrobatches) {
     std::vector<int> identity(static_cast<size_t>(M));
     std::iota(identity.begin(), identity.end(), 0);
     EXPECT_EQ(OrderMicrobatches(mbs), identity) << M;  // nothing beats the identity
+  }
+}
+
+TEST(OneFOneBMakespan, MatchesReference) {
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 400; ++i) {
+    const std::vector<MicrobatchCost> mbs = Random(rng, 1 + i % 20);
+    EXPECT_NEAR(OneFOneBMakespan(mbs), ReferenceMakespan(mbs), 1e-9) << "instance " << i;
   }
 }
 
@@ -222,6 +308,7 @@ TEST(MakespanLowerBound, BelowEveryOrderAndOrderingIsOptimal) {
     const double lb = MakespanLowerBound(mbs);
     // Every order's makespan >= bf.best (the brute force saw them all).
     EXPECT_LE(lb, bf.best * (1 + 1e-12)) << "instance " << i << " M=" << M;
+    EXPECT_GE(lb, RequiredTerms(mbs) * (1 - 1e-12)) << "instance " << i;
     const std::vector<int> p = OrderMicrobatches(mbs);
     ASSERT_TRUE(IsPermutation(p, size_t(M)));
     EXPECT_EQ(OneFOneBMakespan(Permuted(mbs, p)), bf.best) << "instance " << i;

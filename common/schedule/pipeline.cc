@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "common/base/check.h"
 
@@ -16,16 +17,20 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // The five operations of a microbatch, in dependency order; the generator's
 // forward and backward are the single operation kGen.
 enum Op : uint8_t { kEncF = 0, kLlmF = 1, kGen = 2, kLlmB = 3, kEncB = 4, kNumOps = 5 };
-constexpr int kStageOf[kNumOps] = {0, 1, 2, 1, 0};  // encoder 0, LLM 1, generator 2
-constexpr int kNumStages = 3;
+constexpr int kNumStages = 3;  // encoder 0, LLM 1, generator 2
 
 double OpCost(const MicrobatchCost& c, int op) {
   switch (op) {
-    case kEncF: return c.encoder.fwd;
-    case kLlmF: return c.llm.fwd;
-    case kGen: return c.generator.fwd + c.generator.bwd;
-    case kLlmB: return c.llm.bwd;
-    default: return c.encoder.bwd;
+    case kEncF:
+      return c.encoder.fwd;
+    case kLlmF:
+      return c.llm.fwd;
+    case kGen:
+      return c.generator.fwd + c.generator.bwd;
+    case kLlmB:
+      return c.llm.bwd;
+    default:
+      return c.encoder.bwd;
   }
 }
 
@@ -66,11 +71,11 @@ struct Program {
   int m = 0, n = 0;
   std::vector<uint8_t> op, stage;
   std::vector<int> pos, prev, dep;
-  std::vector<int> next, cons;  // successors: the stage's next op, the op using the output (n: none)
+  std::vector<int> next, cons;    // successors: the stage's next op, the op using the output (n: none)
   std::vector<int> stage_before;  // [k * 3 + s]: stage s's last node before node k (n: none), k <= n
   std::vector<int> stage_from;    // [k * 3 + s]: stage s's first node at or after node k (n: none), k <= n
-  std::vector<int> first_at;    // first_at[p]: first node whose position is >= p (size m + 1)
-  std::vector<int> cut;         // cut[p]: 1 + last node whose position is <= p
+  std::vector<int> first_at;      // first_at[p]: first node whose position is >= p (size m + 1)
+  std::vector<int> cut;           // cut[p]: 1 + last node whose position is <= p
   // The frontier of cut[p]: the nodes before it with a successor at or
   // after it, and the stages' last ops before it (CSR: frontier[p] is
   // frontier_nodes[frontier_begin[p] .. frontier_begin[p + 1])).
@@ -138,7 +143,8 @@ Program BuildProgram(int M) {
     pr.first_at[p] = std::min(pr.first_at[p], k);
     pr.cut[p] = std::max(pr.cut[p], k + 1);
   }
-  for (int p = M - 1; p >= 0; --p) pr.first_at[size_t(p)] = std::min(pr.first_at[size_t(p)], pr.first_at[size_t(p) + 1]);
+  for (int p = M - 1; p >= 0; --p)
+    pr.first_at[size_t(p)] = std::min(pr.first_at[size_t(p)], pr.first_at[size_t(p) + 1]);
   for (int p = 1; p < M; ++p) pr.cut[size_t(p)] = std::max(pr.cut[size_t(p)], pr.cut[size_t(p) - 1]);
   pr.frontier_begin.push_back(0);
   for (int p = 0; p < M; ++p) {
@@ -224,14 +230,21 @@ double FullMakespan(const Program& pr, const double* costs, const int* order, do
 class LocalSearch {
  public:
   LocalSearch(const Program& pr, const std::vector<double>& costs, std::vector<int> order)
-      : pr_(pr), costs_(costs), order_(std::move(order)), base_(size_t(pr.n) + 1, 0.0), work_(base_),
-        tail_(size_t(pr.n), 0.0), from_start_(size_t(pr.n), 0.0), frontier_tail_(pr.frontier_nodes.size(), 0.0), done_at_(size_t(pr.n) + 1),
-        min_llm_tail_(size_t(pr.m)), min_gen_tail_(size_t(pr.m)) {
+      : pr_(pr),
+        costs_(costs),
+        order_(std::move(order)),
+        base_(size_t(pr.n) + 1, 0.0),
+        work_(base_),
+        tail_(size_t(pr.n), 0.0),
+        from_start_(size_t(pr.n), 0.0),
+        frontier_tail_(pr.frontier_nodes.size(), 0.0),
+        done_at_(size_t(pr.n) + 1),
+        min_llm_tail_(size_t(pr.m)),
+        min_gen_tail_(size_t(pr.m)) {
     for (int k = 0; k < pr_.n; ++k) total_[pr_.stage[size_t(k)]] += Cost(k);
     Accept();
   }
 
-  double makespan() const { return best_; }
   const std::vector<int>& order() const { return order_; }
 
   // Each pass tries every swap, then every insertion (move the microbatch
@@ -268,9 +281,7 @@ class LocalSearch {
   }
 
  private:
-  double Cost(int k) const {
-    return costs_[size_t(order_[size_t(pr_.pos[size_t(k)])]) * kNumOps + pr_.op[size_t(k)]];
-  }
+  double Cost(int k) const { return costs_[size_t(order_[size_t(pr_.pos[size_t(k)])]) * kNumOps + pr_.op[size_t(k)]]; }
 
   double Bound() const { return best_ - 1e-12 * best_; }  // strictly better beyond rounding noise
 
@@ -298,8 +309,7 @@ class LocalSearch {
   std::array<double, kNumStages> Limits(int lo, int hi, int from) const {
     const double bound = Bound();
     const std::array<double, kNumStages>& done = done_at_[size_t(from)];
-    return {bound - Reach(0, lo, hi) + done[0], bound - Reach(1, lo, hi) + done[1],
-            bound - Reach(2, lo, hi) + done[2]};
+    return {bound - Reach(0, lo, hi) + done[0], bound - Reach(1, lo, hi) + done[1], bound - Reach(2, lo, hi) + done[2]};
   }
 
   // Makes work_ agree with base_ before node `from`, and notes that the
@@ -431,8 +441,8 @@ class LocalSearch {
   const Program& pr_;
   const std::vector<double>& costs_;
   std::vector<int> order_;
-  std::vector<double> base_, work_;  // end times of the current order / of the trial
-  int dirty_lo_ = 0, dirty_hi_ = 0;  // work_ may differ from base_ there
+  std::vector<double> base_, work_;                        // end times of the current order / of the trial
+  int dirty_lo_ = 0, dirty_hi_ = 0;                        // work_ may differ from base_ there
   std::vector<double> tail_, from_start_, frontier_tail_;  // longest paths to the end from a node's end / start
   std::vector<std::array<double, kNumStages>> done_at_;
   std::vector<double> min_llm_tail_, min_gen_tail_;  // [p]: least rest after the LLM's / generator's last op
@@ -489,8 +499,9 @@ double BestExcluding(const std::vector<double>& v, const std::vector<int>& ranke
 std::vector<int> Ranked(const std::vector<double>& v, bool largest_first) {
   std::vector<int> idx(v.size());
   std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(),
-                   [&](int x, int y) { return largest_first ? v[size_t(x)] > v[size_t(y)] : v[size_t(x)] < v[size_t(y)]; });
+  std::stable_sort(idx.begin(), idx.end(), [&](int x, int y) {
+    return largest_first ? v[size_t(x)] > v[size_t(y)] : v[size_t(x)] < v[size_t(y)];
+  });
   idx.resize(std::min<size_t>(idx.size(), 3));  // two exclusions at most
   return idx;
 }
@@ -534,18 +545,23 @@ double MakespanLowerBound(const std::vector<MicrobatchCost>& mbs) {
 
   // Start of the step with a = p0, b = p1: end of LLM F(b), and the start
   // of LLM B(a) (which also bounds the generator's FB(b) start).
-  auto llm_f1_end = [&](int a, int b) { return std::max(eF[size_t(a)] + lF[size_t(a)], eF[size_t(a)] + eF[size_t(b)]) + lF[size_t(b)]; };
-  auto llm_b0_start = [&](int a, int b) { return std::max(eF[size_t(a)] + lF[size_t(a)] + g[size_t(a)], llm_f1_end(a, b)); };
+  auto llm_f1_end = [&](int a, int b) {
+    return std::max(eF[size_t(a)] + lF[size_t(a)], eF[size_t(a)] + eF[size_t(b)]) + lF[size_t(b)];
+  };
+  auto llm_b0_start = [&](int a, int b) {
+    return std::max(eF[size_t(a)] + lF[size_t(a)] + g[size_t(a)], llm_f1_end(a, b));
+  };
   // End of the step with c = p[M-2], d = p[M-1]: from the end of LLM F(d)
   // (or of the generator's FB(c)) to the end of encoder B(d).
   auto drain = [&](int c, int d) {
-    return std::max(std::max(lB[size_t(c)], g[size_t(d)]) + lB[size_t(d)], lB[size_t(c)] + eB[size_t(c)]) + eB[size_t(d)];
+    return std::max(std::max(lB[size_t(c)], g[size_t(d)]) + lB[size_t(d)], lB[size_t(c)] + eB[size_t(c)]) +
+           eB[size_t(d)];
   };
 
   std::vector<double> se(size_t(M), kInf), ee(size_t(M), kInf);  // encoder idle at start / end
   std::vector<double> sl(size_t(M), kInf), el(size_t(M), kInf);  // LLM head + start idle / end idle + tail
   std::vector<double> sg(size_t(M), kInf), eg(size_t(M), kInf);  // generator head + start idle / tail
-  double gen2 = kInf;                                             // generator, M == 2
+  double gen2 = kInf;                                            // generator, M == 2
   for (int x = 0; x < M; ++x)
     for (int y = 0; y < M; ++y) {
       if (x == y) continue;
