@@ -30,7 +30,8 @@ struct MemoryCap {
 // memory). Deterministic.
 Partition LptPartition(const std::vector<double>& w, int ranks, const MemoryCap& cap = {});
 
-// The best of LPT and Karmarkar–Karp differencing, then pairwise moves and
+// The best of LPT and (with fewer than 8 units per rank) Karmarkar–Karp
+// differencing, then pairwise moves and
 // swaps between the most loaded rank and the others while they lower the
 // maximum (respecting the cap). Stops early once within 0.1% of
 // PartitionLowerBound. Never worse than LptPartition.
