@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "common/reorder/cost_profile.h"
 #include "common/reorder/policies.h"
 
 namespace braid::cli {
@@ -20,6 +21,7 @@ struct ReorderArgs {
   uint64_t seed = 0;
   int encoder_dp = 1, llm_dp = 1, generator_dp = 1, microbatches = 1;
   int64_t llm_token_cap = 0;
+  std::string profile;
   bool json = false;
 };
 
@@ -55,13 +57,23 @@ int RunReorder(const ReorderArgs& a) {
   opt.microbatches = a.microbatches;
   opt.layout = {a.encoder_dp, a.llm_dp, a.generator_dp};
   opt.cost = reorder::FlopCostModel(reorder::ReferenceModelShapes());
+  if (!a.profile.empty()) {
+    StatusOr<reorder::CostModel> c = reorder::LoadCostProfile(a.profile);
+    if (!c.ok()) {
+      std::fprintf(stderr, "braid reorder: --profile: %s\n", c.status().message().c_str());
+      return kExitBadInput;
+    }
+    opt.cost = *c;
+  }
   opt.seed = a.seed;
   opt.llm_token_cap = a.llm_token_cap;
   static const char* kModules[3] = {"encoder", "llm", "generator"};
   nlohmann::json out = {{"samples", n},
                         {"microbatches", a.microbatches},
                         {"dp", {{"encoder", a.encoder_dp}, {"llm", a.llm_dp}, {"generator", a.generator_dp}}},
-                        {"cost_model", "flops (reference model: ViT-L encoder, 7B LLM, DiT-XL generator)"}};
+                        {"cost_model", a.profile.empty()
+                                           ? "flops (reference model: ViT-L encoder, 7B LLM, DiT-XL generator)"
+                                           : "profile " + a.profile}};
   if (!a.synthesize.empty()) out["workload"] = a.synthesize;
   nlohmann::json policies = nlohmann::json::object();
   for (reorder::Policy p : reorder::AllPolicies()) {
@@ -133,6 +145,7 @@ void RegisterReorder(CLI::App& app, std::function<int()>* run) {
   cmd->add_option("--llm-token-cap", a->llm_token_cap, "most tokens per LLM rank and microbatch (0 = no cap)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--profile", a->profile, "costs from a `braid profile` YAML instead of the reference model's FLOPs");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([run, a, file, syn]() {
     *run = [a, file, syn]() {

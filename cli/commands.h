@@ -22,5 +22,6 @@ void RegisterEval(CLI::App& app, std::function<int()>* run);
 void RegisterJobCommands(CLI::App& app, std::function<int()>* run);   // submit status list cancel watch
 void RegisterPoolCommands(CLI::App& app, std::function<int()>* run);  // up down run
 void RegisterReorder(CLI::App& app, std::function<int()>* run);       // reorder (policies on one batch)
+void RegisterProfile(CLI::App& app, std::function<int()>* run);       // profile (cost coefficients)
 
 }  // namespace braid::cli

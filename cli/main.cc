@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   braid::cli::RegisterJobCommands(app, &run);
   braid::cli::RegisterPoolCommands(app, &run);
   braid::cli::RegisterReorder(app, &run);
+  braid::cli::RegisterProfile(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -275,5 +275,18 @@ for p in sequential random lpt_per_sample balanced balanced+ordered; do
   grep -qF "\"$p\"" "$T/stdout" || fail "braid reorder --json: policy $p missing"
 done
 ok "braid reorder --json reports every policy"
+# --- braid profile: measures the tiny job's model; braid reorder reads the result.
+run profile "$JOB" -o "$T/profile.yaml" --repeats 1
+[[ $RC -eq 0 ]] || fail "braid profile: exit code $RC"
+grep -q '^llm: {linear: ' "$T/profile.yaml" || fail "braid profile: no llm coefficients in $T/profile.yaml"
+run reorder --synthesize llava --count 64 --llm-dp 2 --microbatches 2 --profile "$T/profile.yaml" --json
+[[ $RC -eq 0 ]] || fail "braid reorder --profile: exit code $RC"
+grep -qF '"cost_model": "profile' "$T/stdout" || fail "braid reorder --profile: profile not used"
+ok "braid profile writes a profile braid reorder --profile uses"
+printf 'encoder: {linear: -1, attention: 0}\n' >"$T/bad-profile.yaml"
+bad_reorder "encoder.linear" --synthesize llava --count 8 --profile "$T/bad-profile.yaml"
+run profile "$T/does-not-exist.yaml"
+[[ $RC -eq 2 ]] || fail "braid profile on a missing job: exit code $RC, want 2"
+ok "braid profile on a missing job: exit 2"
 
 echo "PASS: $CHECKS checks"

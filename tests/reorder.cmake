@@ -3,3 +3,5 @@ braid_test(reorder_routing_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/reorder_rout
            LIBS braid_reorder LABELS reorder)
 braid_test(reorder_balance_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/reorder_balance_test.cc
            LIBS braid_reorder LABELS reorder)
+braid_test(reorder_cost_profile_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/reorder_cost_profile_test.cc
+           LIBS braid_reorder LABELS reorder)

@@ -78,6 +78,7 @@ Status ParseData(YamlFields& root, DataConfig* c) {
   RETURN_IF_ERROR(f.Int("max_text_bytes", &c->max_text_bytes));
   RETURN_IF_ERROR(f.Int64("epoch_samples", &c->epoch_samples));
   RETURN_IF_ERROR(f.String("reorder", &c->reorder));
+  RETURN_IF_ERROR(f.String("reorder_profile", &c->reorder_profile));
   return f.Finish();
 }
 

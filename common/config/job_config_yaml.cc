@@ -101,6 +101,7 @@ std::string JobConfigToYaml(const JobConfig& cfg) {
   w.Field(1, "max_text_bytes", d.max_text_bytes);
   w.Field(1, "epoch_samples", d.epoch_samples);
   w.Field(1, "reorder", d.reorder);
+  w.Field(1, "reorder_profile", d.reorder_profile);
 
   const TrainConfig& t = cfg.train;
   w.Section(0, "train");

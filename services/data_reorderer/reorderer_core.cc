@@ -1,6 +1,7 @@
 #include "services/data_reorderer/reorderer_core.h"
 
 #include "common/reorder/in_order_router.h"
+#include "common/reorder/cost_profile.h"
 #include "common/reorder/step_planner.h"
 #include "common/train/step_plan.h"
 #include "common/worker/shard_builder.h"
@@ -44,6 +45,11 @@ StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::s
     job->plan_options.microbatches = cfg.train.microbatches;
     job->plan_options.layout = job->layout;
     job->plan_options.cost = reorder::FlopCostModel(ShapesOf(cfg.model));
+    if (!cfg.data.reorder_profile.empty()) {
+      StatusOr<reorder::CostModel> c = reorder::LoadCostProfile(cfg.data.reorder_profile);
+      if (!c.ok()) return Status::InvalidArgument("data.reorder_profile: " + c.status().message());
+      job->plan_options.cost = *c;
+    }
     const int g = cfg.model.encoder.image_size / cfg.model.encoder.patch;
     job->image_tokens = g * g;
   }

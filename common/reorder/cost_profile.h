@@ -1,0 +1,34 @@
+// Measured cost coefficients (`braid profile` writes them, the reorderer and
+// `braid reorder --profile` read them): the same CostModel as the FLOP
+// defaults, in seconds on the profiled backend. Also the least-squares fit
+// the profiler uses.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/reorder/cost_model.h"
+
+namespace braid::reorder {
+
+// Reads a profile YAML:
+//   encoder: {linear: S, attention: S}    # seconds per image: linear*P + attention*P^2
+//   llm: {linear: S, attention: S}        # seconds per sample: linear*T + attention*T^2
+//   generator: {target: S}                # seconds per generation target
+//   backward_ratio: R                     # backward / forward
+// (other keys, e.g. backend, threads, model, are informational). Every
+// number >= 0 (backward_ratio > 0). InvalidArgument naming the file and the
+// field.
+StatusOr<CostModel> LoadCostProfile(const std::string& path);
+
+// The profile YAML for `c` with a header comment and informational keys.
+std::string CostProfileYaml(const CostModel& c, const std::string& backend, int threads, const std::string& model);
+
+// Least squares for y = a*x + b*x^2 (no constant term) over points (x, y);
+// negative coefficients are clamped to 0 and the other refitted (a cost can
+// not fall with size). Needs at least one point with x > 0.
+std::pair<double, double> FitLinearQuadratic(const std::vector<std::pair<double, double>>& points);
+
+}  // namespace braid::reorder
