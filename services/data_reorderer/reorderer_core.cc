@@ -78,16 +78,34 @@ StepSharder::StepSharder(std::shared_ptr<const OpenedJob> job)
 
 StepSharder::~StepSharder() = default;
 
+StatusOr<std::shared_ptr<const PlannedStep>> PlannedStepCache::Get(
+    int64_t step, const std::function<StatusOr<std::shared_ptr<const PlannedStep>>()>& make) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = steps_.find(step); it != steps_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const PlannedStep> made, make());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = steps_.emplace(step, std::move(made)).first;
+  std::shared_ptr<const PlannedStep> out = it->second;  // eviction below may drop it (a lagging stream's old step)
+  while (steps_.size() > kKeep) steps_.erase(steps_.begin());
+  return out;
+}
+
 StatusOr<std::vector<worker::RankMicrobatch>> StepSharder::Shards(int64_t step, worker::Role role, int rank) {
   const JobConfig& cfg = job_->cfg;
-  std::vector<Sample> samples;
-  for (int64_t id : sampler_->sampler.StepIds(step, cfg.train.global_batch)) {
-    ASSIGN_OR_RETURN(Sample s, job_->data->Make(id));
-    samples.push_back(std::move(s));
-  }
-  const std::vector<reorder::SampleMeta> metas = worker::MetasOf(samples);
-  const reorder::StepPlan plan = reorder::PlanStep(step, metas, job_->policy, job_->plan_options, job_->image_tokens);
-  return worker::BuildRankShards(samples, plan, role, rank, cfg.seed);
+  ASSIGN_OR_RETURN(std::shared_ptr<const PlannedStep> planned,
+                   job_->planned.Get(step, [&]() -> StatusOr<std::shared_ptr<const PlannedStep>> {
+                     auto p = std::make_shared<PlannedStep>();
+                     for (int64_t id : sampler_->sampler.StepIds(step, cfg.train.global_batch)) {
+                       ASSIGN_OR_RETURN(Sample s, job_->data->Make(id));
+                       p->samples.push_back(std::move(s));
+                     }
+                     p->plan = reorder::PlanStep(step, worker::MetasOf(p->samples), job_->policy,
+                                                 job_->plan_options, job_->image_tokens);
+                     return std::shared_ptr<const PlannedStep>(std::move(p));
+                   }));
+  return worker::BuildRankShards(planned->samples, planned->plan, role, rank, cfg.seed);
 }
 
 }  // namespace braid::reorderer

@@ -3,6 +3,7 @@
 // routing plan. Thread-safe: each worker stream runs on its own thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,30 @@ namespace braid::reorderer {
 
 class EpochSamplerHolder;
 
+// One planned step: its preprocessed samples and routing plan.
+struct PlannedStep {
+  std::vector<Sample> samples;
+  reorder::StepPlan plan;
+};
+
+// The last few planned steps of a job, shared by its worker streams: each
+// step is preprocessed and planned once, by whichever stream asks first
+// (streams run ahead of compute, so that is step s+1 or later while step s
+// trains), instead of once per rank.
+class PlannedStepCache {
+ public:
+  // The step from the cache, or made by `make` (outside the lock; two
+  // streams racing for a new step may both make it, the first one stored
+  // wins). Keeps the newest `kKeep` steps.
+  StatusOr<std::shared_ptr<const PlannedStep>> Get(
+      int64_t step, const std::function<StatusOr<std::shared_ptr<const PlannedStep>>()>& make);
+  static constexpr size_t kKeep = 16;
+
+ private:
+  std::mutex mu_;
+  std::map<int64_t, std::shared_ptr<const PlannedStep>> steps_;
+};
+
 struct OpenedJob {
   JobConfig cfg;
   reorder::Layout layout;
@@ -29,6 +54,7 @@ struct OpenedJob {
   reorder::PlanOptions plan_options;
   int32_t image_tokens = 0;  // LLM rows per image
   std::unique_ptr<train::TrainingData> data;  // read-only after load
+  mutable PlannedStepCache planned;
 };
 
 class ReordererCore {
@@ -43,8 +69,9 @@ class ReordererCore {
   std::map<std::string, std::shared_ptr<const OpenedJob>> jobs_;
 };
 
-// Plans step `step` of a job in order (the reorderer issue adds balancing)
-// and cuts out (role, rank)'s share, one RankMicrobatch per microbatch.
+// Plans step `step` of a job with its policy (once per step, shared through
+// the job's PlannedStepCache) and cuts out (role, rank)'s share, one
+// RankMicrobatch per microbatch.
 // `sampler_cache` keeps the epoch permutation between calls of one stream.
 class StepSharder {
  public:
