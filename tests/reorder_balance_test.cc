@@ -189,6 +189,47 @@ TEST(PlanStep, EveryPolicyMakesAValidStepPlan) {
   }
 }
 
+TEST(BalancedPartition, PropertiesOverManySeedsAndShapes) {
+  // For every seed and shape: every unit placed once, loads add up, the cap
+  // holds whenever LPT could meet it, never worse than LPT, never below the
+  // bound, deterministic.
+  std::mt19937_64 rng(11);
+  for (int t = 0; t < 500; ++t) {
+    const int k = 1 + int(rng() % 7), n = int(rng() % 60);
+    std::vector<double> w;
+    MemoryCap cap;
+    for (int i = 0; i < n; ++i) {
+      w.push_back(double(1 + rng() % 1000) * (rng() % 10 == 0 ? 20.0 : 1.0));  // a few heavy units
+      cap.mem.push_back(int64_t(1 + rng() % 100));
+    }
+    int64_t total = 0, biggest = 0;
+    for (int64_t m : cap.mem) total += m, biggest = std::max(biggest, m);
+    cap.cap = (t % 2 == 0) ? 0 : std::max(biggest, 2 * total / k);
+    const Partition lpt = LptPartition(w, k, cap);
+    const Partition bal = BalancedPartition(w, k, cap);
+    ASSERT_EQ(bal.rank_of.size(), w.size());
+    std::vector<double> load(size_t(k), 0.0);
+    std::vector<int64_t> used(size_t(k), 0);
+    for (int i = 0; i < n; ++i) {
+      ASSERT_GE(bal.rank_of[size_t(i)], 0);
+      ASSERT_LT(bal.rank_of[size_t(i)], k);
+      load[size_t(bal.rank_of[size_t(i)])] += w[size_t(i)];
+      used[size_t(bal.rank_of[size_t(i)])] += cap.mem[size_t(i)];
+    }
+    for (int r = 0; r < k; ++r) EXPECT_NEAR(load[size_t(r)], bal.load[size_t(r)], 1e-6 * (1 + load[size_t(r)]));
+    if (cap.active()) {
+      std::vector<int64_t> lpt_used(size_t(k), 0);
+      for (int i = 0; i < n; ++i) lpt_used[size_t(lpt.rank_of[size_t(i)])] += cap.mem[size_t(i)];
+      if (*std::max_element(lpt_used.begin(), lpt_used.end()) <= cap.cap) {
+        for (int64_t u : used) EXPECT_LE(u, cap.cap) << "case " << t;
+      }
+    }
+    EXPECT_LE(bal.max_load(), lpt.max_load() + 1e-9) << "case " << t;
+    EXPECT_GE(bal.max_load(), PartitionLowerBound(w, k) - 1e-9) << "case " << t;
+    EXPECT_EQ(BalancedPartition(w, k, cap).rank_of, bal.rank_of) << "case " << t;
+  }
+}
+
 TEST(Policies, ParseNames) {
   for (Policy p : AllPolicies()) EXPECT_EQ(*ParsePolicy(PolicyName(p)), p);
   EXPECT_EQ(ParsePolicy("greedy").status().code(), StatusCode::kInvalidArgument);
