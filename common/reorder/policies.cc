@@ -6,6 +6,7 @@
 
 #include "common/base/check.h"
 #include "common/reorder/balance.h"
+#include "common/reorder/in_order_router.h"
 #include "common/schedule/pipeline.h"
 
 namespace braid::reorder {
@@ -36,13 +37,8 @@ StatusOr<Policy> ParsePolicy(const std::string& name) {
 
 namespace {
 
-// Rank of item i of n spread contiguously and evenly by count (first n % k
-// ranks get one more).
-int32_t Contiguous(int64_t i, int64_t n, int k) {
-  const int64_t base = n / k, extra = n % k;
-  const int64_t cut = extra * (base + 1);
-  return int32_t(i < cut ? i / (base + 1) : extra + (i - cut) / std::max<int64_t>(base, 1));
-}
+// Contiguous, even by count: the in-order router's rule (in_order_router.h).
+int32_t Contiguous(int64_t i, int64_t n, int k) { return ContiguousRank(i, n, k); }
 
 std::vector<std::vector<int>> ContiguousMicrobatches(const std::vector<int>& order, int M) {
   std::vector<std::vector<int>> mbs(static_cast<size_t>(M));
