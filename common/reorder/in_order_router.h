@@ -25,6 +25,7 @@ int32_t ContiguousRank(int64_t i, int64_t n, int ranks);
 //  - global counts are sums over the whole step.
 // Preconditions (BRAID_CHECK; callers validate input): microbatches >= 1 and
 // divides samples.size(), every DP size >= 1, counts in metas >= 0.
+// The same routing as PlanStep with Policy::kSequential, which it calls.
 StepPlan PlanInOrder(int64_t step, const std::vector<SampleMeta>& samples, int microbatches,
                      const Layout& layout);
 

@@ -37,12 +37,9 @@ StatusOr<Policy> ParsePolicy(const std::string& name) {
 
 namespace {
 
-// Contiguous, even by count: the in-order router's rule (in_order_router.h).
-int32_t Contiguous(int64_t i, int64_t n, int k) { return ContiguousRank(i, n, k); }
-
 std::vector<std::vector<int>> ContiguousMicrobatches(const std::vector<int>& order, int M) {
   std::vector<std::vector<int>> mbs(static_cast<size_t>(M));
-  for (size_t i = 0; i < order.size(); ++i) mbs[size_t(Contiguous(int64_t(i), int64_t(order.size()), M))].push_back(order[i]);
+  for (size_t i = 0; i < order.size(); ++i) mbs[size_t(ContiguousRank(int64_t(i), int64_t(order.size()), M))].push_back(order[i]);
   return mbs;
 }
 
@@ -55,12 +52,12 @@ void SpreadByCount(const std::vector<WorkSample>& batch, const Layout& l, BatchP
   int64_t ii = 0, gi = 0;
   for (int64_t k = 0; k < n; ++k) {
     const WorkSample& w = batch[size_t(mb->samples[size_t(k)])];
-    mb->llm_rank.push_back(Contiguous(k, n, l.llm_dp));
+    mb->llm_rank.push_back(ContiguousRank(k, n, l.llm_dp));
     mb->encoder_rank.emplace_back();
-    for (int32_t j = 0; j < w.images; ++j) mb->encoder_rank.back().push_back(Contiguous(ii++, images, l.encoder_dp));
+    for (int32_t j = 0; j < w.images; ++j) mb->encoder_rank.back().push_back(ContiguousRank(ii++, images, l.encoder_dp));
     mb->generator_rank.emplace_back();
     for (int32_t j = 0; j < w.gen_images; ++j)
-      mb->generator_rank.back().push_back(Contiguous(gi++, targets, l.generator_dp));
+      mb->generator_rank.back().push_back(ContiguousRank(gi++, targets, l.generator_dp));
   }
 }
 
