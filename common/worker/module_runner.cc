@@ -76,6 +76,16 @@ void ModuleRunner::Span(SpanKind kind, int32_t mb, double start, double end) {
   if (result_ && end > start) result_->spans.push_back({kind, mb, start - step_start_, end - start});
 }
 
+template <typename F>
+double ModuleRunner::Compute(SpanKind kind, int32_t mb, F&& f) {
+  HostBusyScope busy;  // may first wait for peers to hand back cores: not compute
+  const double t0 = NowSeconds();
+  f();
+  const double t1 = NowSeconds();
+  Span(kind, mb, t0, t1);
+  return t1;
+}
+
 double ModuleRunner::NoteArrival(const Message& m) {
   if (m.sent_unix <= 0) return 0;
   if (result_) {
@@ -129,13 +139,8 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   images.reserve(size_t(n * pix));
   for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
   Tensor emb;
-  const double t0 = NowSeconds();
-  {
-    HostBusyScope busy;
-    encoder_->Forward(images.data(), n, &emb, &p->enc);
-  }
-  double t1 = NowSeconds();
-  Span(SpanKind::kCompute, mb.microbatch, t0, t1);
+  const double t1 =
+      Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Forward(images.data(), n, &emb, &p->enc); });
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
     std::vector<float> rows(emb.data() + k * P_ * C_, emb.data() + (k + 1) * P_ * C_);
@@ -163,12 +168,7 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
     std::copy(m.data.begin(), m.data.end(), demb.begin() + k * P_ * C_);
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
-  const double t1 = NowSeconds();
-  {
-    HostBusyScope busy;
-    encoder_->Backward(demb.data(), &p->enc);
-  }
-  Span(SpanKind::kCompute, mb.microbatch, t1, NowSeconds());
+  Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Backward(demb.data(), &p->enc); });
   return Status::Ok();
 }
 
@@ -200,14 +200,10 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   Tensor gen_hidden;
   int64_t count = 0;
-  const double t1 = NowSeconds();
-  {
-    HostBusyScope busy;
+  const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm);
-  }
+  });
   result_->tokens += b.size();
-  double t2 = NowSeconds();
-  Span(SpanKind::kCompute, mb.microbatch, t1, t2);
   int64_t g = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
@@ -238,13 +234,9 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
   Tensor dimg;
-  const double t1 = NowSeconds();
-  {
-    HostBusyScope busy;
+  const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm);
-  }
-  double t2 = NowSeconds();
-  Span(SpanKind::kCompute, mb.microbatch, t1, t2);
+  });
   int64_t k = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
@@ -280,14 +272,10 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
   Tensor dcond;
-  const double t1 = NowSeconds();
-  {
-    HostBusyScope busy;
+  const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
     generator_->Backward(gen_scale, &dcond, &p->gen);
-  }
-  double t2 = NowSeconds();
-  Span(SpanKind::kCompute, mb.microbatch, t1, t2);
+  });
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
     std::vector<float> rows(dcond.data() + i * K_ * C_, dcond.data() + (i + 1) * K_ * C_);
@@ -399,13 +387,10 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   double t1 = NowSeconds();
   Span(SpanKind::kAllReduce, -1, t0, t1);
   result.lr = LearningRateAt(LrScheduleFor(cfg_.train), int(step));
-  {
-    HostBusyScope busy;
+  const double t2 = Compute(SpanKind::kOptimizer, -1, [&] {
     result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
     opt_->Step(pb, result.lr);
-  }
-  double t2 = NowSeconds();
-  Span(SpanKind::kOptimizer, -1, t1, t2);
+  });
   result.seconds = t2 - step_start_;
   result_ = nullptr;
   return result;

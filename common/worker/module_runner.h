@@ -72,6 +72,10 @@ class ModuleRunner {
   Status LlmBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   Status GeneratorForwardBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   void Span(SpanKind kind, int32_t mb, double start, double end);
+  // Runs `f` marked busy on the host (HostCores) as one span of `kind`,
+  // timed after any wait for cores; returns when it ended.
+  template <typename F>
+  double Compute(SpanKind kind, int32_t mb, F&& f);
   // Books a received message's transfer time; returns when it was sent
   // (steady clock of this process).
   double NoteArrival(const Message& m);
