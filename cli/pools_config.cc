@@ -1,83 +1,50 @@
 #include "cli/pools_config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <fstream>
 #include <thread>
-#include <set>
+
+#include "common/config/yaml_fields.h"
 
 namespace braid::cli {
 namespace {
 
-Status CheckKeys(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) {
-  if (!n.IsMap()) return Status::InvalidArgument(path + ": expected a mapping");
-  for (const auto& kv : n) {
-    const std::string k = kv.first.as<std::string>();
-    if (!allowed.count(k)) return Status::InvalidArgument((path.empty() ? "" : path + ".") + k + ": unknown key");
-  }
+// A count of at least 1 (workers, threads); absent keeps the default.
+Status ReadCount(YamlFields& f, const std::string& key, int* out) {
+  RETURN_IF_ERROR(f.Int(key, out));
+  if (*out < 1) return Status::InvalidArgument(f.PathOf(key) + ": must be at least 1, got " + std::to_string(*out));
   return Status::Ok();
 }
 
-Status ReadInt(const YAML::Node& n, const std::string& key, const std::string& path, int* out) {
-  if (!n[key]) return Status::Ok();
-  try {
-    *out = n[key].as<int>();
-  } catch (const YAML::Exception&) {
-    return Status::InvalidArgument(path + "." + key + ": expected an integer, got '" + n[key].as<std::string>() + "'");
-  }
-  if (*out < 1) return Status::InvalidArgument(path + "." + key + ": must be at least 1, got " + std::to_string(*out));
-  return Status::Ok();
+Status ReadService(YamlFields& root, const std::string& name, ServiceSpec* s) {
+  ASSIGN_OR_RETURN(YamlFields f, YamlFields::Open(root.Raw(name), root.PathOf(name)));
+  RETURN_IF_ERROR(f.String("listen", &s->listen));
+  RETURN_IF_ERROR(f.String("metrics_listen", &s->metrics_listen));
+  RETURN_IF_ERROR(ReadCount(f, "threads", &s->threads));
+  return f.Finish();
 }
 
-Status ReadService(const YAML::Node& root, const std::string& name, ServiceSpec* s) {
-  const YAML::Node n = root[name];
-  if (!n) return Status::Ok();
-  RETURN_IF_ERROR(CheckKeys(n, name, {"listen", "metrics_listen", "threads"}));
-  if (n["listen"]) s->listen = n["listen"].as<std::string>();
-  if (n["metrics_listen"]) s->metrics_listen = n["metrics_listen"].as<std::string>();
-  return ReadInt(n, "threads", name, &s->threads);
-}
-
-Status ReadPool(const YAML::Node& pools, const std::string& name, PoolSpec* p) {
-  const YAML::Node n = pools[name];
-  if (!n) return Status::Ok();
-  const std::string path = "pools." + name;
-  RETURN_IF_ERROR(CheckKeys(n, path, {"workers", "threads", "adaptive_threads"}));
-  RETURN_IF_ERROR(ReadInt(n, "workers", path, &p->workers));
-  if (n["adaptive_threads"]) {
-    try {
-      p->adaptive_threads = n["adaptive_threads"].as<bool>();
-    } catch (const YAML::Exception&) {
-      return Status::InvalidArgument(path + ".adaptive_threads: expected true or false, got '" +
-                                     n["adaptive_threads"].as<std::string>() + "'");
-    }
-  }
-  return ReadInt(n, "threads", path, &p->threads);
+Status ReadPool(YamlFields& pools, const std::string& name, PoolSpec* p) {
+  ASSIGN_OR_RETURN(YamlFields f, YamlFields::Open(pools.Raw(name), pools.PathOf(name)));
+  RETURN_IF_ERROR(ReadCount(f, "workers", &p->workers));
+  RETURN_IF_ERROR(ReadCount(f, "threads", &p->threads));
+  RETURN_IF_ERROR(f.Bool("adaptive_threads", &p->adaptive_threads));
+  return f.Finish();
 }
 
 }  // namespace
 
 StatusOr<PoolsConfig> LoadPoolsConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::InvalidArgument(path + ": cannot open");
-  YAML::Node root;
-  try {
-    root = YAML::Load(in);
-  } catch (const YAML::ParserException& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                                   ": " + e.msg);
-  }
+  ASSIGN_OR_RETURN(YAML::Node doc, LoadYamlFile(path));
+  ASSIGN_OR_RETURN(YamlFields root, YamlFields::Open(doc, ""));
   PoolsConfig c;
-  RETURN_IF_ERROR(CheckKeys(root, "", {"orchestrator", "reorderer", "pools"}));
   RETURN_IF_ERROR(ReadService(root, "orchestrator", &c.orchestrator));
   RETURN_IF_ERROR(ReadService(root, "reorderer", &c.reorderer));
-  if (root["pools"]) {
-    RETURN_IF_ERROR(CheckKeys(root["pools"], "pools", {"encoder", "llm", "generator"}));
-    RETURN_IF_ERROR(ReadPool(root["pools"], "encoder", &c.encoder));
-    RETURN_IF_ERROR(ReadPool(root["pools"], "llm", &c.llm));
-    RETURN_IF_ERROR(ReadPool(root["pools"], "generator", &c.generator));
-  }
+  ASSIGN_OR_RETURN(YamlFields pools, YamlFields::Open(root.Raw("pools"), "pools"));
+  RETURN_IF_ERROR(ReadPool(pools, "encoder", &c.encoder));
+  RETURN_IF_ERROR(ReadPool(pools, "llm", &c.llm));
+  RETURN_IF_ERROR(ReadPool(pools, "generator", &c.generator));
+  RETURN_IF_ERROR(pools.Finish());
+  RETURN_IF_ERROR(root.Finish());
   return c;
 }
 

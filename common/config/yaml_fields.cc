@@ -1,5 +1,7 @@
 #include "common/config/yaml_fields.h"
 
+#include <fstream>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -58,6 +60,17 @@ std::string DescribeYamlNode(const YAML::Node& n) {
   if (n.IsSequence()) return "a sequence";
   if (IsQuoted(n)) return "the quoted string \"" + n.Scalar() + "\"";
   return "'" + n.Scalar() + "'";
+}
+
+StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument(path + ": cannot open");
+  try {
+    return YAML::Load(in);
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
 }
 
 std::string FormatDouble(double v) {

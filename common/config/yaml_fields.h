@@ -45,6 +45,10 @@ class YamlFields {
   std::vector<Entry> entries_;
 };
 
+// Parses the YAML file at `path`: InvalidArgument "PATH: cannot open" or
+// "PATH:LINE:COLUMN: what is wrong".
+StatusOr<YAML::Node> LoadYamlFile(const std::string& path);
+
 // "a mapping", "a sequence", "an empty value" or "'text'": what a node holds,
 // for "expected X, got Y" messages.
 std::string DescribeYamlNode(const YAML::Node& node);

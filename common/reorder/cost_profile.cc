@@ -1,51 +1,43 @@
 #include "common/reorder/cost_profile.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+
+#include "common/config/yaml_fields.h"
 
 namespace braid::reorder {
 namespace {
 
-Status ReadNumber(const YAML::Node& root, const std::string& path, const std::string& section,
-                  const std::string& key, bool positive, double* out) {
-  const std::string field = section.empty() ? key : section + "." + key;
-  const YAML::Node n = section.empty() ? root[key] : root[section][key];
-  if (!n) return Status::InvalidArgument(path + ": " + field + ": missing");
-  try {
-    *out = n.as<double>();
-  } catch (const YAML::Exception&) {
-    return Status::InvalidArgument(path + ": " + field + ": expected a number");
-  }
+// A required number of `f` (>= 0, or > 0 when `positive`).
+Status ReadCost(YamlFields& f, const std::string& key, bool positive, double* out) {
+  if (!f.Raw(key).IsDefined()) return Status::InvalidArgument(f.PathOf(key) + ": missing");
+  RETURN_IF_ERROR(f.Double(key, out));
   if (!(*out >= 0) || (positive && !(*out > 0)))
-    return Status::InvalidArgument(path + ": " + field + ": must be " + (positive ? "> 0" : ">= 0"));
+    return Status::InvalidArgument(f.PathOf(key) + ": must be " + (positive ? "> 0" : ">= 0"));
   return Status::Ok();
+}
+
+Status ReadSection(YamlFields& root, const std::string& name, const std::vector<std::pair<std::string, double*>>& keys) {
+  ASSIGN_OR_RETURN(YamlFields f, YamlFields::Open(root.Raw(name), name));
+  for (const auto& [key, out] : keys) RETURN_IF_ERROR(ReadCost(f, key, false, out));
+  return f.Finish();
 }
 
 }  // namespace
 
 StatusOr<CostModel> LoadCostProfile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::InvalidArgument(path + ": cannot open");
-  YAML::Node root;
-  try {
-    root = YAML::Load(in);
-  } catch (const YAML::ParserException& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-  if (!root.IsMap()) return Status::InvalidArgument(path + ": expected a mapping");
-  for (const char* s : {"encoder", "llm", "generator"})
-    if (root[s] && !root[s].IsMap()) return Status::InvalidArgument(path + ": " + s + ": expected a mapping");
+  auto in_file = [&](const Status& s) { return Status(s.code(), path + ": " + s.message()); };
+  ASSIGN_OR_RETURN(YAML::Node doc, LoadYamlFile(path));
+  StatusOr<YamlFields> root = YamlFields::Open(doc, "");
+  if (!root.ok()) return in_file(root.status());
   CostModel c;
-  RETURN_IF_ERROR(ReadNumber(root, path, "encoder", "linear", false, &c.enc_linear));
-  RETURN_IF_ERROR(ReadNumber(root, path, "encoder", "attention", false, &c.enc_attn));
-  RETURN_IF_ERROR(ReadNumber(root, path, "llm", "linear", false, &c.llm_linear));
-  RETURN_IF_ERROR(ReadNumber(root, path, "llm", "attention", false, &c.llm_attn));
-  RETURN_IF_ERROR(ReadNumber(root, path, "generator", "target", false, &c.gen_target));
-  RETURN_IF_ERROR(ReadNumber(root, path, "", "backward_ratio", true, &c.backward_ratio));
+  for (const char* info : {"backend", "threads", "model"}) root->Raw(info);  // informational
+  Status s = ReadSection(*root, "encoder", {{"linear", &c.enc_linear}, {"attention", &c.enc_attn}});
+  if (s.ok()) s = ReadSection(*root, "llm", {{"linear", &c.llm_linear}, {"attention", &c.llm_attn}});
+  if (s.ok()) s = ReadSection(*root, "generator", {{"target", &c.gen_target}});
+  if (s.ok()) s = ReadCost(*root, "backward_ratio", true, &c.backward_ratio);
+  if (s.ok()) s = root->Finish();
+  if (!s.ok()) return in_file(s);
   return c;
 }
 

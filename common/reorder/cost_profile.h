@@ -18,7 +18,7 @@ namespace braid::reorder {
 //   llm: {linear: S, attention: S}        # seconds per sample: linear*T + attention*T^2
 //   generator: {target: S}                # seconds per generation target
 //   backward_ratio: R                     # backward / forward
-// (other keys, e.g. backend, threads, model, are informational). Every
+// (backend, threads and model are informational; other keys are errors). Every
 // number >= 0 (backward_ratio > 0). InvalidArgument naming the file and the
 // field.
 StatusOr<CostModel> LoadCostProfile(const std::string& path);
