@@ -3,6 +3,7 @@
 # regimes of the reorderer issue, and (with --runtime) the demo job trained
 # with data.reorder none against balanced+ordered on a multi-rank layout.
 # Usage: bench/reorder_bench.sh [--runtime [STEPS [LAYOUT]]]
+#   env REORDER_BENCH_PAIRS (default 2), REORDER_BENCH_POLICIES (default "none balanced+ordered")
 # Writes out/bench/reorder-latest.json and prints a markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,18 +45,29 @@ PY
 [ "${1:-}" = "--runtime" ] || exit 0
 STEPS="${2:-60}"
 LAYOUT="${3:-3/2/1}"
+PAIRS="${REORDER_BENCH_PAIRS:-2}"
 IFS=/ read -r ENC LLM GEN <<<"$LAYOUT"
-for policy in ${REORDER_BENCH_POLICIES:-none balanced+ordered}; do
+# Runs alternate A B B A A B ... (PAIRS pairs) so that the VM's slow drift
+# under sustained load falls on both policies equally.
+read -r A B <<<"${REORDER_BENCH_POLICIES:-none balanced+ordered}"
+order=()
+for ((i = 0; i < PAIRS; i++)); do
+  if ((i % 2 == 0)); then order+=("$A" "$B"); else order+=("$B" "$A"); fi
+done
+dirs=()
+for i in "${!order[@]}"; do
+  policy=${order[$i]}
   sed -e "s/^  steps: .*/  steps: $STEPS/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/" \
-      -e "s#^  dir: runs .*#  dir: $tmp/runs-$policy#" -e "s/^  reorder: .*/  reorder: $policy/" \
+      -e "s#^  dir: runs .*#  dir: $tmp/runs-$i#" -e "s/^  reorder: .*/  reorder: $policy/" \
       -e "s/^  encoder: {dp: 1, tp: 1, pp: 1}/  encoder: {dp: $ENC, tp: 1, pp: 1}/" \
       -e "s/^  llm: {dp: 1, tp: 1, pp: 1}/  llm: {dp: $LLM, tp: 1, pp: 1}/" \
       -e "s/^  generator: {dp: 1, tp: 1, pp: 1}/  generator: {dp: $GEN, tp: 1, pp: 1}/" \
-      examples/fashion-mllm.yaml > "$tmp/job-$policy.yaml"
-  "$BIN/braid" run "$tmp/job-$policy.yaml" -q --state-dir "$tmp/state-$policy" > "$tmp/run-$policy.out"
-  sed -n 's/^RUN_DIR //p' "$tmp/run-$policy.out" > "$tmp/dir-$policy"
+      examples/fashion-mllm.yaml > "$tmp/job-$i.yaml"
+  echo "runtime run $((i + 1))/${#order[@]}: $policy" >&2
+  "$BIN/braid" run "$tmp/job-$i.yaml" -q --state-dir "$tmp/state-$i" > "$tmp/run-$i.out"
+  dirs+=("$policy=$(sed -n 's/^RUN_DIR //p' "$tmp/run-$i.out")")
 done
-/usr/bin/python3 - "$(cat "$tmp/dir-none")" "$(cat "$tmp/dir-balanced+ordered")" "$LAYOUT" <<'PY'
+/usr/bin/python3 - "$LAYOUT" "${dirs[@]}" <<'PY'
 import json, sys
 def summary(d):
     rows = [json.loads(l) for l in open(d + "/timeline.jsonl")][5:]
@@ -67,11 +79,29 @@ def summary(d):
             for kind, mb, start, sec in r["spans"]:
                 if kind in ("recv_wait", "transfer_wait"): wait[m] = wait.get(m, 0) + sec
                 if kind in ("compute", "optimizer"): comp[m] = comp.get(m, 0) + sec
-    period = [json.loads(l)["step_seconds"] for l in open(d + "/metrics.jsonl")][5:]
+    metrics = [json.loads(l) for l in open(d + "/metrics.jsonl")][5:]
     n = len(rows)
-    return {m: (comp[m] / n / len(ranks[m]), wait[m] / n / len(ranks[m])) for m in ranks}, sum(period) / len(period)
-print(f"\nruntime, layout {sys.argv[3]}, mean per step and rank (steps 5..):")
-for name, d in (("none", sys.argv[1]), ("balanced+ordered", sys.argv[2])):
-    mods, step = summary(d)
-    print(f"  {name:17s} step {step:.3f} s  " + "  ".join(f"{m} compute {c:.4f} s wait {w:.4f} s" for m, (c, w) in sorted(mods.items())))
+    mods = {m: (comp.get(m, 0) / n / len(ranks[m]), wait.get(m, 0) / n / len(ranks[m])) for m in ranks}
+    step = sum(x["step_seconds"] for x in metrics) / len(metrics)
+    imb = {}
+    for x in metrics:
+        for m, v in x.get("imbalance", {}).items(): imb[m] = imb.get(m, 0) + v / len(metrics)
+    return mods, step, imb
+print(f"\nruntime, layout {sys.argv[1]}, mean per step and rank (steps 5..), runs in order:")
+print("| run | policy | step s | " + " | ".join(f"{m} compute / wait s" for m in ("encoder", "llm", "generator")) + " | imbalance e/l/g |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+agg = {}
+for i, arg in enumerate(sys.argv[2:]):
+    policy, d = arg.split("=", 1)
+    mods, step, imb = summary(d)
+    a = agg.setdefault(policy, {"n": 0, "step": 0, "wait": {}})
+    a["n"] += 1; a["step"] += step
+    for m, (c, w) in mods.items(): a["wait"][m] = a["wait"].get(m, 0) + w
+    cells = [f"{mods[m][0]:.4f} / {mods[m][1]:.4f}" if m in mods else "-" for m in ("encoder", "llm", "generator")]
+    print(f"| {i + 1} | {policy} | {step:.3f} | " + " | ".join(cells) + " | "
+          + "/".join(f"{imb.get(m, 0):.3f}" for m in ("encoder", "llm", "generator")) + " |")
+print("\nmean over runs:")
+for policy, a in agg.items():
+    print(f"  {policy:17s} step {a['step'] / a['n']:.3f} s  wait per rank: "
+          + "  ".join(f"{m} {w / a['n']:.4f} s" for m, w in sorted(a["wait"].items())))
 PY

@@ -67,7 +67,7 @@ struct DataConfig {
   int max_images = 8;  // per sample
   int max_text_bytes = 128;
   int64_t epoch_samples = 60000;
-  std::string reorder = "none";  // none | balanced | balanced+ordered (docs/REORDER.md)
+  std::string reorder = "balanced+ordered";  // none | balanced | balanced+ordered (docs/REORDER.md)
   std::string reorder_profile;    // `braid profile` YAML; "" = FLOP costs of the model
   bool operator==(const DataConfig&) const = default;
 };
