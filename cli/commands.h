@@ -23,5 +23,6 @@ void RegisterJobCommands(CLI::App& app, std::function<int()>* run);   // submit 
 void RegisterPoolCommands(CLI::App& app, std::function<int()>* run);  // up down run
 void RegisterReorder(CLI::App& app, std::function<int()>* run);       // reorder (policies on one batch)
 void RegisterProfile(CLI::App& app, std::function<int()>* run);       // profile (cost coefficients)
+void RegisterPlan(CLI::App& app, std::function<int()>* run);          // plan (layouts from a cluster spec)
 
 }  // namespace braid::cli

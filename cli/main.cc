@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   braid::cli::RegisterPoolCommands(app, &run);
   braid::cli::RegisterReorder(app, &run);
   braid::cli::RegisterProfile(app, &run);
+  braid::cli::RegisterPlan(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,6 +10,9 @@ braid_test(orchestrator_core_test
   LIBS braid_orchestrator_core
   LABELS orchestrator)
 target_compile_definitions(orchestrator_core_test PRIVATE BRAID_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+braid_test(orchestrator_auto_layout_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_auto_layout_test.cc
+           LIBS braid_orchestrator_auto braid_config LABELS orchestrator plan)
+target_compile_definitions(orchestrator_auto_layout_test PRIVATE BRAID_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 
 if(TARGET braid-orchestrator)
   braid_test(orchestrator_grpc_test

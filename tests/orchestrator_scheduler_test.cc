@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "services/orchestrator/scheduler.h"
@@ -157,6 +158,69 @@ TEST_F(SchedulerTest, DataPlannerFailureFailsTheJobWithItsMessage) {
   planner_.fail = Status::Ok();
   ASSERT_TRUE(scheduler_.RunOnce().has_value());
   EXPECT_EQ(jobs_.Get(second)->state, JobState::kRunning);
+}
+
+
+// `parallel: auto` with a planner: it runs once, without the state mutex,
+// with the idle workers per role as limits; its layout is what the job runs
+// with and what the run directory's job.yaml records; its error fails the job.
+class AutoLayoutSchedulerTest : public SchedulerTest {
+ protected:
+  AutoLayoutSchedulerTest()
+      : auto_scheduler_(&jobs_, &workers_, &planner_, &mu_, nullptr,
+                        [this](const JobConfig&, const std::array<int, 3>& w) -> StatusOr<Layout> {
+                          ++calls_;
+                          seen_ = w;
+                          mutex_free_ = mu_.try_lock();
+                          if (mutex_free_) mu_.unlock();
+                          if (!fail_.ok()) return fail_;
+                          Layout l;
+                          l.encoder.dp = 2;
+                          l.llm.dp = 1;
+                          l.generator.dp = 1;
+                          return l;
+                        }) {}
+  Scheduler auto_scheduler_;
+  int calls_ = 0;
+  bool mutex_free_ = false;
+  std::array<int, 3> seen_{};
+  Status fail_;
+};
+
+TEST_F(AutoLayoutSchedulerTest, PlansOnceWithIdleWorkersAndRecordsTheLayout) {
+  const std::string id = jobs_.Submit(YamlWithLayout(1, 1, 1) + "  auto_layout: true\n")->id;
+  Add(Role::kEncoder);
+  Add(Role::kLlm);
+  EXPECT_FALSE(auto_scheduler_.RunOnce().has_value());
+  EXPECT_EQ(calls_, 0);
+  EXPECT_EQ(jobs_.Get(id)->reason, "parallel: auto: waiting for at least one idle worker of: generator");
+  Add(Role::kEncoder);
+  Add(Role::kGenerator);
+  Add(Role::kGenerator);
+  std::optional<StartedJob> started;
+  for (int pass = 0; pass < 3 && !started; ++pass) started = auto_scheduler_.RunOnce();
+  ASSERT_TRUE(started.has_value()) << jobs_.Get(id)->reason;
+  EXPECT_EQ(calls_, 1);
+  EXPECT_TRUE(mutex_free_);
+  EXPECT_EQ(seen_, (std::array<int, 3>{2, 1, 2}));
+  EXPECT_EQ(started->layout.encoder.dp, 2);
+  EXPECT_EQ(started->assignments.size(), 4u);
+  std::ifstream in(jobs_.Get(id)->run_dir + "/job.yaml");
+  std::stringstream yaml;
+  yaml << in.rdbuf();
+  EXPECT_NE(yaml.str().find("auto_layout: false"), std::string::npos) << yaml.str();
+  EXPECT_NE(yaml.str().find("encoder: {dp: 2"), std::string::npos) << yaml.str();
+}
+
+TEST_F(AutoLayoutSchedulerTest, PlanningErrorFailsTheJob) {
+  fail_ = Status::FailedPrecondition("no layout fits");
+  const std::string id = jobs_.Submit(YamlWithLayout(1, 1, 1) + "  auto_layout: true\n")->id;
+  Add(Role::kEncoder);
+  Add(Role::kLlm);
+  Add(Role::kGenerator);
+  EXPECT_FALSE(auto_scheduler_.RunOnce().has_value());
+  EXPECT_EQ(jobs_.Get(id)->state, JobState::kFailed);
+  EXPECT_EQ(jobs_.Get(id)->reason, "parallel: auto: FAILED_PRECONDITION: no layout fits");
 }
 
 }  // namespace

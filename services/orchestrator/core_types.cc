@@ -22,7 +22,7 @@ ModuleLayout& Layout::of(Role r) { return r == Role::kEncoder ? encoder : r == R
 
 Layout ResolveLayout(const JobConfig& cfg) {
   Layout l;
-  if (cfg.parallel.auto_layout) return l;  // no planner yet: 1/1/1
+  if (cfg.parallel.auto_layout) return l;  // the scheduler plans it (auto_layout.h)
   l.encoder = {cfg.parallel.encoder.dp, cfg.parallel.encoder.tp, cfg.parallel.encoder.pp};
   l.llm = {cfg.parallel.llm.dp, cfg.parallel.llm.tp, cfg.parallel.llm.pp};
   l.generator = {cfg.parallel.generator.dp, cfg.parallel.generator.tp, cfg.parallel.generator.pp};

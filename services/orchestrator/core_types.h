@@ -32,8 +32,8 @@ struct Layout {
   bool operator==(const Layout&) const = default;
 };
 
-// The layout a job runs with. parallel.auto_layout has no planner yet: it
-// resolves to 1/1/1 (dp, tp, pp) for every module.
+// The layout a job spells out. parallel.auto_layout resolves to 1/1/1 here;
+// the scheduler replaces it with the planned one (auto_layout.h).
 Layout ResolveLayout(const JobConfig& cfg);
 
 // Same numbers as braid.v1.JobState.

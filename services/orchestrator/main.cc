@@ -17,6 +17,7 @@
 #include "common/rpc/shutdown_signal.h"
 #include "services/orchestrator/orchestrator.h"
 #include "services/orchestrator/services.h"
+#include "services/orchestrator/auto_layout.h"
 #include "services/process_flags.h"
 
 namespace {
@@ -30,6 +31,7 @@ struct Flags {
   std::string reorderer_address_file;
   double heartbeat_timeout = 5.0;
   std::string runs_root;
+  std::string cluster;  // cluster spec for `parallel: auto`; "" = this host
 };
 
 int Run(const Flags& f) {
@@ -58,6 +60,18 @@ int Run(const Flags& f) {
   OrchestratorOptions opt;
   opt.runs_root = f.runs_root;
   opt.heartbeat_timeout_seconds = f.heartbeat_timeout;
+  plan::ClusterSpec cluster = LocalHostCluster();
+  if (!f.cluster.empty()) {
+    StatusOr<plan::ClusterSpec> c = plan::LoadClusterSpec(f.cluster);
+    if (!c.ok()) {
+      LOG_ERROR("--cluster: %s", c.status().ToString().c_str());
+      return kExitBadInput;
+    }
+    cluster = *c;
+  }
+  opt.auto_layout = [cluster](const JobConfig& cfg, const std::array<int, 3>& workers) {
+    return PlanAutoLayout(cfg, workers, cluster);
+  };
   Orchestrator orch(opt, planner.get());
   std::unique_ptr<grpc::Service> job_service = MakeJobService(&orch);
   std::unique_ptr<grpc::Service> registry_service = MakeWorkerRegistryService(&orch);
@@ -113,6 +127,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--runs-root", f.runs_root,
                  "run directories of jobs with a relative checkpoint.dir go under it (default: the working directory)");
+  app.add_option("--cluster", f.cluster,
+                 "cluster spec (YAML, deploy/clusters/) the pools run on, for `parallel: auto` jobs (default: this "
+                 "host's cores, shared by every worker)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

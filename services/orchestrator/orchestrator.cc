@@ -27,7 +27,7 @@ Orchestrator::Orchestrator(const OrchestratorOptions& options, DataPlanner* plan
         RETURN_IF_ERROR(committer_.StartJob(cj));
         active_.insert(s.job_id);
         return Status::Ok();
-      }) {}
+      }, options.auto_layout) {}
 
 StatusOr<Job> Orchestrator::SubmitJob(const std::string& yaml, const std::string& source_name) {
   return jobs_.Submit(yaml, source_name);

@@ -37,6 +37,7 @@ struct OrchestratorOptions {
   std::string runs_root;  // "" = the working directory
   double heartbeat_interval_seconds = 1.0;
   double heartbeat_timeout_seconds = 5.0;
+  Scheduler::AutoLayout auto_layout;  // plans `parallel: auto` jobs; unset = 1/1/1
 };
 
 class Orchestrator {

@@ -6,8 +6,49 @@
 namespace braid::orchestrator {
 
 Scheduler::Scheduler(JobTable* jobs, WorkerTable* workers, DataPlanner* planner, std::mutex* state_mu,
-                     OnRunning on_running)
-    : jobs_(jobs), workers_(workers), planner_(planner), state_mu_(state_mu), on_running_(std::move(on_running)) {}
+                     OnRunning on_running, AutoLayout auto_layout)
+    : jobs_(jobs),
+      workers_(workers),
+      planner_(planner),
+      state_mu_(state_mu),
+      on_running_(std::move(on_running)),
+      auto_layout_(std::move(auto_layout)) {}
+
+bool Scheduler::PlanPendingAutoLayout() {
+  std::string id;
+  JobConfig cfg;
+  std::array<int, 3> idle{};
+  {
+    std::lock_guard<std::mutex> lock(*state_mu_);
+    const std::vector<std::string> pending = jobs_->PendingIds();
+    if (pending.empty() || planned_.count(pending[0])) return false;
+    auto c = jobs_->Config(pending[0]);
+    if (!c.ok() || !c->parallel.auto_layout) return false;
+    id = pending[0];
+    cfg = *c;
+    std::string missing;
+    for (Role r : kRoles) {
+      idle[RoleIndex(r)] = static_cast<int>(workers_->Idle(r).size());
+      if (idle[RoleIndex(r)] == 0) missing += std::string(missing.empty() ? "" : ", ") + RoleName(r);
+    }
+    if (!missing.empty()) {
+      (void)jobs_->SetPendingReason(id, "parallel: auto: waiting for at least one idle worker of: " + missing);
+      return true;
+    }
+    (void)jobs_->SetPendingReason(id, "planning the layout (parallel: auto)");
+  }
+  StatusOr<Layout> l = auto_layout_(cfg, idle);
+  std::lock_guard<std::mutex> lock(*state_mu_);
+  if (!l.ok()) {
+    LOG_ERROR("job %s: parallel: auto: %s", id.c_str(), l.status().ToString().c_str());
+    (void)jobs_->MarkFinal(id, JobState::kFailed, "parallel: auto: " + l.status().ToString());
+    return true;
+  }
+  LOG_INFO("job %s: planned layout encoder dp %d, llm dp %d, generator dp %d", id.c_str(), l->encoder.dp, l->llm.dp,
+           l->generator.dp);
+  planned_[id] = *l;
+  return false;
+}
 
 std::string Scheduler::PendingReason(const Layout& layout, const std::vector<int>& idle_by_role,
                                      const std::vector<int>& busy_by_role) {
@@ -39,6 +80,7 @@ std::string Scheduler::PendingReason(const Layout& layout, const std::vector<int
 }
 
 std::optional<StartedJob> Scheduler::RunOnce() {
+  if (auto_layout_ && PlanPendingAutoLayout()) return std::nullopt;
   StartedJob plan;
   std::string yaml;
   {
@@ -53,6 +95,7 @@ std::optional<StartedJob> Scheduler::RunOnce() {
     if (!cfg.ok() || !y.ok()) return std::nullopt;
     yaml = *y;
     plan.layout = ResolveLayout(*cfg);
+    if (auto pl = planned_.find(plan.job_id); pl != planned_.end()) plan.layout = pl->second;
     std::vector<int> idle(kRoles.size()), busy(kRoles.size());
     std::vector<std::vector<WorkerInfo>> idle_workers(kRoles.size());
     for (Role r : kRoles) {

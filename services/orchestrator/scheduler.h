@@ -2,8 +2,11 @@
 // role are registered. FIFO: later jobs wait behind it ("queued behind <id>").
 //
 // A job needs layout.of(role).dp workers per role (one per DP rank; tp and pp
-// are not scheduled yet, the runtime trains DP only). parallel.auto_layout has
-// no planner yet and resolves to 1/1/1 (core_types.h ResolveLayout).
+// are not scheduled yet, the runtime trains DP only). A `parallel: auto` job
+// is planned once, when every role has an idle worker, by `auto_layout`
+// with the idle workers per role as the DP limits (without one it runs
+// 1/1/1); the reason reads "planning the layout" meanwhile, and a planning
+// error fails the job ("parallel: auto: <status>").
 // While short, the job's reason names every missing role:
 //   "waiting for 2 llm workers, 1 registered"
 //   "waiting for 3 encoder workers (1 registered), 2 llm workers (1 registered)"
@@ -19,7 +22,9 @@
 // its decisions but not around DataPlanner::OpenJob.
 #pragma once
 
+#include <array>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,9 +48,12 @@ class Scheduler {
   // Called under state_mu after the job turned RUNNING and before any
   // assignment is handed out; an error fails the job.
   using OnRunning = std::function<Status(const StartedJob&)>;
+  // Plans a `parallel: auto` job for at most `workers[RoleIndex(r)]` DP ranks
+  // per role. Runs without state_mu held.
+  using AutoLayout = std::function<StatusOr<Layout>(const JobConfig&, const std::array<int, 3>& workers)>;
 
   Scheduler(JobTable* jobs, WorkerTable* workers, DataPlanner* planner, std::mutex* state_mu,
-            OnRunning on_running = nullptr);
+            OnRunning on_running = nullptr, AutoLayout auto_layout = nullptr);
 
   // One pass: updates pending reasons and starts at most one job. Returns
   // the job started, if any.
@@ -57,11 +65,17 @@ class Scheduler {
                                    const std::vector<int>& busy_by_role);
 
  private:
+  // Plans the oldest pending job if it is `parallel: auto` and not planned
+  // yet. True when the job cannot start this pass.
+  bool PlanPendingAutoLayout();
+
   JobTable* jobs_;
   WorkerTable* workers_;
   DataPlanner* planner_;
   std::mutex* state_mu_;
   OnRunning on_running_;
+  AutoLayout auto_layout_;
+  std::map<std::string, Layout> planned_;  // auto layouts by job id (RunOnce's thread only)
 };
 
 }  // namespace braid::orchestrator

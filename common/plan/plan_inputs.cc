@@ -1,0 +1,26 @@
+#include "common/plan/plan_inputs.h"
+
+#include "common/config/job_config.h"
+#include "common/reorder/cost_profile.h"
+
+namespace braid::plan {
+
+StatusOr<PlanContext> MakePlanContext(const JobConfig& job, const ClusterSpec& cluster, const PlanInputs& in) {
+  PlanContext ctx;
+  ctx.model = ModelSpecFromConfig(job.model);
+  ctx.cluster = cluster;
+  ctx.batch = in.batch;
+  const int32_t image_tokens = int32_t(ctx.model.module[kEncoder].tokens_per_unit);
+  for (reorder::WorkSample& s : ctx.batch) s.image_tokens = image_tokens;
+  ASSIGN_OR_RETURN(ctx.policy, reorder::ParsePolicy(job.data.reorder == "none" ? "sequential" : job.data.reorder));
+  ctx.unit_seconds = FlopSecondsPerUnit(ctx.model, cluster);
+  if (!in.profile.empty()) {
+    StatusOr<reorder::CostModel> c = reorder::LoadCostProfile(in.profile);
+    if (!c.ok()) return Status::InvalidArgument("profile: " + c.status().message());
+    ctx.unit_seconds = *c;
+    ctx.backward_ratio = c->backward_ratio;
+  }
+  return ctx;
+}
+
+}  // namespace braid::plan
