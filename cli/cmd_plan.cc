@@ -12,6 +12,7 @@
 #include "common/plan/cluster_spec.h"
 #include "common/plan/plan_inputs.h"
 #include "common/plan/planner.h"
+#include "common/train/work_samples.h"
 
 namespace braid::cli {
 namespace {
@@ -22,8 +23,17 @@ struct PlanArgs {
   uint64_t seed = 1;
   int64_t devices = 0;
   int microbatches = 0;
-  bool json = false, runtime_only = false;
+  bool json = false, runtime_only = false, job_data = false;
+  int64_t step = 0;
+  std::string evaluate;  // "E/L/G": predict this runtime layout instead of searching
 };
+
+// "3/2/1" -> DP sizes; false when malformed.
+bool ParseDpLayout(const std::string& s, int dp[3]) {
+  char tail = 0;
+  return std::sscanf(s.c_str(), "%d/%d/%d%c", &dp[0], &dp[1], &dp[2], &tail) == 3 && dp[0] >= 1 && dp[1] >= 1 &&
+         dp[2] >= 1;
+}
 
 nlohmann::json LayoutJson(const plan::Candidate& c, const plan::Prediction& p) {
   nlohmann::json j;
@@ -72,6 +82,36 @@ void PrintTable(const PlanArgs& a, const plan::PlanResult& r, const plan::PlanCo
   if (r.plan.colocated) std::printf("note: no disaggregated layout beat the baseline; the plan is the colocated layout\n");
 }
 
+// --evaluate: the simulator's prediction for one runtime layout (TP = PP =
+// 1) with the job's microbatch count.
+int Evaluate(const PlanArgs& a, const plan::PlanContext& ctx, const JobConfig& job) {
+  int dp[3];
+  if (!ParseDpLayout(a.evaluate, dp))
+    return std::fprintf(stderr, "braid plan: --evaluate: expected E/L/G DP sizes like 3/2/1, got '%s'\n",
+                        a.evaluate.c_str()),
+           kExitBadInput;
+  plan::Candidate c;
+  for (int m = 0; m < plan::kModules; ++m) c.layout[m].dp = dp[m];
+  c.microbatches = a.microbatches > 0 ? a.microbatches : job.train.microbatches;
+  c.llm_stage_layers = {ctx.model.module[plan::kLlm].layers};
+  plan::SimResult sim;
+  plan::StepModel step;
+  StatusOr<plan::Prediction> p = plan::Predict(ctx, c, &sim, &step);
+  if (!p.ok()) return std::fprintf(stderr, "braid plan: --evaluate: %s\n", p.status().message().c_str()), kExitBadInput;
+  if (!a.trace.empty()) {
+    std::ofstream out(a.trace);
+    out << plan::SimTraceJson(step.sim, sim);
+  }
+  if (a.json) {
+    nlohmann::json j = {{"layout", LayoutJson(c, *p)}, {"predicted", PredictedJson(*p)}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("layout %s, %d microbatches: predicted step %.4g s, MFU %.3f, bubble %.3f\n", a.evaluate.c_str(),
+                c.microbatches, p->step_seconds, p->mfu, p->bubble_fraction);
+  }
+  return kExitOk;
+}
+
 int RunPlan(const PlanArgs& a) {
   StatusOr<JobConfig> job = LoadJobConfig(a.job);
   if (!job.ok()) return std::fprintf(stderr, "braid plan: %s\n", job.status().message().c_str()), kExitBadInput;
@@ -86,7 +126,13 @@ int RunPlan(const PlanArgs& a) {
   }
   plan::PlanInputs in;
   in.profile = a.profile;
-  if (!a.samples_file.empty()) {
+  if (a.job_data) {
+    StatusOr<std::unique_ptr<train::TrainingData>> data = train::TrainingData::Load(*job);
+    if (!data.ok()) return std::fprintf(stderr, "braid plan: %s\n", data.status().message().c_str()), kExitBadInput;
+    StatusOr<std::vector<reorder::WorkSample>> s = train::StepWorkSamples(*job, **data, a.step);
+    if (!s.ok()) return std::fprintf(stderr, "braid plan: %s\n", s.status().message().c_str()), kExitBadInput;
+    in.batch = *s;
+  } else if (!a.samples_file.empty()) {
     std::ifstream f(a.samples_file);
     if (!f) return std::fprintf(stderr, "braid plan: %s: cannot open\n", a.samples_file.c_str()), kExitBadInput;
     std::stringstream text;
@@ -110,6 +156,7 @@ int RunPlan(const PlanArgs& a) {
              kExitBadInput;
     ctx->microbatch_choices = {a.microbatches};
   }
+  if (!a.evaluate.empty()) return Evaluate(a, *ctx, *job);
   StatusOr<plan::PlanResult> r = plan::PlanLayouts(*ctx);
   if (!r.ok()) return std::fprintf(stderr, "braid plan: %s\n", r.status().message().c_str()), ExitCodeFor(r.status());
   if (!a.trace.empty()) {
@@ -155,7 +202,12 @@ void RegisterPlan(CLI::App& app, std::function<int()>* run) {
   auto* file = cmd->add_option("--samples", a->samples_file, "one global batch as a samples file (JSONL, as braid reorder)");
   auto* syn = cmd->add_option("--synthesize", a->synthesize, "a synthetic workload: llava, obelics, mmc4, laion, mixed")
                   ->capture_default_str();
+  auto* own = cmd->add_flag("--job-data", a->job_data, "the job's own data: the global batch of step --step");
   file->excludes(syn);
+  own->excludes(file)->excludes(syn);
+  cmd->add_option("--step", a->step, "with --job-data: which step's batch")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--evaluate", a->evaluate,
+                  "predict one runtime layout E/L/G (DP sizes, TP = PP = 1) instead of planning");
   cmd->add_option("--count", a->count, "samples to synthesise (default: the job's train.global_batch)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", a->seed, "seed of the synthesiser")->capture_default_str();

@@ -44,18 +44,21 @@ std::pair<double, double> Time(int repeats, F fwd, B bwd) {
   return {best_f, best_b};
 }
 
-int RunProfile(const ProfileArgs& a) {
-  StatusOr<JobConfig> cfg = LoadJobConfig(a.job);
-  if (!cfg.ok()) {
-    std::fprintf(stderr, "braid profile: %s\n", cfg.status().message().c_str());
-    return kExitBadInput;
-  }
-  SetComputeThreads(a.threads);
+// One measurement of every module on the current thread count: the cost
+// coefficients and each module's total forward + backward seconds.
+struct Measurement {
+  reorder::CostModel cost;
+  double module_seconds[3] = {0, 0, 0};
+};
+
+Measurement Measure(const StatusOr<JobConfig>& cfg, int repeats) {
   const ModelConfig& m = cfg->model;
+  std::fprintf(stderr, "-- %d thread%s\n", ComputeThreads(), ComputeThreads() == 1 ? "" : "s");
+  Measurement out;
+  reorder::CostModel& c = out.cost;
   const int64_t C = m.llm.width;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  reorder::CostModel c;
   double fwd_total = 0, bwd_total = 0;
 
   {  // Encoder: every image has the same P tokens, so one size gives the per-image cost.
@@ -67,9 +70,10 @@ int RunProfile(const ProfileArgs& a) {
     for (float& x : images) x = unit(rng);
     Tensor emb;
     std::vector<float> demb(size_t(n * P * C), 1e-3f);
-    auto [f, b] = Time(a.repeats, [&] { enc.Forward(images.data(), n, &emb); }, [&] { enc.Backward(demb.data()); });
+    auto [f, b] = Time(repeats, [&] { enc.Forward(images.data(), n, &emb); }, [&] { enc.Backward(demb.data()); });
     c.enc_linear = f / double(n) / double(P);
     fwd_total += f, bwd_total += b;
+    out.module_seconds[0] += f + b;
     std::fprintf(stderr, "encoder: %.3g s per image (%lld tokens) forward, %.3g backward\n", f / double(n),
                  (long long)P, b / double(n));
   }
@@ -89,10 +93,11 @@ int RunProfile(const ProfileArgs& a) {
       Tensor gen_hidden, dimg;
       int64_t count = 0;
       auto [f, b] = Time(
-          a.repeats, [&] { llm.Forward(batch, nullptr, &gen_hidden, &count); },
+          repeats, [&] { llm.Forward(batch, nullptr, &gen_hidden, &count); },
           [&] { llm.Backward(1.0f / float(batch.size()), nullptr, &dimg); });
       points.push_back({double(T), f / double(k)});
       fwd_total += f, bwd_total += b;
+      out.module_seconds[1] += f + b;
       std::fprintf(stderr, "llm: T=%lld  %.3g s per sequence forward, %.3g backward\n", (long long)T, f / double(k),
                    b / double(k));
     }
@@ -108,14 +113,39 @@ int RunProfile(const ProfileArgs& a) {
     std::vector<uint64_t> keys(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) keys[size_t(i)] = GenerationKey(cfg->seed, 0, i, 0);
     Tensor dcond;
-    auto [f, b] = Time(a.repeats, [&] { gen.Forward(cond.data(), images.data(), keys.data(), n); },
+    auto [f, b] = Time(repeats, [&] { gen.Forward(cond.data(), images.data(), keys.data(), n); },
                        [&] { gen.Backward(1.0f / float(n), &dcond); });
     c.gen_target = f / double(n);
     fwd_total += f, bwd_total += b;
+    out.module_seconds[2] += f + b;
     std::fprintf(stderr, "generator: %.3g s per target forward, %.3g backward\n", f / double(n), b / double(n));
   }
   c.backward_ratio = fwd_total > 0 ? bwd_total / fwd_total : 2.0;
-  const std::string yaml = reorder::CostProfileYaml(c, "cpu", ComputeThreads(), cfg->name);
+  return out;
+}
+
+int RunProfile(const ProfileArgs& a) {
+  StatusOr<JobConfig> cfg = LoadJobConfig(a.job);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "braid profile: %s\n", cfg.status().message().c_str());
+    return kExitBadInput;
+  }
+  // Costs on one thread; then, if more are asked for, each module's speedup
+  // on them (what a worker with `threads` compute threads gains).
+  SetComputeThreads(1);
+  reorder::CostProfile p;
+  const Measurement one = Measure(cfg, a.repeats);
+  p.cost = one.cost;
+  SetComputeThreads(a.threads);
+  p.threads = ComputeThreads();
+  if (p.threads > 1) {
+    const Measurement many = Measure(cfg, a.repeats);
+    for (int m = 0; m < 3; ++m)
+      p.speedup[m] = many.module_seconds[m] > 0 ? one.module_seconds[m] / many.module_seconds[m] : 1.0;
+    std::fprintf(stderr, "speedup on %d threads: encoder %.2f, llm %.2f, generator %.2f\n", p.threads, p.speedup[0],
+                 p.speedup[1], p.speedup[2]);
+  }
+  const std::string yaml = reorder::CostProfileYaml(p, "cpu", cfg->name);
   if (a.out.empty() || a.out == "-") {
     std::fputs(yaml.c_str(), stdout);
   } else {
@@ -141,7 +171,7 @@ void RegisterProfile(CLI::App& app, std::function<int()>* run) {
       "write a profile YAML for data.reorder_profile and `braid reorder --profile` (docs/REORDER.md)");
   cmd->add_option("job", a->job, "job spec (YAML)")->required();
   cmd->add_option("-o,--output", a->out, "profile YAML to write (default: stdout)");
-  cmd->add_option("--threads", a->threads, "compute threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", a->threads, "threads of the speedup measurement (0 = all cores; costs are always measured on one)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeats", a->repeats, "timed runs per measurement (the fastest counts)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

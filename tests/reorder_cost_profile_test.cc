@@ -45,12 +45,21 @@ TEST_F(CostProfileFiles, RoundTrip) {
   CostModel c;
   c.enc_linear = 1.5e-6, c.enc_attn = 2e-9, c.llm_linear = 3e-5, c.llm_attn = 4e-8, c.gen_target = 2e-3;
   c.backward_ratio = 1.9;
-  StatusOr<CostModel> r = LoadCostProfile(Write(CostProfileYaml(c, "cpu", 2, "tiny")));
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  CostProfile p;
+  p.cost = c;
+  p.threads = 2;
+  p.speedup[1] = 1.75;
+  StatusOr<CostProfile> full = LoadFullCostProfile(Write(CostProfileYaml(p, "cpu", "tiny")));
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  const CostModel* r = &full->cost;
   EXPECT_NEAR(r->enc_linear, c.enc_linear, 1e-11);
   EXPECT_NEAR(r->llm_attn, c.llm_attn, 1e-13);
   EXPECT_NEAR(r->gen_target, c.gen_target, 1e-8);
   EXPECT_NEAR(r->backward_ratio, 1.9, 1e-9);
+  EXPECT_EQ(full->threads, 2);
+  EXPECT_NEAR(full->speedup[0], 1.0, 1e-9);
+  EXPECT_NEAR(full->speedup[1], 1.75, 1e-9);
+  ASSERT_TRUE(LoadCostProfile(Write(CostProfileYaml(p, "cpu", "tiny"))).ok());
 }
 
 TEST_F(CostProfileFiles, BadFilesNameTheField) {
@@ -70,6 +79,10 @@ TEST_F(CostProfileFiles, BadFilesNameTheField) {
                 .find("backward_ratio: must be > 0"),
             std::string::npos);
   EXPECT_NE(msg("encoder: [\n").find("p.yaml:"), std::string::npos);
+  EXPECT_NE(msg(good + "speedup: {encoder: 1, llm: 0, generator: 1}\n").find("speedup.llm: must be > 0"),
+            std::string::npos);
+  EXPECT_NE(msg(good + "speedup: {encoder: 1, llm: 2}\n").find("speedup.generator: missing"), std::string::npos);
+  EXPECT_NE(msg(good + "threads: 0\n").find("threads: must be >= 1"), std::string::npos);
   EXPECT_NE(LoadCostProfile(dir_.path() + "/none.yaml").status().message().find("cannot open"), std::string::npos);
 }
 

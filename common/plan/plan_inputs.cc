@@ -15,10 +15,13 @@ StatusOr<PlanContext> MakePlanContext(const JobConfig& job, const ClusterSpec& c
   ASSIGN_OR_RETURN(ctx.policy, reorder::ParsePolicy(job.data.reorder == "none" ? "sequential" : job.data.reorder));
   ctx.unit_seconds = FlopSecondsPerUnit(ctx.model, cluster);
   if (!in.profile.empty()) {
-    StatusOr<reorder::CostModel> c = reorder::LoadCostProfile(in.profile);
-    if (!c.ok()) return Status::InvalidArgument("profile: " + c.status().message());
-    ctx.unit_seconds = *c;
-    ctx.backward_ratio = c->backward_ratio;
+    StatusOr<reorder::CostProfile> p = reorder::LoadFullCostProfile(in.profile);
+    if (!p.ok()) return Status::InvalidArgument("profile: " + p.status().message());
+    ctx.unit_seconds = p->cost;
+    ctx.backward_ratio = p->cost.backward_ratio;
+    // braid's pools (cli/pools_config.cc): encoder and generator workers
+    // compute on one thread, the LLM's on every core it can get.
+    if (cluster.shared_compute) ctx.rank_rate[kLlm] = p->speedup[kLlm];
   }
   return ctx;
 }

@@ -26,7 +26,9 @@ struct PlanInputs {
 // makes), the job's reorder policy (none = sequential) and unit costs. With
 // a profile, its seconds are per unit on one device (profile with
 // `--threads 1` for a shared-compute cluster, where a device is a core) and
-// its backward ratio is used. InvalidArgument naming the profile's problem.
+// its backward ratio is used; on a shared-compute cluster the LLM worker's
+// rate is the profile's LLM speedup (braid's pools give it every core, the
+// encoder and generator one). InvalidArgument naming the profile's problem.
 StatusOr<PlanContext> MakePlanContext(const JobConfig& job, const ClusterSpec& cluster, const PlanInputs& in);
 
 }  // namespace braid::plan

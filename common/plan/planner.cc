@@ -269,26 +269,39 @@ void SearchDisaggregated(const PlanContext& ctx, int M, TopK* top) {
 }
 
 // Per (M, dp): the baseline's in-order loads, mean over microbatches of the
-// most loaded rank per module.
+// most loaded rank per module. Prefix sums over the batch make one (M, dp)
+// cost O(M x dp), not O(batch).
 struct InOrderLoads {
   double enc = 0, llm = 0, gen = 0;
 };
-InOrderLoads InOrder(const PlanContext& ctx, int M, int dp) {
-  const int64_t per_mb = int64_t(ctx.batch.size()) / M;
-  InOrderLoads out;
-  std::vector<double> e(dp), l(dp), g(dp);
-  for (int k = 0; k < M; ++k) {
-    std::fill(e.begin(), e.end(), 0.0), std::fill(l.begin(), l.end(), 0.0), std::fill(g.begin(), g.end(), 0.0);
-    for (int64_t i = 0; i < per_mb; ++i) {
-      const reorder::WorkSample& s = ctx.batch[k * per_mb + i];
-      const int r = int(i * dp / per_mb);
-      e[r] += s.images * ctx.unit_seconds.EncoderImage(s.image_tokens);
-      l[r] += ctx.unit_seconds.LlmSample(s.llm_tokens());
-      g[r] += s.gen_images * ctx.unit_seconds.GeneratorTarget();
+struct BatchPrefix {
+  std::vector<double> enc, llm, gen;  // [i] = cost of samples 0..i-1
+  explicit BatchPrefix(const PlanContext& ctx) {
+    const size_t n = ctx.batch.size();
+    enc.assign(n + 1, 0), llm.assign(n + 1, 0), gen.assign(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      const reorder::WorkSample& s = ctx.batch[i];
+      enc[i + 1] = enc[i] + s.images * ctx.unit_seconds.EncoderImage(s.image_tokens);
+      llm[i + 1] = llm[i] + ctx.unit_seconds.LlmSample(s.llm_tokens());
+      gen[i + 1] = gen[i] + s.gen_images * ctx.unit_seconds.GeneratorTarget();
     }
-    out.enc += *std::max_element(e.begin(), e.end()) / M;
-    out.llm += *std::max_element(l.begin(), l.end()) / M;
-    out.gen += *std::max_element(g.begin(), g.end()) / M;
+  }
+};
+InOrderLoads InOrder(const BatchPrefix& p, int64_t n, int M, int dp) {
+  const int64_t per_mb = n / M;
+  InOrderLoads out;
+  for (int k = 0; k < M; ++k) {
+    double e = 0, l = 0, g = 0;
+    for (int r = 0; r < dp; ++r) {
+      // Sample i of the microbatch goes to rank i * dp / per_mb (step_model.cc):
+      // rank r holds i in [ceil(r * per_mb / dp), ceil((r + 1) * per_mb / dp)).
+      const int64_t lo = k * per_mb + (int64_t(r) * per_mb + dp - 1) / dp;
+      const int64_t hi = k * per_mb + (int64_t(r + 1) * per_mb + dp - 1) / dp;
+      e = std::max(e, p.enc[hi] - p.enc[lo]);
+      l = std::max(l, p.llm[hi] - p.llm[lo]);
+      g = std::max(g, p.gen[hi] - p.gen[lo]);
+    }
+    out.enc += e / M, out.llm += l / M, out.gen += g / M;
   }
   return out;
 }
@@ -327,11 +340,12 @@ void SearchBaseline(const PlanContext& ctx, int M, TopK* top) {
   const int max_tp = ctx.runtime_only ? 1 : ctx.cluster.devices_per_node;
   const int pp_max = ctx.runtime_only ? 1 : int(std::min<int64_t>(L.layers, N));
   std::map<int, InOrderLoads> cache;
+  const BatchPrefix prefix(ctx);
   for (int tp : TpChoices({&mod.module[kEncoder], &L, &mod.module[kGenerator]}, max_tp)) {
     for (int pp = 1; pp <= pp_max; ++pp) {
       for (int dp = 1; dp <= per_mb && int64_t(tp) * pp * dp <= N; ++dp) {
         auto it = cache.find(dp);
-        if (it == cache.end()) it = cache.emplace(dp, InOrder(ctx, M, dp)).first;
+        if (it == cache.end()) it = cache.emplace(dp, InOrder(prefix, int64_t(ctx.batch.size()), M, dp)).first;
         const InOrderLoads& ld = it->second;
         for (const std::vector<int64_t>& split : BaselineSplits(L.layers, pp, ld.enc, ld.llm, ld.gen)) {
           for (bool rc : {false, true}) {

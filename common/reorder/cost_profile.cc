@@ -25,35 +25,53 @@ Status ReadSection(YamlFields& root, const std::string& name, const std::vector<
 
 }  // namespace
 
-StatusOr<CostModel> LoadCostProfile(const std::string& path) {
+StatusOr<CostProfile> LoadFullCostProfile(const std::string& path) {
   auto in_file = [&](const Status& s) { return Status(s.code(), path + ": " + s.message()); };
   ASSIGN_OR_RETURN(YAML::Node doc, LoadYamlFile(path));
   StatusOr<YamlFields> root = YamlFields::Open(doc, "");
   if (!root.ok()) return in_file(root.status());
-  CostModel c;
-  for (const char* info : {"backend", "threads", "model"}) root->Raw(info);  // informational
-  Status s = ReadSection(*root, "encoder", {{"linear", &c.enc_linear}, {"attention", &c.enc_attn}});
+  CostProfile p;
+  CostModel& c = p.cost;
+  for (const char* info : {"backend", "model"}) root->Raw(info);  // informational
+  Status s = root->Int("threads", &p.threads);
+  if (s.ok() && p.threads < 1) s = Status::InvalidArgument("threads: must be >= 1");
+  if (s.ok()) s = ReadSection(*root, "encoder", {{"linear", &c.enc_linear}, {"attention", &c.enc_attn}});
   if (s.ok()) s = ReadSection(*root, "llm", {{"linear", &c.llm_linear}, {"attention", &c.llm_attn}});
   if (s.ok()) s = ReadSection(*root, "generator", {{"target", &c.gen_target}});
   if (s.ok()) s = ReadCost(*root, "backward_ratio", true, &c.backward_ratio);
+  if (s.ok() && root->Raw("speedup").IsDefined()) {
+    StatusOr<YamlFields> f = YamlFields::Open(root->Raw("speedup"), "speedup");
+    s = f.status();
+    const char* names[3] = {"encoder", "llm", "generator"};
+    for (int m = 0; m < 3 && s.ok(); ++m) s = ReadCost(*f, names[m], true, &p.speedup[m]);
+    if (s.ok()) s = f->Finish();
+  }
   if (s.ok()) s = root->Finish();
   if (!s.ok()) return in_file(s);
-  return c;
+  return p;
 }
 
-std::string CostProfileYaml(const CostModel& c, const std::string& backend, int threads, const std::string& model) {
-  char buf[1024];
+StatusOr<CostModel> LoadCostProfile(const std::string& path) {
+  ASSIGN_OR_RETURN(CostProfile p, LoadFullCostProfile(path));
+  return p.cost;
+}
+
+std::string CostProfileYaml(const CostProfile& p, const std::string& backend, const std::string& model) {
+  const CostModel& c = p.cost;
+  char buf[1400];
   std::snprintf(buf, sizeof buf,
                 "# braid profile: forward seconds per unit of work on this machine (docs/REORDER.md).\n"
                 "# encoder image: linear*P + attention*P^2 (P = its tokens); LLM sample:\n"
                 "# linear*T + attention*T^2 (T = its packed tokens); generator: per target.\n"
+                "# Costs on one thread; speedup: one rank's compute on `threads` threads vs one.\n"
                 "backend: %s\nthreads: %d\nmodel: \"%s\"\n"
                 "encoder: {linear: %.6g, attention: %.6g}\n"
                 "llm: {linear: %.6g, attention: %.6g}\n"
                 "generator: {target: %.6g}\n"
-                "backward_ratio: %.4g\n",
-                backend.c_str(), threads, model.c_str(), c.enc_linear, c.enc_attn, c.llm_linear, c.llm_attn,
-                c.gen_target, c.backward_ratio);
+                "backward_ratio: %.4g\n"
+                "speedup: {encoder: %.4g, llm: %.4g, generator: %.4g}\n",
+                backend.c_str(), p.threads, model.c_str(), c.enc_linear, c.enc_attn, c.llm_linear, c.llm_attn,
+                c.gen_target, c.backward_ratio, p.speedup[0], p.speedup[1], p.speedup[2]);
   return buf;
 }
 

@@ -23,8 +23,19 @@ namespace braid::reorder {
 // field.
 StatusOr<CostModel> LoadCostProfile(const std::string& path);
 
-// The profile YAML for `c` with a header comment and informational keys.
-std::string CostProfileYaml(const CostModel& c, const std::string& backend, int threads, const std::string& model);
+// The whole profile: the costs (on one thread) plus, optionally,
+//   threads: N                                     # the threads of the speedups
+//   speedup: {encoder: X, llm: Y, generator: Z}   # one rank's compute on N threads vs 1 (> 0)
+// which the planner uses for workers that compute on several threads.
+struct CostProfile {
+  CostModel cost;
+  int threads = 1;
+  double speedup[3] = {1, 1, 1};  // encoder, llm, generator
+};
+StatusOr<CostProfile> LoadFullCostProfile(const std::string& path);
+
+// The profile YAML with a header comment and informational keys.
+std::string CostProfileYaml(const CostProfile& p, const std::string& backend, const std::string& model);
 
 // Least squares for y = a*x + b*x^2 (no constant term) over points (x, y);
 // negative coefficients are clamped to 0 and the other refitted (a cost can

@@ -4,8 +4,7 @@
 
 #include "common/plan/plan_inputs.h"
 #include "common/plan/planner.h"
-#include "common/train/step_plan.h"
-#include "common/train/training_data.h"
+#include "common/train/work_samples.h"
 
 namespace braid::orchestrator {
 
@@ -27,34 +26,11 @@ plan::ClusterSpec LocalHostCluster() {
   return c;
 }
 
-namespace {
-
-// The job's first global batch as the planner sees it. A sample's tokens
-// already hold its images' slots; the text part is the rest.
-StatusOr<std::vector<reorder::WorkSample>> FirstBatch(const JobConfig& cfg) {
-  ASSIGN_OR_RETURN(std::unique_ptr<train::TrainingData> data, train::TrainingData::Load(cfg));
-  train::EpochSampler sampler(cfg.seed, data->epoch_samples());
-  const int32_t image_tokens = int32_t(data->mix().patches_per_image);
-  std::vector<reorder::WorkSample> batch;
-  for (int64_t id : sampler.StepIds(0, cfg.train.global_batch)) {
-    ASSIGN_OR_RETURN(Sample s, data->Make(id));
-    reorder::WorkSample w;
-    w.id = s.id;
-    w.images = int32_t(s.images.size());
-    w.image_tokens = image_tokens;
-    w.text_tokens = std::max<int64_t>(0, int64_t(s.tokens.size()) - int64_t(w.images) * image_tokens);
-    w.gen_images = int32_t(s.gen_targets.size());
-    batch.push_back(w);
-  }
-  return batch;
-}
-
-}  // namespace
-
 StatusOr<Layout> PlanAutoLayout(const JobConfig& cfg, const std::array<int, 3>& workers,
                                 const plan::ClusterSpec& cluster) {
   plan::PlanInputs in;
-  ASSIGN_OR_RETURN(in.batch, FirstBatch(cfg));
+  ASSIGN_OR_RETURN(std::unique_ptr<train::TrainingData> data, train::TrainingData::Load(cfg));
+  ASSIGN_OR_RETURN(in.batch, train::StepWorkSamples(cfg, *data, 0));
   in.profile = cfg.data.reorder_profile;
   ASSIGN_OR_RETURN(plan::PlanContext ctx, plan::MakePlanContext(cfg, cluster, in));
   ctx.runtime_only = true;
