@@ -3,7 +3,8 @@
 # "Simulator against reality"): for each layout, the demo job trained with
 # `braid run` (median step_seconds after warm-up) next to `braid plan
 # --evaluate` of the same layout on the same batches, with the demo model's
-# `braid profile` as calibration and deploy/clusters/local-cpu.yaml.
+# `braid profile` (measured just before the layout's run) as calibration and
+# deploy/clusters/local-cpu.yaml.
 # Usage: bench/plan_vs_runtime.sh [STEPS [LAYOUT...]]   (default 40; 1/1/1 2/1/1 1/2/1 3/2/1 2/2/2)
 # Writes out/bench/plan-vs-runtime.json and prints a markdown table.
 set -euo pipefail
@@ -18,11 +19,13 @@ mkdir -p out/bench
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-echo "profiling the demo model (costs on 1 thread, speedups on all cores)..." >&2
-"$BIN/braid" profile examples/fashion-mllm.yaml --repeats 7 -o "$tmp/profile.yaml" 2>/dev/null
-cp "$tmp/profile.yaml" out/bench/plan-vs-runtime-profile.yaml
 rows=()
 for layout in "${LAYOUTS[@]}"; do
+  # This VM's speed drifts by 20-30% within minutes: calibrate right before
+  # each layout's run, not once for all.
+  echo "layout $layout: profiling the demo model (costs on 1 thread, speedups on all cores)..." >&2
+  "$BIN/braid" profile examples/fashion-mllm.yaml --repeats 7 -o "$tmp/profile.yaml" 2>/dev/null
+  cp "$tmp/profile.yaml" "out/bench/plan-vs-runtime-profile-${layout//\//-}.yaml"
   IFS=/ read -r ENC LLM GEN <<<"$layout"
   sed -e "s/^  steps: .*/  steps: $STEPS/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/" \
       -e "s#^  dir: runs .*#  dir: $tmp/runs#" \

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/profile_machine.h"
 #include "common/base/clock.h"
 #include "common/base/rng.h"
 #include "common/base/threads.h"
@@ -24,6 +25,7 @@ struct ProfileArgs {
   std::string job, out;
   int threads = 0;
   int repeats = 3;
+  bool machine = false;
 };
 
 // Fastest of `repeats` runs of fwd() then bwd() (after one warm-up), in
@@ -169,13 +171,25 @@ void RegisterProfile(CLI::App& app, std::function<int()>* run) {
       "Measure the reorderer's cost coefficients for a job's model on this machine (encoder per image, LLM "
       "a*T + b*T^2 per sample fitted over sequence lengths, generator per target, backward/forward ratio) and "
       "write a profile YAML for data.reorder_profile and `braid reorder --profile` (docs/REORDER.md)");
-  cmd->add_option("job", a->job, "job spec (YAML)")->required();
+  cmd->add_option("job", a->job, "job spec (YAML); not with --machine");
+  cmd->add_flag("--machine", a->machine,
+                "measure this host instead (one core's matmul rate, memory bandwidth, local message latency) and "
+                "write a planner cluster spec like deploy/clusters/local-cpu.yaml (docs/PLANNER.md)");
   cmd->add_option("-o,--output", a->out, "profile YAML to write (default: stdout)");
   cmd->add_option("--threads", a->threads, "threads of the speedup measurement (0 = all cores; costs are always measured on one)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeats", a->repeats, "timed runs per measurement (the fastest counts)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->callback([run, a]() { *run = [a]() { return RunProfile(*a); }; });
+  cmd->callback([run, a]() {
+    *run = [a]() {
+      if (a->machine) {
+        if (!a->job.empty()) return std::fprintf(stderr, "braid profile: --machine takes no job\n"), kExitBadInput;
+        return ProfileMachine(a->out, a->repeats);
+      }
+      if (a->job.empty()) return std::fprintf(stderr, "braid profile: a job spec (or --machine) is required\n"), kExitBadInput;
+      return RunProfile(*a);
+    };
+  });
 }
 
 }  // namespace braid::cli

@@ -289,4 +289,51 @@ run profile "$T/does-not-exist.yaml"
 [[ $RC -eq 2 ]] || fail "braid profile on a missing job: exit code $RC, want 2"
 ok "braid profile on a missing job: exit 2"
 
+
+# --- braid plan: a plan and its baseline as JSON; bad input exits 2 naming it.
+CL=deploy/clusters/h100-256.yaml
+run plan --job "$JOB" --cluster "$CL" --devices 16 --synthesize mixed --count 64 --json
+[[ $RC -eq 0 ]] || fail "braid plan --json: exit code $RC"
+/usr/bin/python3 - "$T/stdout" <<'PY' || fail "braid plan --json: bad output"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ("budget", "plan", "predicted", "baseline", "speedup", "solve_ms"):
+    assert k in d, k
+for m in ("encoder", "llm", "generator"):
+    assert {"devices", "tp", "pp", "dp"} <= set(d["plan"][m]), m
+assert d["plan"]["devices"] <= 16 and d["speedup"] >= 1 and d["predicted"]["step_seconds"] > 0
+PY
+ok "braid plan --json: a plan within 16 devices, its baseline and the speedup"
+run plan --job "$JOB" --cluster "$CL" --devices 16 --count 64 --trace "$T/trace.json"
+[[ $RC -eq 0 ]] || fail "braid plan --trace: exit code $RC"
+grep -q "speedup" "$T/stdout" || fail "braid plan: no table"
+grep -q '"traceEvents"' "$T/trace.json" || fail "braid plan --trace: no trace"
+ok "braid plan prints a table and writes a trace"
+run plan --job "$JOB" --cluster deploy/clusters/local-cpu.yaml --job-data --evaluate 3/2/1
+[[ $RC -eq 0 ]] || fail "braid plan --evaluate: exit code $RC"
+grep -q "predicted step" "$T/stdout" || fail "braid plan --evaluate: no prediction"
+ok "braid plan --job-data --evaluate 3/2/1 predicts the runtime layout"
+bad_plan() {  # bad_plan WANT_IN_STDERR ARGS...
+  local want=$1; shift
+  run plan "$@"
+  [[ $RC -eq 2 ]] || fail "braid plan $*: exit code $RC, want 2"
+  grep -qF -- "$want" "$T/stderr" || fail "braid plan $*: stderr does not name '$want'"
+  ok "braid plan $*: exit 2, '$(head -1 "$T/stderr")'"
+}
+printf 'name: x\nnodes: 1\n' >"$T/bad-cluster.yaml"
+bad_plan "devices_per_node" --job "$JOB" --cluster "$T/bad-cluster.yaml"
+bad_plan "--devices" --job "$JOB" --cluster "$CL" --devices 100000
+bad_plan "--evaluate" --job "$JOB" --cluster "$CL" --evaluate 3/2
+bad_plan "--microbatches" --job "$JOB" --cluster "$CL" --count 64 --microbatches 7
+bad_plan "unknown" --job "$JOB" --cluster "$CL" --synthesize imagenet
+
+run profile --machine --repeats 1 -o "$T/machine.yaml"
+[[ $RC -eq 0 ]] || fail "braid profile --machine: exit code $RC"
+run plan --job "$JOB" --cluster "$T/machine.yaml" --job-data --evaluate 1/1/1
+[[ $RC -eq 0 ]] || fail "braid plan on the measured machine spec: exit code $RC"
+ok "braid profile --machine writes a cluster spec braid plan reads"
+run profile --machine "$JOB"
+[[ $RC -eq 2 ]] || fail "braid profile --machine JOB: exit code $RC, want 2"
+ok "braid profile --machine with a job: exit 2"
+
 echo "PASS: $CHECKS checks"

@@ -16,11 +16,11 @@ plan::ClusterSpec LocalHostCluster() {
   c.devices_per_node = int(std::max(1u, std::thread::hardware_concurrency()));
   c.devices = c.devices_per_node;
   // deploy/clusters/local-cpu.yaml (measured on the development VM).
-  c.peak_flops = 0.154e12;
+  c.peak_flops = 0.153e12;
   c.memory_bytes = 23.54 * double(1ll << 30);
-  c.memory_bandwidth = 21.5e9;
-  c.intra_node_bandwidth = c.inter_node_bandwidth = 10.8e9;
-  c.intra_node_latency = c.inter_node_latency = 40e-6;
+  c.memory_bandwidth = 20.9e9;
+  c.intra_node_bandwidth = c.inter_node_bandwidth = 10.4e9;
+  c.intra_node_latency = c.inter_node_latency = 18e-6;
   c.compute_efficiency = c.comm_efficiency = 1.0;
   c.shared_compute = true;
   return c;
