@@ -5,11 +5,8 @@
 # 64, 1,172 and 10,000 devices.
 # Usage: bench/plan_bench.sh   Writes out/bench/plan-latest.json; prints markdown tables.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=build/bin
-mkdir -p out/bench
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+bench_init
 sed 's/^  compute: 0.6 .*/  compute: 0.75/; s/^  compute: 0.6$/  compute: 0.75/' deploy/clusters/h100-1172.yaml \
   | sed 's/^name: h100-1172/name: h100-1172-eff075/' > "$tmp/h100-1172-eff075.yaml"
 cases=(

@@ -8,16 +8,13 @@
 # Usage: bench/plan_vs_runtime.sh [STEPS [LAYOUT...]]   (default 40; 1/1/1 2/1/1 1/2/1 3/2/1 2/2/2)
 # Writes out/bench/plan-vs-runtime.json and prints a markdown table.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=build/bin
+source "$(dirname "$0")/lib.sh"
+bench_init
 STEPS="${1:-40}"
 shift || true
 LAYOUTS=("${@:-1/1/1 2/1/1 1/2/1 3/2/1 2/2/2}")
 read -r -a LAYOUTS <<<"${LAYOUTS[*]}"
 SKIP=5  # warm-up steps left out of the median
-mkdir -p out/bench
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 
 rows=()
 for layout in "${LAYOUTS[@]}"; do
@@ -26,13 +23,7 @@ for layout in "${LAYOUTS[@]}"; do
   echo "layout $layout: profiling the demo model (costs on 1 thread, speedups on all cores)..." >&2
   "$BIN/braid" profile examples/fashion-mllm.yaml --repeats 7 -o "$tmp/profile.yaml" 2>/dev/null
   cp "$tmp/profile.yaml" "out/bench/plan-vs-runtime-profile-${layout//\//-}.yaml"
-  IFS=/ read -r ENC LLM GEN <<<"$layout"
-  sed -e "s/^  steps: .*/  steps: $STEPS/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/" \
-      -e "s#^  dir: runs .*#  dir: $tmp/runs#" \
-      -e "s/^  encoder: {dp: 1, tp: 1, pp: 1}/  encoder: {dp: $ENC, tp: 1, pp: 1}/" \
-      -e "s/^  llm: {dp: 1, tp: 1, pp: 1}/  llm: {dp: $LLM, tp: 1, pp: 1}/" \
-      -e "s/^  generator: {dp: 1, tp: 1, pp: 1}/  generator: {dp: $GEN, tp: 1, pp: 1}/" \
-      examples/fashion-mllm.yaml > "$tmp/job.yaml"
+  demo_job "$tmp/job.yaml" "$STEPS" "$layout"
   echo "layout $layout: braid run, $STEPS steps..." >&2
   "$BIN/braid" run "$tmp/job.yaml" -q --state-dir "$tmp/state-${layout//\//-}" > "$tmp/run.out"
   dir="$(sed -n 's/^RUN_DIR //p' "$tmp/run.out")"

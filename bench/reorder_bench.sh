@@ -6,11 +6,8 @@
 #   env REORDER_BENCH_PAIRS (default 2), REORDER_BENCH_POLICIES (default "none balanced+ordered")
 # Writes out/bench/reorder-latest.json and prints a markdown table.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=build/bin
-mkdir -p out/bench
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+bench_init
 
 run() {  # run NAME REGIME ARGS...
   local name=$1 regime=$2; shift 2
@@ -46,7 +43,6 @@ PY
 STEPS="${2:-60}"
 LAYOUT="${3:-3/2/1}"
 PAIRS="${REORDER_BENCH_PAIRS:-2}"
-IFS=/ read -r ENC LLM GEN <<<"$LAYOUT"
 # Runs alternate A B B A A B ... (PAIRS pairs) so that the VM's slow drift
 # under sustained load falls on both policies equally.
 read -r A B <<<"${REORDER_BENCH_POLICIES:-none balanced+ordered}"
@@ -57,49 +53,39 @@ done
 dirs=()
 for i in "${!order[@]}"; do
   policy=${order[$i]}
-  sed -e "s/^  steps: .*/  steps: $STEPS/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/" \
-      -e "s#^  dir: runs .*#  dir: $tmp/runs-$i#" -e "s/^  reorder: .*/  reorder: $policy/" \
-      -e "s/^  encoder: {dp: 1, tp: 1, pp: 1}/  encoder: {dp: $ENC, tp: 1, pp: 1}/" \
-      -e "s/^  llm: {dp: 1, tp: 1, pp: 1}/  llm: {dp: $LLM, tp: 1, pp: 1}/" \
-      -e "s/^  generator: {dp: 1, tp: 1, pp: 1}/  generator: {dp: $GEN, tp: 1, pp: 1}/" \
-      examples/fashion-mllm.yaml > "$tmp/job-$i.yaml"
+  demo_job "$tmp/job-$i.yaml" "$STEPS" "$LAYOUT" "$policy" "$tmp/runs-$i"
   echo "runtime run $((i + 1))/${#order[@]}: $policy" >&2
   "$BIN/braid" run "$tmp/job-$i.yaml" -q --state-dir "$tmp/state-$i" > "$tmp/run-$i.out"
   dirs+=("$policy=$(sed -n 's/^RUN_DIR //p' "$tmp/run-$i.out")")
 done
 /usr/bin/python3 - "$LAYOUT" "${dirs[@]}" <<'PY'
 import json, sys
+sys.path.insert(0, "bench")
+from timeline import module_means
 def summary(d):
-    rows = [json.loads(l) for l in open(d + "/timeline.jsonl")][5:]
-    wait, comp, ranks = {}, {}, {}
-    for st in rows:
-        for r in st["ranks"]:
-            m = r["module"]
-            ranks.setdefault(m, set()).add(r["rank"])
-            for kind, mb, start, sec in r["spans"]:
-                if kind in ("recv_wait", "transfer_wait"): wait[m] = wait.get(m, 0) + sec
-                if kind in ("compute", "optimizer"): comp[m] = comp.get(m, 0) + sec
+    # (compute, wait for inputs) per module; wait = bubble + transfer waits.
+    mods = {m: (v["compute"], v["bubble"] + v["transfer_wait"]) for m, v in module_means(d).items()}
     metrics = [json.loads(l) for l in open(d + "/metrics.jsonl")][5:]
-    n = len(rows)
-    mods = {m: (comp.get(m, 0) / n / len(ranks[m]), wait.get(m, 0) / n / len(ranks[m])) for m in ranks}
     step = sum(x["step_seconds"] for x in metrics) / len(metrics)
     imb = {}
     for x in metrics:
         for m, v in x.get("imbalance", {}).items(): imb[m] = imb.get(m, 0) + v / len(metrics)
-    return mods, step, imb
+    plan_ms = sum(x.get("plan_ms", 0) for x in metrics) / len(metrics)
+    return mods, step, imb, plan_ms
 print(f"\nruntime, layout {sys.argv[1]}, mean per step and rank (steps 5..), runs in order:")
-print("| run | policy | step s | " + " | ".join(f"{m} compute / wait s" for m in ("encoder", "llm", "generator")) + " | imbalance e/l/g |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
+print("| run | policy | step s | " + " | ".join(f"{m} compute / wait s" for m in ("encoder", "llm", "generator"))
+      + " | imbalance e/l/g | plan ms |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 agg = {}
 for i, arg in enumerate(sys.argv[2:]):
     policy, d = arg.split("=", 1)
-    mods, step, imb = summary(d)
+    mods, step, imb, plan_ms = summary(d)
     a = agg.setdefault(policy, {"n": 0, "step": 0, "wait": {}})
     a["n"] += 1; a["step"] += step
     for m, (c, w) in mods.items(): a["wait"][m] = a["wait"].get(m, 0) + w
     cells = [f"{mods[m][0]:.4f} / {mods[m][1]:.4f}" if m in mods else "-" for m in ("encoder", "llm", "generator")]
     print(f"| {i + 1} | {policy} | {step:.3f} | " + " | ".join(cells) + " | "
-          + "/".join(f"{imb.get(m, 0):.3f}" for m in ("encoder", "llm", "generator")) + " |")
+          + "/".join(f"{imb.get(m, 0):.3f}" for m in ("encoder", "llm", "generator")) + f" | {plan_ms:.2f} |")
 print("\nmean over runs:")
 for policy, a in agg.items():
     print(f"  {policy:17s} step {a['step'] / a['n']:.3f} s  wait per rank: "

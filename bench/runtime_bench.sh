@@ -7,20 +7,12 @@
 # communication, exposed communication) from `braid status --json`.
 # Usage: bench/runtime_bench.sh [STEPS] [LAYOUT e.g. 1/1/1] [POOLS_FILE]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+bench_init
 STEPS="${1:-100}"
 LAYOUT="${2:-1/1/1}"
 POOLS="${3:-}"
-BIN=build/bin
-IFS=/ read -r ENC LLM GEN <<<"$LAYOUT"
-tmp="$(mktemp -d)"
-trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-sed -e "s/^  steps: .*/  steps: $STEPS/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/" \
-    -e "s#^  dir: runs .*#  dir: $tmp/runs#" \
-    -e "s/^  encoder: {dp: 1, tp: 1, pp: 1}/  encoder: {dp: $ENC, tp: 1, pp: 1}/" \
-    -e "s/^  llm: {dp: 1, tp: 1, pp: 1}/  llm: {dp: $LLM, tp: 1, pp: 1}/" \
-    -e "s/^  generator: {dp: 1, tp: 1, pp: 1}/  generator: {dp: $GEN, tp: 1, pp: 1}/" \
-    examples/fashion-mllm.yaml > "$tmp/job.yaml"
+demo_job "$tmp/job.yaml" "$STEPS" "$LAYOUT"
 echo "load before the run: $(uptime)"
 echo "== single-process ($STEPS steps)"
 "$BIN/braid" train "$tmp/job.yaml" --single-process --run-dir "$tmp/single" -q > /dev/null
@@ -34,7 +26,6 @@ run_dir="$(sed -n 's/^RUN_DIR //p' "$tmp/run.out")"
 "$BIN/braid" down --state-dir "$tmp/state" 2> /dev/null
 echo "== single-process again ($STEPS steps)"
 "$BIN/braid" train "$tmp/job.yaml" --single-process --run-dir "$tmp/single2" -q > /dev/null
-mkdir -p out/bench
 /usr/bin/python3 - "$tmp/single" "$run_dir" "$tmp/status.json" "$LAYOUT" "$tmp/single2" <<'PY'
 import json, sys
 single, disagg, status, layout, single2 = sys.argv[1:6]
@@ -53,23 +44,11 @@ job = json.load(open(status))
 # compute; bubble (waiting for a peer still computing); communication =
 # boundary transfer time (send to arrival, lower bound) + sends + all-reduce;
 # exposed = waits after the data was sent + sends + all-reduce.
-tl = [json.loads(l) for l in open(disagg + "/timeline.jsonl")][5:]
-mods = {}
-for st in tl:
-    for r in st["ranks"]:
-        m = mods.setdefault(r["module"], {"compute": 0, "bubble": 0, "communication": 0, "exposed": 0, "ranks": set()})
-        m["ranks"].add(r["rank"])
-        waited = 0
-        for kind, mb, start, sec in r["spans"]:
-            if kind in ("compute", "optimizer"): m["compute"] += sec
-            elif kind == "recv_wait": m["bubble"] += sec
-            elif kind == "transfer_wait": waited += sec; m["exposed"] += sec
-            elif kind in ("send", "allreduce"): m["communication"] += sec; m["exposed"] += sec
-        m["communication"] += max(r["transfer_seconds"][0], waited)
-modules = {}
-for name, m in mods.items():
-    k = len(tl) * len(m["ranks"])
-    modules[name] = {x: m[x] / k for x in ("compute", "bubble", "communication", "exposed")}
+sys.path.insert(0, "bench")
+from timeline import module_means
+modules = {name: {"compute": m["compute"], "bubble": m["bubble"], "communication": m["communication"],
+                  "exposed": m["transfer_wait"] + m["sends"]}
+           for name, m in module_means(disagg).items()}
 comm = sum(m["communication"] for m in modules.values())
 exposed = sum(m["exposed"] for m in modules.values())
 hidden = 1 - exposed / comm if comm > 0 else 1.0

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "common/config/job_config.h"
@@ -82,6 +81,24 @@ void PrintTable(const PlanArgs& a, const plan::PlanResult& r, const plan::PlanCo
   if (r.plan.colocated) std::printf("note: no disaggregated layout beat the baseline; the plan is the colocated layout\n");
 }
 
+// One global batch: the job's own (--job-data), a samples file, or synthesised.
+StatusOr<std::vector<reorder::WorkSample>> LoadBatch(const PlanArgs& a, const JobConfig& job) {
+  if (a.job_data) {
+    ASSIGN_OR_RETURN(std::unique_ptr<train::TrainingData> data, train::TrainingData::Load(job));
+    return train::StepWorkSamples(job, *data, a.step);
+  }
+  if (!a.samples_file.empty()) return ReadSamplesFile(a.samples_file);
+  return reorder::SynthesizeWorkload(a.synthesize, a.count > 0 ? a.count : job.train.global_batch, a.seed);
+}
+
+// --trace: a simulated step as a Chrome/Perfetto trace. Exit code.
+int WriteTrace(const std::string& path, const plan::StepModel& step, const plan::SimResult& sim) {
+  std::ofstream out(path);
+  out << plan::SimTraceJson(step.sim, sim);
+  if (!out.good()) return std::fprintf(stderr, "braid plan: %s: cannot write\n", path.c_str()), kExitRuntime;
+  return kExitOk;
+}
+
 // --evaluate: the simulator's prediction for one runtime layout (TP = PP =
 // 1) with the job's microbatch count.
 int Evaluate(const PlanArgs& a, const plan::PlanContext& ctx, const JobConfig& job) {
@@ -98,10 +115,8 @@ int Evaluate(const PlanArgs& a, const plan::PlanContext& ctx, const JobConfig& j
   plan::StepModel step;
   StatusOr<plan::Prediction> p = plan::Predict(ctx, c, &sim, &step);
   if (!p.ok()) return std::fprintf(stderr, "braid plan: --evaluate: %s\n", p.status().message().c_str()), kExitBadInput;
-  if (!a.trace.empty()) {
-    std::ofstream out(a.trace);
-    out << plan::SimTraceJson(step.sim, sim);
-  }
+  if (!a.trace.empty())
+    if (int rc = WriteTrace(a.trace, step, sim); rc != kExitOk) return rc;
   if (a.json) {
     nlohmann::json j = {{"layout", LayoutJson(c, *p)}, {"predicted", PredictedJson(*p)}};
     std::printf("%s\n", j.dump(2).c_str());
@@ -126,26 +141,9 @@ int RunPlan(const PlanArgs& a) {
   }
   plan::PlanInputs in;
   in.profile = a.profile;
-  if (a.job_data) {
-    StatusOr<std::unique_ptr<train::TrainingData>> data = train::TrainingData::Load(*job);
-    if (!data.ok()) return std::fprintf(stderr, "braid plan: %s\n", data.status().message().c_str()), kExitBadInput;
-    StatusOr<std::vector<reorder::WorkSample>> s = train::StepWorkSamples(*job, **data, a.step);
-    if (!s.ok()) return std::fprintf(stderr, "braid plan: %s\n", s.status().message().c_str()), kExitBadInput;
-    in.batch = *s;
-  } else if (!a.samples_file.empty()) {
-    std::ifstream f(a.samples_file);
-    if (!f) return std::fprintf(stderr, "braid plan: %s: cannot open\n", a.samples_file.c_str()), kExitBadInput;
-    std::stringstream text;
-    text << f.rdbuf();
-    StatusOr<std::vector<reorder::WorkSample>> s = reorder::ParseSamplesJsonl(text.str(), a.samples_file);
-    if (!s.ok()) return std::fprintf(stderr, "braid plan: %s\n", s.status().message().c_str()), kExitBadInput;
-    in.batch = *s;
-  } else {
-    const int64_t n = a.count > 0 ? a.count : job->train.global_batch;
-    StatusOr<std::vector<reorder::WorkSample>> s = reorder::SynthesizeWorkload(a.synthesize, n, a.seed);
-    if (!s.ok()) return std::fprintf(stderr, "braid plan: %s\n", s.status().message().c_str()), kExitBadInput;
-    in.batch = *s;
-  }
+  StatusOr<std::vector<reorder::WorkSample>> batch = LoadBatch(a, *job);
+  if (!batch.ok()) return std::fprintf(stderr, "braid plan: %s\n", batch.status().message().c_str()), kExitBadInput;
+  in.batch = std::move(*batch);
   StatusOr<plan::PlanContext> ctx = plan::MakePlanContext(*job, *cluster, in);
   if (!ctx.ok()) return std::fprintf(stderr, "braid plan: %s\n", ctx.status().message().c_str()), kExitBadInput;
   ctx->runtime_only = a.runtime_only;
@@ -164,9 +162,7 @@ int RunPlan(const PlanArgs& a) {
     plan::StepModel step;
     StatusOr<plan::Prediction> p = plan::Predict(*ctx, r->plan, &sim, &step);
     if (!p.ok()) return std::fprintf(stderr, "braid plan: %s\n", p.status().message().c_str()), kExitRuntime;
-    std::ofstream out(a.trace);
-    out << plan::SimTraceJson(step.sim, sim);
-    if (!out.good()) return std::fprintf(stderr, "braid plan: %s: cannot write\n", a.trace.c_str()), kExitRuntime;
+    if (int rc = WriteTrace(a.trace, step, sim); rc != kExitOk) return rc;
   }
   if (a.json) {
     nlohmann::json j = {{"budget", ctx->cluster.devices},

@@ -53,8 +53,8 @@ struct Measurement {
   double module_seconds[3] = {0, 0, 0};
 };
 
-Measurement Measure(const StatusOr<JobConfig>& cfg, int repeats) {
-  const ModelConfig& m = cfg->model;
+Measurement Measure(const JobConfig& cfg, int repeats) {
+  const ModelConfig& m = cfg.model;
   std::fprintf(stderr, "-- %d thread%s\n", ComputeThreads(), ComputeThreads() == 1 ? "" : "s");
   Measurement out;
   reorder::CostModel& c = out.cost;
@@ -65,7 +65,7 @@ Measurement Measure(const StatusOr<JobConfig>& cfg, int repeats) {
 
   {  // Encoder: every image has the same P tokens, so one size gives the per-image cost.
     nn::VitEncoder enc(m.encoder, C);
-    enc.Init(ModuleInitKey(cfg->seed, 1));
+    enc.Init(ModuleInitKey(cfg.seed, 1));
     const int64_t n = 16, pix = int64_t(m.encoder.image_size) * m.encoder.image_size * m.encoder.channels;
     const int64_t g = m.encoder.image_size / m.encoder.patch, P = g * g;
     std::vector<float> images(size_t(n * pix));
@@ -81,7 +81,7 @@ Measurement Measure(const StatusOr<JobConfig>& cfg, int repeats) {
   }
   {  // LLM: packed sequences of several lengths, fitted to a*T + b*T^2.
     nn::Llm llm(m.llm);
-    llm.Init(ModuleInitKey(cfg->seed, 2));
+    llm.Init(ModuleInitKey(cfg.seed, 2));
     std::vector<std::pair<double, double>> points;
     for (int64_t T = 16; T <= m.llm.max_seq; T *= 2) {
       const int64_t k = std::max<int64_t>(1, 2048 / T);
@@ -107,13 +107,13 @@ Measurement Measure(const StatusOr<JobConfig>& cfg, int repeats) {
   }
   {  // Generator: a constant per target.
     nn::DitGenerator gen(m.generator, C);
-    gen.Init(ModuleInitKey(cfg->seed, 3));
+    gen.Init(ModuleInitKey(cfg.seed, 3));
     const int64_t n = 16, pix = gen.pixels(), K = m.generator.gen_slots;
     std::vector<float> cond(size_t(n * K * C)), images(size_t(n * pix));
     for (float& x : cond) x = unit(rng) - 0.5f;
     for (float& x : images) x = unit(rng);
     std::vector<uint64_t> keys(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) keys[size_t(i)] = GenerationKey(cfg->seed, 0, i, 0);
+    for (int64_t i = 0; i < n; ++i) keys[size_t(i)] = GenerationKey(cfg.seed, 0, i, 0);
     Tensor dcond;
     auto [f, b] = Time(repeats, [&] { gen.Forward(cond.data(), images.data(), keys.data(), n); },
                        [&] { gen.Backward(1.0f / float(n), &dcond); });
@@ -136,12 +136,12 @@ int RunProfile(const ProfileArgs& a) {
   // on them (what a worker with `threads` compute threads gains).
   SetComputeThreads(1);
   reorder::CostProfile p;
-  const Measurement one = Measure(cfg, a.repeats);
+  const Measurement one = Measure(*cfg, a.repeats);
   p.cost = one.cost;
   SetComputeThreads(a.threads);
   p.threads = ComputeThreads();
   if (p.threads > 1) {
-    const Measurement many = Measure(cfg, a.repeats);
+    const Measurement many = Measure(*cfg, a.repeats);
     for (int m = 0; m < 3; ++m)
       p.speedup[m] = many.module_seconds[m] > 0 ? one.module_seconds[m] / many.module_seconds[m] : 1.0;
     std::fprintf(stderr, "speedup on %d threads: encoder %.2f, llm %.2f, generator %.2f\n", p.threads, p.speedup[0],

@@ -26,19 +26,9 @@ struct ReorderArgs {
 };
 
 int RunReorder(const ReorderArgs& a) {
-  StatusOr<std::vector<reorder::WorkSample>> batch = Status::Internal("no input");
-  if (!a.samples_file.empty()) {
-    std::ifstream in(a.samples_file);
-    if (!in) {
-      std::fprintf(stderr, "braid reorder: %s: cannot open\n", a.samples_file.c_str());
-      return kExitBadInput;
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    batch = reorder::ParseSamplesJsonl(text.str(), a.samples_file);
-  } else {
-    batch = reorder::SynthesizeWorkload(a.synthesize, a.count, a.seed);
-  }
+  StatusOr<std::vector<reorder::WorkSample>> batch = !a.samples_file.empty()
+                                                         ? ReadSamplesFile(a.samples_file)
+                                                         : reorder::SynthesizeWorkload(a.synthesize, a.count, a.seed);
   if (!batch.ok()) {
     std::fprintf(stderr, "braid reorder: %s\n", batch.status().message().c_str());
     return kExitBadInput;
@@ -115,6 +105,14 @@ int RunReorder(const ReorderArgs& a) {
 }
 
 }  // namespace
+
+StatusOr<std::vector<reorder::WorkSample>> ReadSamplesFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument(path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  return reorder::ParseSamplesJsonl(text.str(), path);
+}
 
 void RegisterReorder(CLI::App& app, std::function<int()>* run) {
   auto a = std::make_shared<ReorderArgs>();

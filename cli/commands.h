@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/base/status.h"
+#include "common/reorder/workload.h"
 
 namespace braid::cli {
 
@@ -14,6 +15,10 @@ inline constexpr int kExitBadInput = 2;
 
 // Maps a Status to an exit code: input problems are 2, the rest 1.
 int ExitCodeFor(const Status& s);
+
+// A samples file (JSONL, docs/REORDER.md) read and parsed: InvalidArgument
+// "PATH: cannot open" or the parser's "PATH:LINE: field: problem".
+StatusOr<std::vector<reorder::WorkSample>> ReadSamplesFile(const std::string& path);
 
 // Each Register* adds a subcommand to `app` and sets `*run` to its action
 // when the subcommand is chosen.

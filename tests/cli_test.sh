@@ -249,26 +249,30 @@ run eval --checkpoint "$RUN" --json --limit 5
 grep -q "step-4" "$T/stderr" || fail "braid eval RUN_DIR: no warning about the skipped step-4"
 ok "braid eval RUN_DIR with a corrupt newest checkpoint: falls back, warns"
 
-# --- braid reorder: bad samples files and sizes exit 2 naming the problem.
-bad_reorder() {  # bad_reorder WANT_IN_STDERR ARGS...
-  local want=$1; shift
-  run reorder "$@"
-  [[ $RC -eq 2 ]] || fail "braid reorder $*: exit code $RC, want 2"
-  grep -qF -- "$want" "$T/stderr" || fail "braid reorder $*: stderr does not name '$want'"
-  ok "braid reorder $*: exit 2, '$(head -1 "$T/stderr")'"
+# bad_cmd SUBCMD WANT ARGS...: `braid SUBCMD ARGS...` must exit 2 and name
+# WANT (a fixed string) on stderr; an empty WANT skips that check.
+bad_cmd() {
+  local sub=$1 want=$2
+  shift 2
+  run "$sub" "$@"
+  [[ $RC -eq 2 ]] || fail "braid $sub $*: exit code $RC, want 2"
+  if [[ -n $want ]]; then
+    grep -qF -- "$want" "$T/stderr" || fail "braid $sub $*: stderr does not name '$want'"
+  fi
+  ok "braid $sub $*: exit 2, '$(head -1 "$T/stderr")'"
 }
+
+# --- braid reorder: bad samples files and sizes exit 2 naming the problem.
 printf '{"id":1,"images":1,"image_tokens":576,"text_tokens":20,"gen_images":0}\nnot json\n' >"$T/s1.jsonl"
-bad_reorder "s1.jsonl:2" --samples "$T/s1.jsonl"
+bad_cmd reorder "s1.jsonl:2" --samples "$T/s1.jsonl"
 printf '{"id":1,"images":-1,"image_tokens":576,"text_tokens":20,"gen_images":0}\n' >"$T/s2.jsonl"
-bad_reorder "images" --samples "$T/s2.jsonl"
+bad_cmd reorder "images" --samples "$T/s2.jsonl"
 : >"$T/empty.jsonl"
-bad_reorder "no samples" --samples "$T/empty.jsonl"
-bad_reorder "--microbatches" --synthesize llava --count 3 --microbatches 4
-bad_reorder "--llm-dp" --synthesize llava --count 3 --llm-dp 5
-bad_reorder "unknown" --synthesize imagenet --count 10
-run reorder --encoder-dp 0 --synthesize llava
-[[ $RC -eq 2 ]] || fail "braid reorder --encoder-dp 0: exit code $RC, want 2"
-ok "braid reorder --encoder-dp 0: exit 2"
+bad_cmd reorder "no samples" --samples "$T/empty.jsonl"
+bad_cmd reorder "--microbatches" --synthesize llava --count 3 --microbatches 4
+bad_cmd reorder "--llm-dp" --synthesize llava --count 3 --llm-dp 5
+bad_cmd reorder "unknown" --synthesize imagenet --count 10
+bad_cmd reorder "--encoder-dp" --encoder-dp 0 --synthesize llava
 run reorder --synthesize mixed --count 256 --encoder-dp 3 --llm-dp 2 --generator-dp 1 --microbatches 4 --json
 [[ $RC -eq 0 ]] || fail "braid reorder --json: exit code $RC"
 for p in sequential random lpt_per_sample balanced balanced+ordered; do
@@ -284,10 +288,8 @@ run reorder --synthesize llava --count 64 --llm-dp 2 --microbatches 2 --profile 
 grep -qF '"cost_model": "profile' "$T/stdout" || fail "braid reorder --profile: profile not used"
 ok "braid profile writes a profile braid reorder --profile uses"
 printf 'encoder: {linear: -1, attention: 0}\n' >"$T/bad-profile.yaml"
-bad_reorder "encoder.linear" --synthesize llava --count 8 --profile "$T/bad-profile.yaml"
-run profile "$T/does-not-exist.yaml"
-[[ $RC -eq 2 ]] || fail "braid profile on a missing job: exit code $RC, want 2"
-ok "braid profile on a missing job: exit 2"
+bad_cmd reorder "encoder.linear" --synthesize llava --count 8 --profile "$T/bad-profile.yaml"
+bad_cmd profile "does-not-exist.yaml" "$T/does-not-exist.yaml"  # a missing job
 
 
 # --- braid plan: a plan and its baseline as JSON; bad input exits 2 naming it.
@@ -313,27 +315,18 @@ run plan --job "$JOB" --cluster deploy/clusters/local-cpu.yaml --job-data --eval
 [[ $RC -eq 0 ]] || fail "braid plan --evaluate: exit code $RC"
 grep -q "predicted step" "$T/stdout" || fail "braid plan --evaluate: no prediction"
 ok "braid plan --job-data --evaluate 3/2/1 predicts the runtime layout"
-bad_plan() {  # bad_plan WANT_IN_STDERR ARGS...
-  local want=$1; shift
-  run plan "$@"
-  [[ $RC -eq 2 ]] || fail "braid plan $*: exit code $RC, want 2"
-  grep -qF -- "$want" "$T/stderr" || fail "braid plan $*: stderr does not name '$want'"
-  ok "braid plan $*: exit 2, '$(head -1 "$T/stderr")'"
-}
 printf 'name: x\nnodes: 1\n' >"$T/bad-cluster.yaml"
-bad_plan "devices_per_node" --job "$JOB" --cluster "$T/bad-cluster.yaml"
-bad_plan "--devices" --job "$JOB" --cluster "$CL" --devices 100000
-bad_plan "--evaluate" --job "$JOB" --cluster "$CL" --evaluate 3/2
-bad_plan "--microbatches" --job "$JOB" --cluster "$CL" --count 64 --microbatches 7
-bad_plan "unknown" --job "$JOB" --cluster "$CL" --synthesize imagenet
+bad_cmd plan "devices_per_node" --job "$JOB" --cluster "$T/bad-cluster.yaml"
+bad_cmd plan "--devices" --job "$JOB" --cluster "$CL" --devices 100000
+bad_cmd plan "--evaluate" --job "$JOB" --cluster "$CL" --evaluate 3/2
+bad_cmd plan "--microbatches" --job "$JOB" --cluster "$CL" --count 64 --microbatches 7
+bad_cmd plan "unknown" --job "$JOB" --cluster "$CL" --synthesize imagenet
 
 run profile --machine --repeats 1 -o "$T/machine.yaml"
 [[ $RC -eq 0 ]] || fail "braid profile --machine: exit code $RC"
 run plan --job "$JOB" --cluster "$T/machine.yaml" --job-data --evaluate 1/1/1
 [[ $RC -eq 0 ]] || fail "braid plan on the measured machine spec: exit code $RC"
 ok "braid profile --machine writes a cluster spec braid plan reads"
-run profile --machine "$JOB"
-[[ $RC -eq 2 ]] || fail "braid profile --machine JOB: exit code $RC, want 2"
-ok "braid profile --machine with a job: exit 2"
+bad_cmd profile "--machine" --machine "$JOB"  # --machine takes no job
 
 echo "PASS: $CHECKS checks"

@@ -3,24 +3,20 @@
 // through the orchestrator's KV store), deadlines, a dead peer, and an
 // informational latency/bandwidth measurement.
 #include <gtest/gtest.h>
-#include <thread>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/base/clock.h"
 #include "common/comm/tag.h"
 #include "common/comm/ucx_channel.h"
+#include "tests/fork_child.h"
 
 namespace braid::comm {
 namespace {
@@ -65,28 +61,12 @@ Status DriveAll(const std::vector<UcxChannel*>& chans, const std::vector<Req>& r
 }
 
 // ---- address exchange over a socket (stand-in for the rendezvous KV) ------
-bool ReadFull(int fd, void* buf, size_t n, int timeout_ms = 10000) {
-  auto* p = static_cast<uint8_t*>(buf);
-  while (n > 0) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, timeout_ms) <= 0) return false;
-    ssize_t got = read(fd, p, n);
-    if (got <= 0) return false;
-    p += got;
-    n -= static_cast<size_t>(got);
-  }
-  return true;
-}
-bool WriteFull(int fd, const void* buf, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(buf);
-  while (n > 0) {
-    ssize_t put = write(fd, p, n);
-    if (put <= 0) return false;
-    p += put;
-    n -= static_cast<size_t>(put);
-  }
-  return true;
-}
+// Children are forked with tests/fork_child.h (the child reports through its
+// exit code: gtest assertions do not cross fork; waits are bounded).
+using testing_util::ChildProcess;
+using testing_util::ReadFull;
+using testing_util::WriteFull;
+
 bool SendAddress(int fd, const std::vector<uint8_t>& a) {
   uint32_t n = static_cast<uint32_t>(a.size());
   return WriteFull(fd, &n, sizeof(n)) && WriteFull(fd, a.data(), n);
@@ -96,43 +76,6 @@ bool RecvAddress(int fd, std::vector<uint8_t>* a) {
   if (!ReadFull(fd, &n, sizeof(n)) || n == 0 || n > (1u << 20)) return false;
   a->resize(n);
   return ReadFull(fd, a->data(), n);
-}
-
-// Forks a child running fn(fd); the child _exits with fn's result (the child
-// reports through its exit code: gtest assertions do not cross fork).
-struct Child {
-  pid_t pid = -1;
-  int fd = -1;  // parent's end of the socketpair
-};
-Child Spawn(const std::function<int(int)>& fn) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return {};
-  std::fflush(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(sv[0]);
-    int rc = fn(sv[1]);
-    std::fflush(nullptr);
-    _exit(rc);
-  }
-  close(sv[1]);
-  return {pid, sv[0]};
-}
-// Exit status of the child, or -1 if it had to be killed after the timeout.
-int Reap(Child& c, double timeout_seconds = 20) {
-  const double deadline = NowSeconds() + timeout_seconds;
-  int status = 0;
-  while (waitpid(c.pid, &status, WNOHANG) == 0) {
-    if (NowSeconds() > deadline) {
-      kill(c.pid, SIGKILL);
-      waitpid(c.pid, &status, 0);
-      close(c.fd);
-      return -1;
-    }
-    usleep(1000);
-  }
-  close(c.fd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 #define CHILD_CHECK(cond)                                                     \
@@ -320,7 +263,7 @@ TEST(UcxChannel, TwoProcessesManyMessagesBothWays) {
     return Status::Ok();
   };
 
-  Child child = Spawn([&](int fd) -> int {
+  ChildProcess child = ChildProcess::ForkWithSocket([&](int fd) -> int {
     auto ch = ConnectOverSocket(fd, "parent", 20);
     CHILD_CHECK(ch != nullptr);
     CHILD_OK(exchange(*ch, "parent", kLlmToEncBwd, kEncToLlmFwd));
@@ -328,28 +271,28 @@ TEST(UcxChannel, TwoProcessesManyMessagesBothWays) {
     CHILD_CHECK(ReadFull(fd, &bye, 1));  // parent is done too: safe to close
     return 0;
   });
-  ASSERT_GT(child.pid, 0);
-  auto ch = ConnectOverSocket(child.fd, "child", 20);
+  ASSERT_TRUE(child.started());
+  auto ch = ConnectOverSocket(child.fd(), "child", 20);
   ASSERT_TRUE(ch != nullptr);
   Status st = exchange(*ch, "child", kEncToLlmFwd, kLlmToEncBwd);
   EXPECT_TRUE(st.ok()) << st.ToString();
   char bye = 1;
-  WriteFull(child.fd, &bye, 1);
-  EXPECT_EQ(Reap(child), 0);
+  WriteFull(child.fd(), &bye, 1);
+  EXPECT_EQ(child.Wait(), 0);
 }
 
 TEST(UcxChannel, DeadPeerReceiveTimesOut) {
-  Child child = Spawn([&](int fd) -> int {
+  ChildProcess child = ChildProcess::ForkWithSocket([&](int fd) -> int {
     auto ch = ConnectOverSocket(fd, "parent", 20);
     char connected = 0;  // wait until the parent has connected, then die without sending
     return ch && ReadFull(fd, &connected, 1) ? 0 : 1;
   });
-  ASSERT_GT(child.pid, 0);
-  auto ch = ConnectOverSocket(child.fd, "child", 0.5);
+  ASSERT_TRUE(child.started());
+  auto ch = ConnectOverSocket(child.fd(), "child", 0.5);
   ASSERT_TRUE(ch != nullptr);
   char connected = 1;
-  WriteFull(child.fd, &connected, 1);
-  EXPECT_EQ(Reap(child), 0);  // the peer is gone now
+  WriteFull(child.fd(), &connected, 1);
+  EXPECT_EQ(child.Wait(), 0);  // the peer is gone now
   auto r = ch->Irecv(MakeTag(kGenToLlmBwd, 3, 1, 5), "child");
   ASSERT_TRUE(r.ok());
   const double t0 = NowSeconds();
@@ -377,7 +320,7 @@ TEST(UcxChannel, TwoProcessesLatencyAndBandwidth) {
   constexpr int kWarmup = 3, kIters = 20, kSmallIters = 2000;
   constexpr size_t kBig = (4u << 20) / sizeof(float);  // 4 MB
   // Child: echo every message back with unit+1.
-  Child child = Spawn([&](int fd) -> int {
+  ChildProcess child = ChildProcess::ForkWithSocket([&](int fd) -> int {
     auto ch = ConnectOverSocket(fd, "parent", 20);
     CHILD_CHECK(ch != nullptr);
     for (int i = 0; i < kWarmup + kIters + kSmallIters; ++i) {
@@ -392,8 +335,8 @@ TEST(UcxChannel, TwoProcessesLatencyAndBandwidth) {
     CHILD_CHECK(ReadFull(fd, &bye, 1));
     return 0;
   });
-  ASSERT_GT(child.pid, 0);
-  auto ch = ConnectOverSocket(child.fd, "child", 20);
+  ASSERT_TRUE(child.started());
+  auto ch = ConnectOverSocket(child.fd(), "child", 20);
   ASSERT_TRUE(ch != nullptr);
   auto round_trip = [&](int i, size_t n) -> Status {
     ASSIGN_OR_RETURN(Req r, ch->Irecv(MakeTag(kTagKindTest, i, 0, 1)));
@@ -411,8 +354,8 @@ TEST(UcxChannel, TwoProcessesLatencyAndBandwidth) {
   for (; i < kWarmup + kIters + kSmallIters; ++i) ASSERT_TRUE(round_trip(i, 1).ok());
   const double small_s = small.Seconds();
   char bye = 1;
-  WriteFull(child.fd, &bye, 1);
-  EXPECT_EQ(Reap(child), 0);
+  WriteFull(child.fd(), &bye, 1);
+  EXPECT_EQ(child.Wait(), 0);
   std::printf("[ucx] 4 MB round trip %.3f ms, bandwidth %.2f GB/s (2 x 4 MB per round trip)\n",
               big_s / kIters * 1e3, 2.0 * kIters * kBig * sizeof(float) / big_s / 1e9);
   std::printf("[ucx] 1-float round trip %.1f us\n", small_s / kSmallIters * 1e6);

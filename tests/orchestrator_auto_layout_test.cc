@@ -1,16 +1,20 @@
 // `parallel: auto` with the real planner: the tiny job's first batch, this
-// host as the cluster, the registered workers as DP limits.
+// host as the cluster, the registered workers as DP limits; the LLM's DP
+// capped by the samples per microbatch.
 #include "services/orchestrator/auto_layout.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "common/config/job_config.h"
+#include "tests/test_files.h"
 
 namespace braid::orchestrator {
 namespace {
 
 JobConfig TinyJob() {
-  StatusOr<JobConfig> cfg = LoadJobConfig(std::string(BRAID_SOURCE_DIR) + "/tests/data/jobs/tiny.yaml");
+  StatusOr<JobConfig> cfg = LoadJobConfig(testing_util::TestFilePath("tests/data/jobs/tiny.yaml"));
   EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
   cfg->parallel.auto_layout = true;
   return *cfg;
@@ -18,7 +22,11 @@ JobConfig TinyJob() {
 
 TEST(AutoLayout, StaysWithinTheRegisteredWorkers) {
   const JobConfig cfg = TinyJob();
-  for (std::array<int, 3> w : {std::array<int, 3>{1, 1, 1}, {3, 2, 1}, {1, 4, 2}}) {
+  // Four samples per microbatch (global_batch 8 / microbatches 2) cap the LLM
+  // ranks; {1, 8, 1} registers more LLM workers than that, so there only the
+  // cap keeps the LLM's DP at or below 4.
+  ASSERT_EQ(cfg.train.global_batch / cfg.train.microbatches, 4);
+  for (std::array<int, 3> w : {std::array<int, 3>{1, 1, 1}, {3, 2, 1}, {1, 4, 2}, {1, 8, 1}}) {
     StatusOr<Layout> l = PlanAutoLayout(cfg, w, LocalHostCluster());
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     for (Role r : kRoles) {
@@ -30,6 +38,25 @@ TEST(AutoLayout, StaysWithinTheRegisteredWorkers) {
     // Four samples per microbatch: never more LLM ranks than that.
     EXPECT_LE(l->llm.dp, cfg.train.global_batch / cfg.train.microbatches);
   }
+}
+
+// On a cluster where more LLM ranks always pay (dedicated devices, nearly
+// free communication) the planner takes as many as it may: with 8 LLM
+// workers registered, the 4 samples per microbatch are what stop it; with 3,
+// the workers are.
+TEST(AutoLayout, LlmRanksStopAtTheSamplesPerMicrobatch) {
+  const JobConfig cfg = TinyJob();
+  plan::ClusterSpec c = LocalHostCluster();
+  c.shared_compute = false;
+  c.devices_per_node = c.devices = 64;
+  c.intra_node_latency = c.inter_node_latency = 1e-9;
+  c.intra_node_bandwidth = c.inter_node_bandwidth = 1e12;
+  StatusOr<Layout> capped = PlanAutoLayout(cfg, {1, 8, 1}, c);
+  ASSERT_TRUE(capped.ok()) << capped.status().ToString();
+  EXPECT_EQ(capped->llm.dp, cfg.train.global_batch / cfg.train.microbatches);
+  StatusOr<Layout> limited = PlanAutoLayout(cfg, {1, 3, 1}, c);
+  ASSERT_TRUE(limited.ok()) << limited.status().ToString();
+  EXPECT_EQ(limited->llm.dp, 3);
 }
 
 TEST(AutoLayout, BadProfileIsInvalidArgumentNamingIt) {

@@ -6,36 +6,34 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "braid/v1/job.grpc.pb.h"
 #include "braid/v1/rendezvous.grpc.pb.h"
 #include "braid/v1/worker.grpc.pb.h"
-#include "common/base/clock.h"
 #include "common/rpc/address_file.h"
 #include "common/rpc/client_context.h"
 #include "common/rpc/server.h"
 #include "services/orchestrator/services.h"
+#include "tests/fork_child.h"
 #include "tests/temp_dir.h"
+#include "tests/test_files.h"
 
 namespace braid::orchestrator {
 namespace {
 namespace fs = std::filesystem;
 namespace pb = braid::v1;
 
-std::string TinyYaml() {
-  std::ifstream in(std::string(BRAID_SOURCE_DIR) + "/tests/data/jobs/tiny.yaml");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing_util::ChildProcess;
+using testing_util::TinyJobYaml;
 
 class NullPlanner : public DataPlanner {
  public:
@@ -98,6 +96,16 @@ class OrchestratorGrpcTest : public ::testing::Test {
     return st;
   }
 
+  // Submits tiny.yaml, registers one worker per module (their ids in *ids),
+  // and schedules: the job must be running. Use with ASSERT_NO_FATAL_FAILURE.
+  void StartTinyJob(pb::Job* job, std::map<pb::Module, std::string>* ids) {
+    ASSERT_TRUE(Submit(TinyJobYaml(), job).ok());
+    for (pb::Module m : {pb::MODULE_ENCODER, pb::MODULE_LLM, pb::MODULE_GENERATOR})
+      ASSERT_TRUE(Register(m, 1, &(*ids)[m]).ok());
+    orch_->Tick();
+    ASSERT_EQ(Get(job->id()).state(), pb::JOB_STATE_RUNNING);
+  }
+
   testing_util::ScopedTempDir root_{"braid_orch_grpc_"};
   NullPlanner planner_;
   std::atomic<double> now_{0.0};
@@ -111,14 +119,14 @@ class OrchestratorGrpcTest : public ::testing::Test {
 
 TEST_F(OrchestratorGrpcTest, BadJobIsInvalidArgumentAndTheServerKeepsServing) {
   pb::Job job;
-  std::string bad = TinyYaml();
+  std::string bad = TinyJobYaml();
   bad.replace(bad.find("heads: 2, mlp_hidden"), 8, "heads: 3");
   grpc::Status st = Submit(bad, &job);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(st.error_message().rfind("model.llm.heads: ", 0), 0u) << st.error_message();
   EXPECT_TRUE(fs::is_empty(root_.path()));
 
-  ASSERT_TRUE(Submit(TinyYaml(), &job).ok());
+  ASSERT_TRUE(Submit(TinyJobYaml(), &job).ok());
   EXPECT_EQ(job.state(), pb::JOB_STATE_PENDING);
   EXPECT_EQ(job.total_steps(), 4);
   EXPECT_TRUE(fs::exists(job.run_dir() + "/job.yaml"));
@@ -170,7 +178,7 @@ TEST_F(OrchestratorGrpcTest, RendezvousSetAndGet) {
 
 TEST_F(OrchestratorGrpcTest, WatchStreamsUntilTheJobIsFinal) {
   pb::Job job;
-  ASSERT_TRUE(Submit(TinyYaml(), &job).ok());
+  ASSERT_TRUE(Submit(TinyJobYaml(), &job).ok());
   grpc::ClientContext ctx;
   pb::WatchJobRequest req;
   req.set_job_id(job.id());
@@ -194,12 +202,8 @@ TEST_F(OrchestratorGrpcTest, WatchStreamsUntilTheJobIsFinal) {
 // Three fake workers run tiny.yaml's 4 steps; the job succeeds.
 TEST_F(OrchestratorGrpcTest, FakeWorkersRunAJobToSuccess) {
   pb::Job job;
-  ASSERT_TRUE(Submit(TinyYaml(), &job).ok());
   std::map<pb::Module, std::string> ids;
-  for (pb::Module m : {pb::MODULE_ENCODER, pb::MODULE_LLM, pb::MODULE_GENERATOR})
-    ASSERT_TRUE(Register(m, 1, &ids[m]).ok());
-  orch_->Tick();
-  ASSERT_EQ(Get(job.id()).state(), pb::JOB_STATE_RUNNING);
+  ASSERT_NO_FATAL_FAILURE(StartTinyJob(&job, &ids));
   for (auto& [m, id] : ids) {
     pb::GetAssignmentRequest req;
     req.set_worker_id(id);
@@ -252,12 +256,8 @@ TEST_F(OrchestratorGrpcTest, FakeWorkersRunAJobToSuccess) {
 
 TEST_F(OrchestratorGrpcTest, DeadWorkerFailsItsJobAndCancelsTheOthers) {
   pb::Job job;
-  ASSERT_TRUE(Submit(TinyYaml(), &job).ok());
   std::map<pb::Module, std::string> ids;
-  for (pb::Module m : {pb::MODULE_ENCODER, pb::MODULE_LLM, pb::MODULE_GENERATOR})
-    ASSERT_TRUE(Register(m, 1, &ids[m]).ok());
-  orch_->Tick();
-  ASSERT_EQ(Get(job.id()).state(), pb::JOB_STATE_RUNNING);
+  ASSERT_NO_FATAL_FAILURE(StartTinyJob(&job, &ids));
   for (auto& [m, id] : ids) ASSERT_TRUE(orch_->GetAssignment(id, 0)->assigned);
   now_ = 4.0;
   for (pb::Module m : {pb::MODULE_ENCODER, pb::MODULE_GENERATOR}) ASSERT_TRUE(orch_->Heartbeat(ids[m], job.id(), 0).ok());
@@ -278,52 +278,28 @@ TEST_F(OrchestratorGrpcTest, DeadWorkerFailsItsJobAndCancelsTheOthers) {
 
 // ---- the binary ----------------------------------------------------------
 
-pid_t Spawn(const std::vector<std::string>& args) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Exit status, or -1 if it did not exit within `seconds` (then it is killed).
-int WaitExit(pid_t pid, double seconds) {
-  const double deadline = NowSeconds() + seconds;
-  int status = 0;
-  while (NowSeconds() < deadline) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return -1;
-}
-
 TEST(OrchestratorBinaryTest, ServesWritesItsAddressAndExitsZeroOnSigterm) {
   testing_util::ScopedTempDir dir("braid_orch_bin_");
   const std::string addr_file = dir.path() + "/orchestrator.addr";
-  const pid_t pid = Spawn({BRAID_ORCHESTRATOR_BIN, "--listen", "127.0.0.1:0", "--address-file", addr_file,
-                           "--state-dir", dir.path() + "/state", "--runs-root", dir.path(), "--metrics-listen",
-                           "127.0.0.1:0", "--log-level", "warn"});
-  ASSERT_GT(pid, 0);
+  // Killed when the test ends early (a failed ASSERT): no orchestrator outlives it.
+  ChildProcess orch = ChildProcess::Exec({BRAID_ORCHESTRATOR_BIN, "--listen", "127.0.0.1:0", "--address-file",
+                                          addr_file, "--state-dir", dir.path() + "/state", "--runs-root",
+                                          dir.path(), "--metrics-listen", "127.0.0.1:0", "--log-level", "warn"});
+  ASSERT_TRUE(orch.started());
   StatusOr<std::string> addr = rpc::ReadAddressFile(addr_file, 15);
   ASSERT_TRUE(addr.ok()) << addr.status().ToString();
   EXPECT_EQ(addr->rfind("127.0.0.1:", 0), 0u) << *addr;
   auto stub = pb::JobService::NewStub(grpc::CreateChannel(*addr, grpc::InsecureChannelCredentials()));
   pb::ListJobsReply list;
   EXPECT_TRUE(stub->ListJobs(rpc::MakeContext().get(), pb::ListJobsRequest(), &list).ok());
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  EXPECT_EQ(WaitExit(pid, 5.0), 0);
+  ASSERT_TRUE(orch.Signal(SIGTERM));
+  EXPECT_EQ(orch.Wait(5.0), 0) << "-1: still running 5 s after SIGTERM";
 }
 
 TEST(OrchestratorBinaryTest, HelpExitsZero) {
-  const pid_t pid = Spawn({BRAID_ORCHESTRATOR_BIN, "--help"});
-  ASSERT_GT(pid, 0);
-  EXPECT_EQ(WaitExit(pid, 10.0), 0);
+  ChildProcess help = ChildProcess::Exec({BRAID_ORCHESTRATOR_BIN, "--help"});
+  ASSERT_TRUE(help.started());
+  EXPECT_EQ(help.Wait(10.0), 0);
 }
 
 }  // namespace

@@ -2,25 +2,22 @@
 // rules, events.
 #include <gtest/gtest.h>
 
-#include <ctime>
+#include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "common/base/clock.h"
 #include "services/orchestrator/job_table.h"
 #include "tests/temp_dir.h"
+#include "tests/test_files.h"
 
 namespace braid::orchestrator {
 namespace {
 namespace fs = std::filesystem;
 
-std::string TinyYaml() {
-  std::ifstream in(std::string(BRAID_SOURCE_DIR) + "/tests/data/jobs/tiny.yaml");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing_util::TinyJobYaml;
 
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
   const size_t at = s.find(from);
@@ -29,28 +26,19 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
-std::string Stamp(double t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
-
 constexpr double kT0 = 1.7e9;
 
 TEST(JobTableTest, BadSpecIsInvalidArgumentWithFieldPathAndCreatesNothing) {
   testing_util::ScopedTempDir root("braid_jobs_");
   JobTable jobs(root.path(), [] { return kT0; });
-  const std::string bad = Replace(TinyYaml(), "heads: 2, mlp_hidden", "heads: 3, mlp_hidden");
+  const std::string bad = Replace(TinyJobYaml(), "heads: 2, mlp_hidden", "heads: 3, mlp_hidden");
   StatusOr<Job> j = jobs.Submit(bad, "tiny.yaml");
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(j.status().message().rfind("model.llm.heads: ", 0), 0u) << j.status().message();
   EXPECT_EQ(j.status().message().find('\n'), std::string::npos);
 
-  StatusOr<Job> unknown = jobs.Submit(TinyYaml() + "bogus_key: 1\n", "tiny.yaml");
+  StatusOr<Job> unknown = jobs.Submit(TinyJobYaml() + "bogus_key: 1\n", "tiny.yaml");
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(unknown.status().message().find("bogus_key"), std::string::npos) << unknown.status().message();
@@ -63,10 +51,10 @@ TEST(JobTableTest, IdsRunDirAndResolvedSpec) {
   testing_util::ScopedTempDir root("braid_jobs_");
   double now = kT0;
   JobTable jobs(root.path(), [&] { return now; });
-  const std::string base = "tiny-" + Stamp(kT0);
-  StatusOr<Job> a = jobs.Submit(TinyYaml());
-  StatusOr<Job> b = jobs.Submit(TinyYaml());
-  StatusOr<Job> c = jobs.Submit(TinyYaml());
+  const std::string base = "tiny-" + LocalTimestamp(kT0);
+  StatusOr<Job> a = jobs.Submit(TinyJobYaml());
+  StatusOr<Job> b = jobs.Submit(TinyJobYaml());
+  StatusOr<Job> c = jobs.Submit(TinyJobYaml());
   ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.status().ToString();
   EXPECT_EQ(a->id, base);
   EXPECT_EQ(b->id, base + "-2");
@@ -78,21 +66,21 @@ TEST(JobTableTest, IdsRunDirAndResolvedSpec) {
   ASSERT_TRUE(fs::exists(fs::path(a->run_dir) / "job.yaml"));
   StatusOr<JobConfig> written = LoadJobConfig(a->run_dir + "/job.yaml");
   ASSERT_TRUE(written.ok()) << written.status().ToString();
-  EXPECT_EQ(*written, *ParseJobConfig(TinyYaml()));
+  EXPECT_EQ(*written, *ParseJobConfig(TinyJobYaml()));
 
   // A run dir left by an earlier orchestrator is a collision too.
   now = kT0 + 60;
-  fs::create_directories(fs::path(root.path()) / "runs" / ("tiny-" + Stamp(now)));
-  StatusOr<Job> d = jobs.Submit(TinyYaml());
+  fs::create_directories(fs::path(root.path()) / "runs" / ("tiny-" + LocalTimestamp(now)));
+  StatusOr<Job> d = jobs.Submit(TinyJobYaml());
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->id, "tiny-" + Stamp(now) + "-2");
+  EXPECT_EQ(d->id, "tiny-" + LocalTimestamp(now) + "-2");
 }
 
 TEST(JobTableTest, AbsoluteCheckpointDirIsUsedAsIs) {
   testing_util::ScopedTempDir root("braid_jobs_");
   testing_util::ScopedTempDir elsewhere("braid_jobs_abs_");
   JobTable jobs(root.path(), [] { return kT0; });
-  StatusOr<Job> j = jobs.Submit(Replace(TinyYaml(), "dir: runs", "dir: " + elsewhere.path()));
+  StatusOr<Job> j = jobs.Submit(Replace(TinyJobYaml(), "dir: runs", "dir: " + elsewhere.path()));
   ASSERT_TRUE(j.ok()) << j.status().ToString();
   EXPECT_EQ(fs::path(j->run_dir), fs::path(elsewhere.path()) / j->id);
   EXPECT_TRUE(fs::is_empty(root.path()));
@@ -103,7 +91,7 @@ TEST(JobTableTest, ListIsNewestFirst) {
   double now = kT0;
   JobTable jobs(root.path(), [&] { return now; });
   std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i, now += 1) ids.push_back(jobs.Submit(TinyYaml())->id);
+  for (int i = 0; i < 3; ++i, now += 1) ids.push_back(jobs.Submit(TinyJobYaml())->id);
   const std::vector<Job> list = jobs.List();
   ASSERT_EQ(list.size(), 3u);
   EXPECT_EQ(list[0].id, ids[2]);
@@ -114,7 +102,7 @@ TEST(JobTableTest, ListIsNewestFirst) {
 TEST(JobTableTest, CancelRules) {
   testing_util::ScopedTempDir root("braid_jobs_");
   JobTable jobs(root.path(), [] { return kT0; });
-  const std::string id = jobs.Submit(TinyYaml())->id;
+  const std::string id = jobs.Submit(TinyJobYaml())->id;
   StatusOr<Job> c = jobs.Cancel(id);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->state, JobState::kCancelled);
@@ -122,7 +110,7 @@ TEST(JobTableTest, CancelRules) {
   EXPECT_EQ(jobs.Cancel("nope").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(jobs.Get("nope").status().code(), StatusCode::kNotFound);
 
-  const std::string running = jobs.Submit(TinyYaml())->id;
+  const std::string running = jobs.Submit(TinyJobYaml())->id;
   ASSERT_TRUE(jobs.MarkRunning(running, Layout{}).ok());
   StatusOr<Job> with_reason = jobs.Cancel(running, "llm-0 exited with code 1");
   ASSERT_TRUE(with_reason.ok());
@@ -134,7 +122,7 @@ TEST(JobTableTest, CancelRules) {
 TEST(JobTableTest, WaitEventsBlocksUntilAnEventOrTheTimeout) {
   testing_util::ScopedTempDir root("braid_jobs_");
   JobTable jobs(root.path(), [] { return kT0; });
-  const std::string id = jobs.Submit(TinyYaml())->id;
+  const std::string id = jobs.Submit(TinyJobYaml())->id;
   const int64_t seq = jobs.Snapshot(id)->seq;
   EXPECT_TRUE(jobs.WaitEvents(id, seq, 0.05)->empty());
   std::thread t([&] {

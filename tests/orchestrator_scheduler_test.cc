@@ -9,15 +9,15 @@
 
 #include "services/orchestrator/scheduler.h"
 #include "tests/temp_dir.h"
+#include "tests/test_files.h"
 
 namespace braid::orchestrator {
 namespace {
 
+// tiny.yaml with an explicit layout (append "  auto_layout: true\n" to the
+// result for `parallel: auto`).
 std::string YamlWithLayout(int enc, int llm, int gen) {
-  std::ifstream in(std::string(BRAID_SOURCE_DIR) + "/tests/data/jobs/tiny.yaml");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str() + "parallel:\n  encoder: {dp: " + std::to_string(enc) + "}\n  llm: {dp: " + std::to_string(llm) +
+  return testing_util::TinyJobYaml() + "parallel:\n  encoder: {dp: " + std::to_string(enc) + "}\n  llm: {dp: " + std::to_string(llm) +
          "}\n  generator: {dp: " + std::to_string(gen) + "}\n";
 }
 
@@ -132,8 +132,10 @@ TEST_F(SchedulerTest, AssignsRanksByRegistrationOrderAfterOpeningTheJob) {
   EXPECT_FALSE(scheduler_.RunOnce().has_value());  // nothing pending
 }
 
+// Without a planner, `parallel: auto` runs 1/1/1 whatever layout is spelled:
+// 3/2/1 here, which the three registered workers could not start.
 TEST_F(SchedulerTest, AutoLayoutRunsAsOneWorkerPerModule) {
-  const std::string id = jobs_.Submit(YamlWithLayout(1, 1, 1) + "  auto_layout: true\n")->id;
+  const std::string id = jobs_.Submit(YamlWithLayout(3, 2, 1) + "  auto_layout: true\n")->id;
   Add(Role::kEncoder);
   Add(Role::kLlm);
   Add(Role::kGenerator);

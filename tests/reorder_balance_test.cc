@@ -72,16 +72,27 @@ TEST(BalancedPartition, NeverWorseThanLptAndAboveTheBoundOnRandomInstances) {
   EXPECT_LT(gap_sum / n_cases, 1.02) << "balanced is on average within 2% of the optimum";
 }
 
+// The memory each rank of p uses.
+std::vector<int64_t> MemoryPerRank(const Partition& p, const MemoryCap& cap, int ranks) {
+  std::vector<int64_t> used(size_t(ranks), 0);
+  for (size_t i = 0; i < p.rank_of.size(); ++i) used[size_t(p.rank_of[i])] += cap.mem[i];
+  return used;
+}
+
 TEST(BalancedPartition, RespectsTheMemoryCap) {
   // Two heavy-in-memory units must not share a rank even though that would
-  // balance the weights better.
-  const std::vector<double> w = {10, 10, 1, 1};
+  // balance the weights better: uncapped, LPT puts the 20 on one rank and
+  // both 10s (120 memory) on the other.
+  const std::vector<double> w = {10, 10, 20};
   MemoryCap cap;
-  cap.mem = {60, 60, 10, 10};
+  cap.mem = {60, 60, 10};
   cap.cap = 80;
+  const Partition uncapped = LptPartition(w, 2);
+  EXPECT_EQ(uncapped.rank_of[0], uncapped.rank_of[1]) << "the cap must be what separates the 10s";
+  const std::vector<int64_t> uncapped_used = MemoryPerRank(uncapped, cap, 2);
+  EXPECT_GT(*std::max_element(uncapped_used.begin(), uncapped_used.end()), 80);
   for (const Partition& p : {LptPartition(w, 2, cap), BalancedPartition(w, 2, cap)}) {
-    std::vector<int64_t> used(2, 0);
-    for (size_t i = 0; i < w.size(); ++i) used[size_t(p.rank_of[i])] += cap.mem[i];
+    const std::vector<int64_t> used = MemoryPerRank(p, cap, 2);
     EXPECT_LE(used[0], 80);
     EXPECT_LE(used[1], 80);
     EXPECT_NE(p.rank_of[0], p.rank_of[1]);
@@ -123,6 +134,7 @@ TEST(Policies, EveryPolicyPlansEverySampleOnceDeterministicallyOnOddLayouts) {
         EXPECT_EQ(a.microbatches[m].samples, b.microbatches[m].samples) << PolicyName(p);
         EXPECT_EQ(a.microbatches[m].llm_rank, b.microbatches[m].llm_rank) << PolicyName(p);
         EXPECT_EQ(a.microbatches[m].encoder_rank, b.microbatches[m].encoder_rank) << PolicyName(p);
+        EXPECT_EQ(a.microbatches[m].generator_rank, b.microbatches[m].generator_rank) << PolicyName(p);
       }
     }
   }
@@ -147,7 +159,45 @@ TEST(Policies, BalancedBeatsSequentialAndOrderingNeverHurts) {
   }
 }
 
+// The most LLM tokens any rank gets in any microbatch of `plan`.
+int64_t MaxLlmTokensPerRank(const std::vector<WorkSample>& batch, const BatchPlan& plan, int llm_dp) {
+  int64_t most = 0;
+  for (const auto& mb : plan.microbatches) {
+    std::vector<int64_t> used(size_t(llm_dp), 0);
+    for (size_t k = 0; k < mb.samples.size(); ++k) used[size_t(mb.llm_rank[k])] += batch[size_t(mb.samples[k])].llm_tokens();
+    most = std::max(most, *std::max_element(used.begin(), used.end()));
+  }
+  return most;
+}
+
 TEST(Policies, LlmTokenCapIsRespectedByBalanced) {
+  // A cap that binds: with attention-dominated costs (T^2, as for very long
+  // contexts) balancing by cost gives one rank a long sample and the other
+  // many short ones, far more tokens. Per microbatch (the two are alike):
+  // {1000} {400 x 6} uncapped, 2400 tokens on one rank; under a cap of 1800
+  // {1000, 400, 400} {400 x 4} fits.
+  {
+    std::vector<WorkSample> batch(14);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].id = int64_t(i);
+      batch[i].text_tokens = i < 2 ? 1000 : 400;  // text only: no encoder or generator work
+    }
+    PlanOptions o;
+    o.microbatches = 2;
+    o.layout = {1, 2, 1};
+    o.cost.llm_attn = 1;
+    const int64_t cap = 1800;
+    o.llm_token_cap = 0;
+    EXPECT_GT(MaxLlmTokensPerRank(batch, PlanBatch(batch, Policy::kBalanced, o), 2), cap)
+        << "uncapped planning must break the cap, or the cap is not tested";
+    o.llm_token_cap = cap;
+    const BatchPlan plan = PlanBatch(batch, Policy::kBalanced, o);
+    EXPECT_TRUE(CheckBatchPlan(batch, plan, o).ok());
+    EXPECT_LE(MaxLlmTokensPerRank(batch, plan, 2), cap);
+  }
+  // A random batch with FLOP costs: balancing by cost is nearly balancing by
+  // tokens here, so a feasible cap does not bind (tighter ones cannot be met
+  // within the cost-balanced microbatches); it must still hold.
   const std::vector<WorkSample> batch = RandomBatch(3, 40);
   PlanOptions o;
   o.microbatches = 2;
@@ -155,13 +205,8 @@ TEST(Policies, LlmTokenCapIsRespectedByBalanced) {
   o.cost = FlopCostModel(ReferenceModelShapes());
   int64_t biggest = 0, total = 0;
   for (const auto& s : batch) biggest = std::max(biggest, s.llm_tokens()), total += s.llm_tokens();
-  o.llm_token_cap = std::max(biggest, total / 6);  // feasible but binding
-  const BatchPlan plan = PlanBatch(batch, Policy::kBalanced, o);
-  for (const auto& mb : plan.microbatches) {
-    std::vector<int64_t> used(4, 0);
-    for (size_t k = 0; k < mb.samples.size(); ++k) used[size_t(mb.llm_rank[k])] += batch[size_t(mb.samples[k])].llm_tokens();
-    for (int64_t u : used) EXPECT_LE(u, o.llm_token_cap);
-  }
+  o.llm_token_cap = std::max(biggest, total / 6);
+  EXPECT_LE(MaxLlmTokensPerRank(batch, PlanBatch(batch, Policy::kBalanced, o), 4), o.llm_token_cap);
 }
 
 // (The sequential policy's exact routing is tested through PlanInOrder,
@@ -196,6 +241,7 @@ TEST(BalancedPartition, PropertiesOverManySeedsAndShapes) {
   // holds whenever LPT could meet it, never worse than LPT, never below the
   // bound, deterministic.
   std::mt19937_64 rng(11);
+  int binding = 0;  // cases where uncapped LPT would break the cap
   for (int t = 0; t < 500; ++t) {
     const int k = 1 + int(rng() % 7), n = int(rng() % 60);
     std::vector<double> w;
@@ -209,6 +255,10 @@ TEST(BalancedPartition, PropertiesOverManySeedsAndShapes) {
     cap.cap = (t % 2 == 0) ? 0 : std::max(biggest, 2 * total / k);
     const Partition lpt = LptPartition(w, k, cap);
     const Partition bal = BalancedPartition(w, k, cap);
+    if (cap.active()) {
+      const std::vector<int64_t> free_used = MemoryPerRank(LptPartition(w, k), cap, k);
+      if (*std::max_element(free_used.begin(), free_used.end()) > cap.cap) ++binding;
+    }
     ASSERT_EQ(bal.rank_of.size(), w.size());
     std::vector<double> load(size_t(k), 0.0);
     std::vector<int64_t> used(size_t(k), 0);
@@ -220,8 +270,7 @@ TEST(BalancedPartition, PropertiesOverManySeedsAndShapes) {
     }
     for (int r = 0; r < k; ++r) EXPECT_NEAR(load[size_t(r)], bal.load[size_t(r)], 1e-6 * (1 + load[size_t(r)]));
     if (cap.active()) {
-      std::vector<int64_t> lpt_used(size_t(k), 0);
-      for (int i = 0; i < n; ++i) lpt_used[size_t(lpt.rank_of[size_t(i)])] += cap.mem[size_t(i)];
+      const std::vector<int64_t> lpt_used = MemoryPerRank(lpt, cap, k);
       if (*std::max_element(lpt_used.begin(), lpt_used.end()) <= cap.cap) {
         for (int64_t u : used) EXPECT_LE(u, cap.cap) << "case " << t;
       }
@@ -230,6 +279,7 @@ TEST(BalancedPartition, PropertiesOverManySeedsAndShapes) {
     EXPECT_GE(bal.max_load(), PartitionLowerBound(w, k) - 1e-9) << "case " << t;
     EXPECT_EQ(BalancedPartition(w, k, cap).rank_of, bal.rank_of) << "case " << t;
   }
+  EXPECT_GT(binding, 0) << "the cap never binds: the cases test nothing about it";
 }
 
 TEST(Policies, ParseNames) {

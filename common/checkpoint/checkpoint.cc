@@ -82,21 +82,30 @@ Status ValidateModules(const std::vector<ModuleState>& modules) {
   return Status::Ok();
 }
 
-Status WriteModuleFiles(const fs::path& dir, const ModuleState& m) {
+// crc32 and size of a file as written, by file name (the manifest's "files").
+struct FileSum {
+  uint32_t crc32 = 0;
+  uint64_t bytes = 0;
+};
+using FileSums = std::map<std::string, FileSum>;
+
+// Writes the module's files into `dir`; their sums go into `sums`.
+Status WriteModuleFiles(const fs::path& dir, const ModuleState& m, FileSums* sums) {
   const ParamBuffer& pb = *m.params;
   std::vector<NamedTensor> params;
   for (int i = 0; i < static_cast<int>(pb.views().size()); ++i)
     params.push_back({pb.view(i).name, pb.view(i).shape, pb.param(i)});
-  uint32_t crc = 0;
-  uint64_t bytes = 0;
-  RETURN_IF_ERROR(WriteSafetensors((dir / ParamsFile(m)).string(), params, {{"module", m.name}}, &crc, &bytes));
+  FileSum& ps = (*sums)[ParamsFile(m)];
+  RETURN_IF_ERROR(
+      WriteSafetensors((dir / ParamsFile(m)).string(), params, {{"module", m.name}}, &ps.crc32, &ps.bytes));
   if (m.optim == nullptr) return Status::Ok();
 
   std::vector<NamedTensor> moments;
   for (const ParamView& v : pb.views()) moments.push_back({"m." + v.name, v.shape, m.optim->m().data() + v.offset});
   for (const ParamView& v : pb.views()) moments.push_back({"v." + v.name, v.shape, m.optim->v().data() + v.offset});
   const std::map<std::string, std::string> meta = {{"module", m.name}, {"t", std::to_string(m.optim->t())}};
-  return WriteSafetensors((dir / OptimFile(m)).string(), moments, meta, &crc, &bytes);
+  FileSum& os = (*sums)[OptimFile(m)];
+  return WriteSafetensors((dir / OptimFile(m)).string(), moments, meta, &os.crc32, &os.bytes);
 }
 
 // Removes step-*.tmp-<pid> / step-*.old-<pid> dirs whose process is gone.
@@ -221,11 +230,13 @@ void CopyInto(const SafetensorsFile& file, const std::string& prefix, const Para
 }
 
 // The one way a step dir comes to be: every file already in `tmp` is
-// checksummed into manifest.json, the dir is fsynced and renamed to
-// step-<step> (replacing an existing one), then old steps are pruned to
-// `keep` and stale temporary dirs of dead processes are removed. On error
-// `tmp` is removed.
-Status FinalizeTmpDir(const fs::path& root, const fs::path& tmp, int64_t step, const json& extra, int keep) {
+// listed in manifest.json with its crc32 and size (from `known`, which the
+// writer filled, else read back and checksummed), the dir is fsynced and
+// renamed to step-<step> (replacing an existing one), then old steps are
+// pruned to `keep` and stale temporary dirs of dead processes are removed.
+// On error `tmp` is removed.
+Status FinalizeTmpDir(const fs::path& root, const fs::path& tmp, int64_t step, const json& extra, int keep,
+                      const FileSums& known) {
   const fs::path final_dir = root / ("step-" + std::to_string(step));
   const fs::path old = root / ("step-" + std::to_string(step) + ".old-" + std::to_string(::getpid()));
   auto finalize = [&]() -> Status {
@@ -236,6 +247,10 @@ Status FinalizeTmpDir(const fs::path& root, const fs::path& tmp, int64_t step, c
       if (name == kManifest) continue;
       if (!it->is_regular_file(ec) || !ValidFileStem(name))
         return Status::InvalidArgument("checkpoint: unexpected entry " + it->path().string());
+      if (auto k = known.find(name); k != known.end()) {
+        files[name] = {{"crc32", Hex8(k->second.crc32)}, {"bytes", k->second.bytes}};
+        continue;
+      }
       ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(it->path().string()));
       files[name] = {{"crc32", Hex8(Crc32Of(bytes.data(), bytes.size()))}, {"bytes", uint64_t(bytes.size())}};
     }
@@ -297,13 +312,14 @@ Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const st
   fs::remove_all(tmp, ec);
   if (!fs::create_directory(tmp, ec) || ec)
     return Status::Unavailable("cannot create " + tmp.string() + ": " + ec.message());
+  FileSums sums;
   for (const ModuleState& m : modules) {
-    if (Status st = WriteModuleFiles(tmp, m); !st.ok()) {
+    if (Status st = WriteModuleFiles(tmp, m, &sums); !st.ok()) {
       fs::remove_all(tmp, ec);
       return st;
     }
   }
-  return FinalizeTmpDir(root, tmp, step, extra, keep);
+  return FinalizeTmpDir(root, tmp, step, extra, keep, sums);
 }
 
 Status WriteModuleShard(const std::string& tmp_step_dir, const ModuleState& module) {
@@ -311,7 +327,8 @@ Status WriteModuleShard(const std::string& tmp_step_dir, const ModuleState& modu
   std::error_code ec;
   fs::create_directories(tmp_step_dir, ec);
   if (ec) return Status::Unavailable("cannot create " + tmp_step_dir + ": " + ec.message());
-  return WriteModuleFiles(fs::path(tmp_step_dir), module);
+  FileSums sums;  // the orchestrator's FinalizeCheckpointDir checksums the files itself
+  return WriteModuleFiles(fs::path(tmp_step_dir), module, &sums);
 }
 
 Status FinalizeCheckpointDir(const std::string& checkpoints_dir, int64_t step, const nlohmann::json& extra, int keep) {
@@ -320,7 +337,16 @@ Status FinalizeCheckpointDir(const std::string& checkpoints_dir, int64_t step, c
   const fs::path tmp = root / ("step-" + std::to_string(step) + ".tmp");
   std::error_code ec;
   if (!fs::is_directory(tmp, ec)) return Status::NotFound("checkpoint: no directory " + tmp.string() + " to finalize");
-  return FinalizeTmpDir(root, tmp, step, extra, keep);
+  return FinalizeTmpDir(root, tmp, step, extra, keep, /*known=*/{});
+}
+
+nlohmann::json CheckpointExtra(int64_t next_step, const std::string& job_yaml, uint64_t seed, int global_batch,
+                               nlohmann::json layout) {
+  return {{"next_step", next_step},
+          {"job_yaml", job_yaml},
+          {"seed", seed},
+          {"data_cursor", {{"next_step", next_step}, {"global_batch", global_batch}}},
+          {"layout", std::move(layout)}};
 }
 
 Status VerifyCheckpoint(const std::string& step_dir) {

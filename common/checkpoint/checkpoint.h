@@ -48,6 +48,14 @@ Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const st
 Status WriteModuleShard(const std::string& tmp_step_dir, const ModuleState& module);
 Status FinalizeCheckpointDir(const std::string& checkpoints_dir, int64_t step, const nlohmann::json& extra, int keep);
 
+// The manifest's "extra" of a training run (the single-process trainer and
+// the orchestrator write the same keys):
+//   {"next_step":N,"job_yaml":<resolved spec>,"seed":S,
+//    "data_cursor":{"next_step":N,"global_batch":B},"layout":<layout>}
+// `layout` is {"encoder":{"dp":..,"tp":..,"pp":..},"llm":{..},"generator":{..}}.
+nlohmann::json CheckpointExtra(int64_t next_step, const std::string& job_yaml, uint64_t seed, int global_batch,
+                               nlohmann::json layout);
+
 // Verifies the manifest and every file's crc32 and size, then loads into the
 // given buffers (allocated, same views). Errors name the file (checksum,
 // missing file) or the tensor (missing view, shape mismatch, unexpected

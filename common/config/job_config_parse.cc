@@ -154,10 +154,7 @@ StatusOr<JobConfig> ParseJobConfig(const std::string& yaml_text, const std::stri
   try {
     docs = YAML::LoadAll(yaml_text);
   } catch (const YAML::Exception& e) {
-    if (e.mark.is_null()) return Status::InvalidArgument(source_name + ": " + e.msg);
-    // yaml-cpp marks are 0-based; editors count from 1.
-    return Status::InvalidArgument(source_name + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return YamlSyntaxError(source_name, e);
   }
   if (docs.size() != 1) {
     return Status::InvalidArgument(source_name + ": expected one YAML document, got " +

@@ -62,14 +62,27 @@ std::string DescribeYamlNode(const YAML::Node& n) {
   return "'" + n.Scalar() + "'";
 }
 
+Status YamlSyntaxError(const std::string& source, const YAML::Exception& e) {
+  if (e.mark.is_null()) return Status::InvalidArgument(source + ": " + e.msg);
+  return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                 std::to_string(e.mark.column + 1) + ": " + e.msg);
+}
+
 StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::InvalidArgument(path + ": cannot open");
   try {
     return YAML::Load(in);
   } catch (const YAML::ParserException& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return YamlSyntaxError(path, e);
+  }
+}
+
+StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& source) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return YamlSyntaxError(source, e);
   }
 }
 

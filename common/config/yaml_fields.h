@@ -48,6 +48,11 @@ class YamlFields {
 // Parses the YAML file at `path`: InvalidArgument "PATH: cannot open" or
 // "PATH:LINE:COLUMN: what is wrong".
 StatusOr<YAML::Node> LoadYamlFile(const std::string& path);
+// The same for YAML text from `source` (a file name or "<string>").
+StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& source);
+// A yaml-cpp syntax error as InvalidArgument "SOURCE:LINE:COLUMN: what"
+// (1-based, as editors count), or "SOURCE: what" without a position.
+Status YamlSyntaxError(const std::string& source, const YAML::Exception& e);
 
 // "a mapping", "a sequence", "an empty value" or "'text'": what a node holds,
 // for "expected X, got Y" messages.

@@ -169,14 +169,7 @@ std::string LinkYaml(double bandwidth, double latency) {
 }  // namespace
 
 StatusOr<ClusterSpec> ParseClusterSpec(const std::string& yaml_text, const std::string& source) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    // The same "SOURCE:LINE:COLUMN: what" as LoadYamlFile.
-    return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  ASSIGN_OR_RETURN(YAML::Node doc, ParseYaml(yaml_text, source));
   return FromYamlIn(doc, source);
 }
 

@@ -43,6 +43,14 @@ int64_t UsableDevices(const ClusterSpec& c) {
   return c.devices > 0 ? std::min(c.devices, c.TotalDevices()) : c.TotalDevices();
 }
 
+// The intra- or inter-node link at the cluster's communication efficiency.
+Link NodeLink(const ClusterSpec& c, bool intra) {
+  Link l;
+  l.bandwidth = (intra ? c.intra_node_bandwidth : c.inter_node_bandwidth) * c.comm_efficiency;
+  l.latency = intra ? c.intra_node_latency : c.inter_node_latency;
+  return l;
+}
+
 }  // namespace
 
 const char* ModuleName(int module) {
@@ -54,13 +62,27 @@ const char* ModuleName(int module) {
 ModelSpec ModelSpecFromConfig(const ModelConfig& cfg) {
   ModelSpec s;
   const EncoderConfig& e = cfg.encoder;
-  TransformerSpec& enc = s.module[kEncoder];
-  enc.width = e.width;
-  enc.layers = e.layers;
-  enc.heads = e.heads;
-  enc.mlp_hidden = int64_t(e.mlp_ratio) * e.width;
-  enc.input_dim = int64_t(e.patch) * e.patch * e.channels;
-  enc.tokens_per_unit = PatchTokens(e.image_size, e.patch);
+  const GeneratorConfig& g = cfg.generator;
+  // The encoder and the generator are ViT/DiT-style: patches of the
+  // encoder's image format (same channels) through an MLP of mlp_ratio x width.
+  auto image_module = [&](int width, int layers, int heads, int mlp_ratio, int image_size, int patch) {
+    TransformerSpec t;
+    t.width = width;
+    t.layers = layers;
+    t.heads = heads;
+    t.mlp_hidden = int64_t(mlp_ratio) * width;
+    t.input_dim = int64_t(patch) * patch * e.channels;
+    t.tokens_per_unit = PatchTokens(image_size, patch);
+    return t;
+  };
+  s.module[kEncoder] = image_module(e.width, e.layers, e.heads, e.mlp_ratio, e.image_size, e.patch);
+  // The generator attends over its patches plus the conditioning slots, once
+  // per noise draw.
+  TransformerSpec& gen = s.module[kGenerator];
+  gen = image_module(g.width, g.layers, g.heads, g.mlp_ratio, g.image_size, g.patch);
+  gen.tokens_per_unit += g.gen_slots;
+  gen.passes_per_unit = g.noise_samples;
+  s.gen_slots = g.gen_slots;
 
   const LlmConfig& l = cfg.llm;
   TransformerSpec& llm = s.module[kLlm];
@@ -71,19 +93,6 @@ ModelSpec ModelSpecFromConfig(const ModelConfig& cfg) {
   llm.gated_mlp = true;
   llm.causal = true;
   llm.vocab = l.vocab;
-
-  // The generator denoises patches of the encoder's image format (same
-  // channels) and attends over its patches plus the conditioning slots.
-  const GeneratorConfig& g = cfg.generator;
-  TransformerSpec& gen = s.module[kGenerator];
-  gen.width = g.width;
-  gen.layers = g.layers;
-  gen.heads = g.heads;
-  gen.mlp_hidden = int64_t(g.mlp_ratio) * g.width;
-  gen.input_dim = int64_t(g.patch) * g.patch * e.channels;
-  gen.tokens_per_unit = PatchTokens(g.image_size, g.patch) + g.gen_slots;
-  gen.passes_per_unit = g.noise_samples;
-  s.gen_slots = g.gen_slots;
   return s;
 }
 
@@ -128,6 +137,10 @@ int64_t EdgeParams(const TransformerSpec& m) {
 
 int64_t TotalParams(const TransformerSpec& m) { return m.layers * LayerParams(m) + EdgeParams(m); }
 
+double StageParamsPerDevice(const TransformerSpec& m, int64_t stage_layers, bool has_edges, int tp) {
+  return (double(stage_layers) * double(LayerParams(m)) + (has_edges ? double(EdgeParams(m)) : 0.0)) / tp;
+}
+
 // ---- Layouts ----
 
 Status CheckLayout(const TransformerSpec& m, int module, const Layout& l) {
@@ -162,8 +175,7 @@ std::vector<int64_t> SplitLayers(int64_t layers, int pp) {
 double StageMemoryBytes(const TransformerSpec& m, int64_t stage_layers, bool has_edges, int tp, int dp,
                         double mb_tokens, int inflight, const MemoryOptions& opt) {
   BRAID_CHECK(stage_layers >= 0 && tp >= 1 && dp >= 1 && mb_tokens >= 0 && inflight >= 0);
-  const double params =
-      (double(stage_layers) * double(LayerParams(m)) + (has_edges ? double(EdgeParams(m)) : 0.0)) / tp;
+  const double params = StageParamsPerDevice(m, stage_layers, has_edges, tp);
   const double weights_and_grads = params * (2.0 + 4.0);
   const double optimizer = params * 12.0 / (opt.distributed_optimizer ? dp : 1);
 
@@ -193,12 +205,10 @@ Link GroupLink(const ClusterSpec& c, int64_t stride, int64_t size) {
   // block size divides the node every block (so every group) stays inside
   // one node. A plan that fits in one node never leaves it.
   const int64_t block = stride * size;
-  const bool intra = UsableDevices(c) <= c.devices_per_node || c.devices_per_node % block == 0;
-  Link l;
-  l.bandwidth = (intra ? c.intra_node_bandwidth : c.inter_node_bandwidth) * c.comm_efficiency;
-  l.latency = intra ? c.intra_node_latency : c.inter_node_latency;
-  return l;
+  return NodeLink(c, UsableDevices(c) <= c.devices_per_node || c.devices_per_node % block == 0);
 }
+
+Link BoundaryLink(const ClusterSpec& c) { return NodeLink(c, c.nodes <= 1); }
 
 double AllReduceSeconds(double bytes, int64_t n, const Link& l) {
   if (n <= 1) return 0;
@@ -220,6 +230,18 @@ double TpLayerCommSeconds(const TransformerSpec& m, double tokens, int tp, const
   // the same bytes on the wire).
   const double bytes = tokens * double(m.width) * 2.0;
   return 2.0 * AllReduceSeconds(bytes, tp, l);
+}
+
+// ---- A stage's step tail ----
+
+double GradAllReduceSeconds(const ClusterSpec& c, double params_per_device, int tp, int pp, int dp) {
+  return AllReduceSeconds(2.0 * params_per_device, dp, GroupLink(c, int64_t(tp) * pp, dp));
+}
+
+double OptimizerSeconds(const ClusterSpec& c, double params_per_device, int dp, const MemoryOptions& opt) {
+  constexpr double kBytesPerParam = 30.0;
+  const double local = opt.distributed_optimizer ? params_per_device / dp : params_per_device;
+  return local * kBytesPerParam / c.memory_bandwidth;
 }
 
 }  // namespace braid::plan

@@ -67,6 +67,9 @@ int64_t LayerParams(const TransformerSpec& m);
 // Embedding/head and patch embedding: 2 V C + input_dim C + C.
 int64_t EdgeParams(const TransformerSpec& m);
 int64_t TotalParams(const TransformerSpec& m);  // L x LayerParams + EdgeParams
+// What one device of a stage holds: (stage_layers x LayerParams + has_edges
+// x EdgeParams) / tp.
+double StageParamsPerDevice(const TransformerSpec& m, int64_t stage_layers, bool has_edges, int tp);
 
 // ---- Layouts ----
 struct Layout {
@@ -91,7 +94,7 @@ struct MemoryOptions {
 // parameters when `has_edges`), under tensor degree tp and data degree dp,
 // with `inflight` microbatches of `mb_tokens` tokens each (the tokens this
 // device's DP rank processes per microbatch) alive at peak:
-//   parameters P = (stage_layers x LayerParams + has_edges x EdgeParams) / tp
+//   parameters P = StageParamsPerDevice
 //   weights and gradients: P x (2 + 4)  (bf16 weights, fp32 gradients)
 //   master weights and Adam: P x 12 / (dp if distributed_optimizer else 1)
 //   activations: mb_tokens x inflight x stage_layers x 34 C / tp (bf16, flash
@@ -111,6 +114,9 @@ struct Link {
 // DP; modules start on node boundaries, so no group straddles two nodes) or
 // the usable devices fit in one node, else between nodes.
 Link GroupLink(const ClusterSpec& c, int64_t stride, int64_t size);
+// Between two modules: the inter-node link whenever the cluster has
+// several nodes (modules start on node boundaries), else the intra-node one.
+Link BoundaryLink(const ClusterSpec& c);
 // Ring all-reduce of `bytes` over n devices: 2 (n-1)/n x bytes / bw + 2 (n-1) x latency; 0 when n <= 1.
 double AllReduceSeconds(double bytes, int64_t n, const Link& l);
 // One point-to-point message: bytes / bw + latency; 0 when bytes <= 0.
@@ -118,5 +124,15 @@ double SendSeconds(double bytes, const Link& l);
 // Megatron TP traffic of one layer's forward (its backward costs the same):
 // two all-reduces of T x C x 2 bytes over tp devices.
 double TpLayerCommSeconds(const TransformerSpec& m, double tokens, int tp, const Link& l);
+
+// ---- A stage's step tail (seconds) ----
+// DP all-reduce of a stage's bf16 gradients (2 bytes x params_per_device)
+// over dp devices at index stride tp x pp.
+double GradAllReduceSeconds(const ClusterSpec& c, double params_per_device, int tp, int pp, int dp);
+// The Adam step on one device: 30 bytes of memory traffic per local
+// parameter (fp32 master, gradient, m, v read; master, m, v and the bf16
+// weight written) over the memory bandwidth; the local parameters are
+// params_per_device / dp with the distributed optimizer.
+double OptimizerSeconds(const ClusterSpec& c, double params_per_device, int dp, const MemoryOptions& opt);
 
 }  // namespace braid::plan

@@ -12,7 +12,7 @@ StatusOr<PlanContext> MakePlanContext(const JobConfig& job, const ClusterSpec& c
   ctx.batch = in.batch;
   const int32_t image_tokens = int32_t(ctx.model.module[kEncoder].tokens_per_unit);
   for (reorder::WorkSample& s : ctx.batch) s.image_tokens = image_tokens;
-  ASSIGN_OR_RETURN(ctx.policy, reorder::ParsePolicy(job.data.reorder == "none" ? "sequential" : job.data.reorder));
+  ASSIGN_OR_RETURN(ctx.policy, reorder::PolicyForDataReorder(job.data.reorder));
   ctx.unit_seconds = FlopSecondsPerUnit(ctx.model, cluster);
   if (!in.profile.empty()) {
     StatusOr<reorder::CostProfile> p = reorder::LoadFullCostProfile(in.profile);

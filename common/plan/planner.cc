@@ -86,7 +86,7 @@ struct StageEst {
 
 struct Estimator {
   const PlanContext& ctx;
-  WorkStats work[kModules];
+  const WorkStats* work;  // [kModules], of the whole batch (independent of M)
   int M = 1;
 
   // `parts`: (module, fraction of its work, layers, edges) run by one stage.
@@ -112,11 +112,11 @@ struct Estimator {
       const double scale = ctx.cluster.shared_compute ? double(dp) : 1.0;
       e.fwd += scale * compute + comm;
       e.bwd += scale * compute * (ctx.backward_ratio + (recompute ? 1.0 : 0.0)) + comm;
-      params += (double(p.layers) * double(LayerParams(t)) + (p.edges ? double(EdgeParams(t)) : 0.0)) / tp;
+      params += StageParamsPerDevice(t, p.layers, p.edges, tp);
       memory += StageMemoryBytes(t, p.layers, p.edges, tp, dp, tokens, inflight, mo);
     }
-    e.allreduce = AllReduceSeconds(2.0 * params, dp, GroupLink(ctx.cluster, int64_t(tp) * pp, dp));
-    e.optimizer = (ctx.memory.distributed_optimizer ? params / dp : params) * 30.0 / ctx.cluster.memory_bandwidth;
+    e.allreduce = GradAllReduceSeconds(ctx.cluster, params, tp, pp, dp);
+    e.optimizer = OptimizerSeconds(ctx.cluster, params, dp, ctx.memory);
     e.memory = memory;
     return e;
   }
@@ -223,8 +223,8 @@ std::pair<int64_t, int64_t> SplitSides(const ModuleBest& e, const ModuleBest& g,
   return {best, R - best};
 }
 
-void SearchDisaggregated(const PlanContext& ctx, int M, TopK* top) {
-  Estimator est{ctx, {Stats(ctx, kEncoder), Stats(ctx, kLlm), Stats(ctx, kGenerator)}, M};
+void SearchDisaggregated(const PlanContext& ctx, const WorkStats work[kModules], int M, TopK* top) {
+  const Estimator est{ctx, work, M};
   const int64_t N = ctx.cluster.shared_compute ? 3 * std::max<int64_t>(64, ctx.cluster.devices) : ctx.cluster.devices;
   const int max_tp = ctx.runtime_only ? 1 : ctx.cluster.devices_per_node;
   const ModuleBest enc = BestSideModule(est, kEncoder, N, max_tp);
@@ -293,10 +293,8 @@ InOrderLoads InOrder(const BatchPrefix& p, int64_t n, int M, int dp) {
   for (int k = 0; k < M; ++k) {
     double e = 0, l = 0, g = 0;
     for (int r = 0; r < dp; ++r) {
-      // Sample i of the microbatch goes to rank i * dp / per_mb (step_model.cc):
-      // rank r holds i in [ceil(r * per_mb / dp), ceil((r + 1) * per_mb / dp)).
-      const int64_t lo = k * per_mb + (int64_t(r) * per_mb + dp - 1) / dp;
-      const int64_t hi = k * per_mb + (int64_t(r + 1) * per_mb + dp - 1) / dp;
+      const SampleRange range = InOrderRankSamples(per_mb, dp, r);
+      const int64_t lo = k * per_mb + range.lo, hi = k * per_mb + range.hi;
       e = std::max(e, p.enc[hi] - p.enc[lo]);
       l = std::max(l, p.llm[hi] - p.llm[lo]);
       g = std::max(g, p.gen[hi] - p.gen[lo]);
@@ -331,8 +329,9 @@ std::vector<std::vector<int64_t>> BaselineSplits(int64_t L, int pp, double enc, 
   return out;
 }
 
-void SearchBaseline(const PlanContext& ctx, int M, TopK* top) {
-  Estimator est{ctx, {Stats(ctx, kEncoder), Stats(ctx, kLlm), Stats(ctx, kGenerator)}, M};
+void SearchBaseline(const PlanContext& ctx, const WorkStats work[kModules], const BatchPrefix& prefix, int M,
+                    TopK* top) {
+  const Estimator est{ctx, work, M};
   const ModelSpec& mod = ctx.model;
   const TransformerSpec& L = mod.module[kLlm];
   const int64_t N = ctx.cluster.shared_compute ? std::max<int64_t>(1, ctx.cluster.devices) : ctx.cluster.devices;
@@ -340,7 +339,6 @@ void SearchBaseline(const PlanContext& ctx, int M, TopK* top) {
   const int max_tp = ctx.runtime_only ? 1 : ctx.cluster.devices_per_node;
   const int pp_max = ctx.runtime_only ? 1 : int(std::min<int64_t>(L.layers, N));
   std::map<int, InOrderLoads> cache;
-  const BatchPrefix prefix(ctx);
   for (int tp : TpChoices({&mod.module[kEncoder], &L, &mod.module[kGenerator]}, max_tp)) {
     for (int pp = 1; pp <= pp_max; ++pp) {
       for (int dp = 1; dp <= per_mb && int64_t(tp) * pp * dp <= N; ++dp) {
@@ -424,12 +422,14 @@ StatusOr<PlanResult> PlanLayouts(const PlanContext& ctx) {
   // One ranking per space across every microbatch count: the estimate
   // compares them; the best kTopK of each are simulated.
   TopK top_braid(kExhaustive), top_base(kExhaustive);
+  const WorkStats work[kModules] = {Stats(ctx, kEncoder), Stats(ctx, kLlm), Stats(ctx, kGenerator)};
+  const BatchPrefix prefix(ctx);
   for (int M : mbs) {
     if (M < 1 || int64_t(ctx.batch.size()) % M != 0)
       return Status::InvalidArgument("microbatches " + std::to_string(M) + " does not divide the batch of " +
                                      std::to_string(ctx.batch.size()));
-    SearchDisaggregated(ctx, M, &top_braid);
-    SearchBaseline(ctx, M, &top_base);
+    SearchDisaggregated(ctx, work, M, &top_braid);
+    SearchBaseline(ctx, work, prefix, M, &top_base);
   }
   res.estimated = top_braid.seen() + top_base.seen();
   for (auto [top, best] : {std::pair{&top_braid, &braid_best}, std::pair{&top_base, &base_best}}) {

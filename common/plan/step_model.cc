@@ -7,9 +7,6 @@ namespace braid::plan {
 namespace {
 
 constexpr double kBf16Bytes = 2.0;
-// Adam step per local parameter: reads fp32 master, gradient, m, v (16 B),
-// writes master, m, v and the bf16 weight (14 B).
-constexpr double kOptimizerBytesPerParam = 30.0;
 
 // Per microbatch and rank of one module: forward seconds on one device and
 // the tokens those units carry (for activation sizes and messages).
@@ -21,6 +18,10 @@ struct RankLoads {
     seconds.assign(mbs, std::vector<double>(ranks, 0.0));
     tokens = seconds;
     units = seconds;
+  }
+  // The largest entry of microbatch `mb` of `v` (seconds, tokens or units).
+  static double Max(const std::vector<std::vector<double>>& v, int mb) {
+    return *std::max_element(v[mb].begin(), v[mb].end());
   }
   int Argmax(int mb) const {
     const auto& s = seconds[mb];
@@ -67,28 +68,22 @@ void LoadsInOrder(const PlanContext& ctx, int M, int dp, RankLoads loads[kModule
   const int64_t n = int64_t(ctx.batch.size()), per_mb = n / M;
   const double gen_tokens = double(ctx.model.module[kGenerator].tokens_per_unit);
   for (int k = 0; k < M; ++k) {
-    for (int64_t i = 0; i < per_mb; ++i) {
-      const reorder::WorkSample& s = ctx.batch[k * per_mb + i];
-      const int r = int(i * dp / per_mb);
-      loads[kLlm].seconds[k][r] += ctx.unit_seconds.LlmSample(s.llm_tokens());
-      loads[kLlm].tokens[k][r] += double(s.llm_tokens());
-      loads[kLlm].units[k][r] += 1;
-      loads[kEncoder].seconds[k][r] += s.images * ImageSeconds(ctx, s);
-      loads[kEncoder].tokens[k][r] += double(s.images) * s.image_tokens;
-      loads[kEncoder].units[k][r] += s.images;
-      loads[kGenerator].seconds[k][r] += s.gen_images * ctx.unit_seconds.GeneratorTarget();
-      loads[kGenerator].tokens[k][r] += s.gen_images * gen_tokens;
-      loads[kGenerator].units[k][r] += s.gen_images;
+    for (int r = 0; r < dp; ++r) {
+      const SampleRange range = InOrderRankSamples(per_mb, dp, r);
+      for (int64_t i = range.lo; i < range.hi; ++i) {
+        const reorder::WorkSample& s = ctx.batch[k * per_mb + i];
+        loads[kLlm].seconds[k][r] += ctx.unit_seconds.LlmSample(s.llm_tokens());
+        loads[kLlm].tokens[k][r] += double(s.llm_tokens());
+        loads[kLlm].units[k][r] += 1;
+        loads[kEncoder].seconds[k][r] += s.images * ImageSeconds(ctx, s);
+        loads[kEncoder].tokens[k][r] += double(s.images) * s.image_tokens;
+        loads[kEncoder].units[k][r] += s.images;
+        loads[kGenerator].seconds[k][r] += s.gen_images * ctx.unit_seconds.GeneratorTarget();
+        loads[kGenerator].tokens[k][r] += s.gen_images * gen_tokens;
+        loads[kGenerator].units[k][r] += s.gen_images;
+      }
     }
   }
-}
-
-Link DirectLink(double bandwidth, double latency, double efficiency) { return {bandwidth * efficiency, latency}; }
-
-// Between modules: different nodes whenever the cluster has several.
-Link BoundaryLink(const ClusterSpec& c) {
-  return c.nodes > 1 ? DirectLink(c.inter_node_bandwidth, c.inter_node_latency, c.comm_efficiency)
-                     : DirectLink(c.intra_node_bandwidth, c.intra_node_latency, c.comm_efficiency);
 }
 
 double ModelFlops(const PlanContext& ctx) {
@@ -144,11 +139,8 @@ struct StageBuilder {
   }
   double StageParams(const std::vector<Part>& parts) const {
     double n = 0;
-    for (const Part& p : parts) {
-      const TransformerSpec& t = ctx.model.module[p.module];
-      n += double(p.layers) * double(LayerParams(t)) + (p.edges ? double(EdgeParams(t)) : 0.0);
-    }
-    return n / tp;
+    for (const Part& p : parts) n += StageParamsPerDevice(ctx.model.module[p.module], p.layers, p.edges, tp);
+    return n;
   }
 
   // Fills fwd/bwd (and the max rank per microbatch) of `st`.
@@ -186,13 +178,12 @@ struct StageBuilder {
 
   void Network(const std::vector<Part>& parts, int pp, SimStage* st) const {
     const double params = StageParams(parts);
-    st->allreduce = AllReduceSeconds(kBf16Bytes * params, dp, GroupLink(ctx.cluster, int64_t(tp) * pp, dp));
+    st->allreduce = GradAllReduceSeconds(ctx.cluster, params, tp, pp, dp);
     int64_t layers = 0;
     for (const Part& p : parts) layers += p.layers;
     st->buckets = int(std::max<int64_t>(1, layers));
-    const double shard = ctx.memory.distributed_optimizer ? params / dp : params;
-    st->optimizer = shard * kOptimizerBytesPerParam / ctx.cluster.memory_bandwidth;
-    if (ctx.cluster.shared_compute) st->optimizer *= dp;
+    // On shared cores every DP rank's process runs its own optimizer step.
+    st->optimizer = OptimizerSeconds(ctx.cluster, params, dp, ctx.memory) * (ctx.cluster.shared_compute ? dp : 1);
   }
 };
 
@@ -294,10 +285,9 @@ StatusOr<StepModel> BuildDisaggregated(const PlanContext& ctx, const Candidate& 
     stages[s].send_bwd.assign(M, 0);
   }
   for (int k = 0; k < M; ++k) {
-    double enc_tokens = 0, gen_units = 0, llm_tokens = 0;
-    for (double t : loads[kEncoder].tokens[k]) enc_tokens = std::max(enc_tokens, t);
-    for (double u : loads[kGenerator].units[k]) gen_units = std::max(gen_units, u);
-    for (double t : loads[kLlm].tokens[k]) llm_tokens = std::max(llm_tokens, t);
+    const double enc_tokens = RankLoads::Max(loads[kEncoder].tokens, k);
+    const double gen_units = RankLoads::Max(loads[kGenerator].units, k);
+    const double llm_tokens = RankLoads::Max(loads[kLlm].tokens, k);
     stages[0].send_fwd[k] = MessageSeconds(enc_tokens, C, boundary);
     stages[1].send_bwd[k] = MessageSeconds(enc_tokens, C, boundary);
     for (int j = 0; j + 1 < pp; ++j) {
@@ -324,7 +314,11 @@ StatusOr<StepModel> BuildColocated(const PlanContext& ctx, const Candidate& cand
   StageBuilder b{ctx, cand, loads, l.tp, l.dp};
   auto& stages = out.sim.stages;
   stages.resize(pp);
+  // Hidden states between PP stages: the most loaded rank's tokens.
   const Link pp_link = GroupLink(ctx.cluster, l.tp, pp);
+  std::vector<double> hidden(M);
+  for (int k = 0; k < M; ++k)
+    hidden[k] = MessageSeconds(RankLoads::Max(loads[kLlm].tokens, k), mod.module[kLlm].width, pp_link);
   for (int j = 0; j < pp; ++j) {
     const int64_t lj = cand.llm_stage_layers[j];
     std::vector<Part> parts;
@@ -338,21 +332,11 @@ StatusOr<StepModel> BuildColocated(const PlanContext& ctx, const Candidate& cand
     std::vector<int> max_rank;
     b.Costs(parts, &st, &max_rank);
     b.Network(parts, pp, &st);
-    if (ctx.cluster.shared_compute) {  // every process runs all three modules: the LLM's rate
-      st.pool = 0;
-      st.max_rate = l.dp * ctx.rank_rate[kLlm];
-      st.devices = l.dp;
-    }
+    PlaceOnPool(ctx, kLlm, l.dp, &st);  // every process runs all three modules: at the LLM's rate
     const double mem = b.Memory(parts, max_rank, std::min(M, pp - j));
     for (const Part& p : parts) out.memory_bytes[p.module] = std::max(out.memory_bytes[p.module], mem);
-    st.send_fwd.assign(M, 0);
-    st.send_bwd.assign(M, 0);
-    for (int k = 0; k < M; ++k) {
-      double llm_tokens = 0;
-      for (double t : loads[kLlm].tokens[k]) llm_tokens = std::max(llm_tokens, t);
-      if (j + 1 < pp) st.send_fwd[k] = MessageSeconds(llm_tokens, mod.module[kLlm].width, pp_link);
-      if (j > 0) st.send_bwd[k] = MessageSeconds(llm_tokens, mod.module[kLlm].width, pp_link);
-    }
+    st.send_fwd = j + 1 < pp ? hidden : std::vector<double>(M, 0.0);
+    st.send_bwd = j > 0 ? hidden : std::vector<double>(M, 0.0);
   }
   out.first_stage[kEncoder] = 0, out.stage_count[kEncoder] = 1;
   out.first_stage[kLlm] = 0, out.stage_count[kLlm] = pp;
@@ -393,7 +377,7 @@ StatusOr<Prediction> Predict(const PlanContext& ctx, const Candidate& cand, SimR
   ASSIGN_OR_RETURN(StepModel step, BuildStep(ctx, cand));
   ASSIGN_OR_RETURN(SimResult r, Simulate(step.sim));
   Prediction p;
-  p.step_seconds = r.step_seconds + ctx.step_overhead;
+  p.step_seconds = r.step_seconds;
   p.devices = ctx.cluster.shared_compute ? ctx.cluster.devices : cand.Devices();
   p.mfu = p.step_seconds > 0 ? step.model_flops / (p.step_seconds * double(p.devices) * ctx.cluster.peak_flops) : 0;
   p.bubble_fraction = r.bubble_fraction;

@@ -42,15 +42,23 @@ struct PlanContext {
   reorder::Policy policy = reorder::Policy::kBalancedOrdered;  // braid's; the baseline runs sequential
   // Shared compute (ClusterSpec::shared_compute): the cores one rank of each
   // module computes on (braid's pools: encoder and generator 1 thread, the LLM
-  // every core it can get), and a fixed per-step cost (control plane,
-  // streaming) calibrated against the runtime.
+  // every core it can get).
   double rank_rate[kModules] = {1, 1, 1};
-  double step_overhead = 0;
 };
 
 // FLOP-based unit costs: UnitForwardFlops / (peak_flops x compute_efficiency)
 // (the LLM's as a*T + b*T^2, exact for the quadratic FLOP count).
 reorder::CostModel FlopSecondsPerUnit(const ModelSpec& m, const ClusterSpec& c);
+
+// The in-order (sequential) split of a microbatch of `per_mb` samples over
+// dp ranks, as Megatron's data loader does it: rank r holds the samples
+// [lo, hi) of the microbatch.
+struct SampleRange {
+  int64_t lo = 0, hi = 0;
+};
+inline SampleRange InOrderRankSamples(int64_t per_mb, int dp, int r) {
+  return {(int64_t(r) * per_mb + dp - 1) / dp, (int64_t(r + 1) * per_mb + dp - 1) / dp};
+}
 
 struct Candidate {
   Layout layout[kModules];               // per module; the baseline repeats the shared tp / dp

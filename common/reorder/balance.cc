@@ -10,10 +10,6 @@ namespace braid::reorder {
 
 double Partition::max_load() const { return load.empty() ? 0.0 : *std::max_element(load.begin(), load.end()); }
 
-double Partition::mean_load() const {
-  return load.empty() ? 0.0 : std::accumulate(load.begin(), load.end(), 0.0) / double(load.size());
-}
-
 namespace {
 
 // Units by decreasing weight; ties by index (determinism).
@@ -204,13 +200,15 @@ double PartitionLowerBound(const std::vector<double>& w, int ranks) {
   if (w.empty()) return 0.0;
   std::vector<double> d(w);
   std::sort(d.begin(), d.end(), std::greater<double>());
-  double bound = std::accumulate(d.begin(), d.end(), 0.0) / double(ranks);
-  // Among the j*k+1 heaviest some rank holds j+1: at least the j+1 smallest of them.
+  // prefix[i] = d[0] + ... + d[i-1], so each window below costs O(1).
+  std::vector<double> prefix(d.size() + 1, 0.0);
+  for (size_t i = 0; i < d.size(); ++i) prefix[i + 1] = prefix[i] + d[i];
+  double bound = prefix.back() / double(ranks);
+  // Among the j*k+1 heaviest some rank holds j+1: at least the j+1 smallest
+  // of them, d[top-j-1 .. top-1].
   for (size_t j = 0; j * size_t(ranks) + 1 <= d.size(); ++j) {
     const size_t top = j * size_t(ranks) + 1;
-    double s = 0;
-    for (size_t i = top - (j + 1); i < top; ++i) s += d[i];
-    bound = std::max(bound, s);
+    bound = std::max(bound, prefix[top] - prefix[top - (j + 1)]);
   }
   return bound;
 }

@@ -13,7 +13,6 @@ struct Partition {
   std::vector<int32_t> rank_of;  // per unit
   std::vector<double> load;      // per rank: sum of its units' weights
   double max_load() const;
-  double mean_load() const;
 };
 
 // Optional memory limit: unit i uses mem[i] (e.g. tokens) and no rank may

@@ -29,10 +29,16 @@ std::string PolicyName(Policy p) {
 }
 
 StatusOr<Policy> ParsePolicy(const std::string& name) {
-  for (Policy p : AllPolicies())
+  std::string known;
+  for (Policy p : AllPolicies()) {
     if (PolicyName(p) == name) return p;
-  return Status::InvalidArgument("unknown policy '" + name +
-                                 "' (sequential, random, lpt_per_sample, balanced, balanced+ordered)");
+    known += (known.empty() ? "" : ", ") + PolicyName(p);
+  }
+  return Status::InvalidArgument("unknown policy '" + name + "' (" + known + ")");
+}
+
+StatusOr<Policy> PolicyForDataReorder(const std::string& data_reorder) {
+  return ParsePolicy(data_reorder == "none" ? "sequential" : data_reorder);
 }
 
 namespace {
@@ -62,24 +68,11 @@ void SpreadByCount(const std::vector<WorkSample>& batch, const Layout& l, BatchP
 }
 
 // Per-sample LPT with equal sample counts per rank: heaviest sample first
-// onto the least loaded rank that still has room (ceil(n / k) samples).
+// onto the least loaded rank that still has room (ceil(n / k) samples),
+// i.e. LPT under a memory cap where every sample uses one slot.
 std::vector<int32_t> LptEqualCounts(const std::vector<double>& w, int k) {
-  const size_t n = w.size(), room = (n + size_t(k) - 1) / size_t(k);
-  std::vector<int> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[size_t(a)] > w[size_t(b)]; });
-  std::vector<double> load(size_t(k), 0.0);
-  std::vector<size_t> count(size_t(k), 0);
-  std::vector<int32_t> rank(n, 0);
-  for (int u : order) {
-    int best = -1;
-    for (int r = 0; r < k; ++r)
-      if (count[size_t(r)] < room && (best < 0 || load[size_t(r)] < load[size_t(best)])) best = r;
-    rank[size_t(u)] = best;
-    load[size_t(best)] += w[size_t(u)];
-    ++count[size_t(best)];
-  }
-  return rank;
+  const int64_t n = int64_t(w.size()), room = (n + k - 1) / k;
+  return LptPartition(w, k, MemoryCap{std::vector<int64_t>(size_t(n), 1), room}).rank_of;
 }
 
 double EncoderCost(const WorkSample& w, const CostModel& c) { return w.images * c.EncoderImage(w.image_tokens); }
@@ -214,7 +207,10 @@ BatchPlan PlanBatch(const std::vector<WorkSample>& batch, Policy policy, const P
   return plan;
 }
 
-PlanStats EvaluatePlan(const std::vector<WorkSample>& batch, const BatchPlan& plan, const PlanOptions& o) {
+namespace {
+
+// The per-microbatch part of EvaluatePlan; the bounds only when asked for.
+PlanStats Evaluate(const std::vector<WorkSample>& batch, const BatchPlan& plan, const PlanOptions& o, bool bounds) {
   PlanStats st;
   std::vector<schedule::MicrobatchCost> costs;
   double imb[3] = {0, 0, 0}, vsb[3] = {0, 0, 0};
@@ -224,17 +220,32 @@ PlanStats EvaluatePlan(const std::vector<WorkSample>& batch, const BatchPlan& pl
       const auto& L = m.rank_load[i];
       const double mx = *std::max_element(L.begin(), L.end());
       const double mean = std::accumulate(L.begin(), L.end(), 0.0) / double(L.size());
-      const double lb = PartitionLowerBound(m.units[i], int(L.size()));
       imb[i] += mean > 0 ? mx / mean : 1.0;
+      if (!bounds) continue;
+      const double lb = PartitionLowerBound(m.units[i], int(L.size()));
       vsb[i] += lb > 0 ? mx / lb : 1.0;
     }
-    costs.push_back(StageCosts(m, o.cost));
+    if (bounds) costs.push_back(StageCosts(m, o.cost));
   }
   const double n = double(std::max<size_t>(plan.microbatches.size(), 1));
   for (int i = 0; i < 3; ++i) st.imbalance[i] = imb[i] / n, st.imbalance_vs_bound[i] = vsb[i] / n;
-  st.makespan = schedule::OneFOneBMakespan(costs);
-  st.makespan_bound = schedule::MakespanLowerBound(costs);
+  if (bounds) {
+    st.makespan = schedule::OneFOneBMakespan(costs);
+    st.makespan_bound = schedule::MakespanLowerBound(costs);
+  }
   return st;
+}
+
+}  // namespace
+
+PlanStats EvaluatePlan(const std::vector<WorkSample>& batch, const BatchPlan& plan, const PlanOptions& o) {
+  return Evaluate(batch, plan, o, true);
+}
+
+void PlanImbalance(const std::vector<WorkSample>& batch, const BatchPlan& plan, const PlanOptions& o,
+                   double imbalance[3]) {
+  const PlanStats st = Evaluate(batch, plan, o, false);
+  for (int i = 0; i < 3; ++i) imbalance[i] = st.imbalance[i];
 }
 
 Status CheckBatchPlan(const std::vector<WorkSample>& batch, const BatchPlan& plan, const PlanOptions& o) {

@@ -28,6 +28,8 @@ enum class Policy {
 const std::vector<Policy>& AllPolicies();
 std::string PolicyName(Policy p);  // "sequential", "random", "lpt_per_sample", "balanced", "balanced+ordered"
 StatusOr<Policy> ParsePolicy(const std::string& name);
+// The policy of a job's `data.reorder`: "none" is sequential, the rest by name.
+StatusOr<Policy> PolicyForDataReorder(const std::string& data_reorder);
 
 // The plan of one global batch. Indices refer to the batch vector.
 struct BatchPlan {
@@ -60,6 +62,10 @@ struct PlanStats {
   double makespan_bound = 0;                 // MakespanLowerBound of the same microbatches
 };
 PlanStats EvaluatePlan(const std::vector<WorkSample>& batch, const BatchPlan& plan, const PlanOptions& opt);
+// Only PlanStats::imbalance (what the runtime reports every step), without
+// the partition and makespan bounds.
+void PlanImbalance(const std::vector<WorkSample>& batch, const BatchPlan& plan, const PlanOptions& opt,
+                   double imbalance[3]);
 
 // Every sample exactly once, ranks in range, shapes consistent (for tests
 // and as a guard before a plan is used).

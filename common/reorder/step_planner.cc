@@ -9,22 +9,14 @@ StepPlan PlanStep(int64_t step, const std::vector<SampleMeta>& metas, Policy pol
                   int32_t image_tokens) {
   std::vector<WorkSample> batch;
   batch.reserve(metas.size());
-  for (const SampleMeta& m : metas) {
-    WorkSample w;
-    w.id = m.id;
-    w.images = m.num_images;
-    w.image_tokens = image_tokens;
-    w.text_tokens = std::max<int64_t>(0, m.tokens - int64_t(m.num_images) * image_tokens);
-    w.gen_images = m.num_gen_targets;
-    batch.push_back(w);
-  }
+  for (const SampleMeta& m : metas)
+    batch.push_back(WorkSampleFromPacked(m.id, m.num_images, m.tokens, m.num_gen_targets, image_tokens));
   const auto t0 = std::chrono::steady_clock::now();
   const BatchPlan bp = PlanBatch(batch, policy, opt);
   StepPlan plan;
   plan.step = step;
   plan.solve_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  const PlanStats stats = EvaluatePlan(batch, bp, opt);
-  for (int m = 0; m < 3; ++m) plan.imbalance[m] = stats.imbalance[m];
+  PlanImbalance(batch, bp, opt, plan.imbalance);
   for (const BatchPlan::Microbatch& mb : bp.microbatches) {
     MicrobatchPlan out;
     uint32_t image_uid = 0, gen_uid = 0;

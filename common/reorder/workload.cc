@@ -207,11 +207,18 @@ WorkSample DrawMixed(Sampler& s) {
   return kMix[std::size(kMix) - 1].draw(s);  // rounding left u just above 0
 }
 
+// Every workload, in WorkloadNames() order.
+struct NamedDrawer {
+  const char* name;
+  Drawer draw;
+};
+constexpr NamedDrawer kDrawers[] = {
+    {"llava", DrawLlava}, {"obelics", DrawObelics}, {"mmc4", DrawMmc4}, {"laion", DrawLaion}, {"mixed", DrawMixed}};
+
 Drawer FindDrawer(const std::string& name) {
-  static const std::unordered_map<std::string, Drawer> drawers = {
-      {"llava", DrawLlava}, {"obelics", DrawObelics}, {"mmc4", DrawMmc4}, {"laion", DrawLaion}, {"mixed", DrawMixed}};
-  auto it = drawers.find(name);
-  return it == drawers.end() ? nullptr : it->second;
+  for (const NamedDrawer& d : kDrawers)
+    if (name == d.name) return d.draw;
+  return nullptr;
 }
 
 std::string JoinedNames() {
@@ -312,7 +319,11 @@ StatusOr<WorkSample> ParseLine(const std::string& line, const std::string& sourc
 }  // namespace
 
 const std::vector<std::string>& WorkloadNames() {
-  static const std::vector<std::string> names = {"llava", "obelics", "mmc4", "laion", "mixed"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const NamedDrawer& d : kDrawers) v.push_back(d.name);
+    return v;
+  }();
   return names;
 }
 
@@ -356,6 +367,17 @@ StatusOr<std::vector<WorkSample>> ParseSamplesJsonl(const std::string& text, con
   }
   if (out.empty()) return Status::InvalidArgument(source + ": no samples");
   return out;
+}
+
+WorkSample WorkSampleFromPacked(int64_t id, int32_t images, int64_t packed_tokens, int32_t gen_images,
+                                int32_t image_tokens) {
+  WorkSample w;
+  w.id = id;
+  w.images = images;
+  w.image_tokens = image_tokens;
+  w.text_tokens = std::max<int64_t>(0, packed_tokens - int64_t(images) * image_tokens);
+  w.gen_images = gen_images;
+  return w;
 }
 
 }  // namespace braid::reorder

@@ -22,6 +22,11 @@ struct WorkSample {
   int64_t llm_tokens() const { return text_tokens + int64_t(images) * image_tokens; }
 };
 
+// A sample whose packed LLM sequence of `packed_tokens` holds its images'
+// slots: the text is the rest (never negative).
+WorkSample WorkSampleFromPacked(int64_t id, int32_t images, int64_t packed_tokens, int32_t gen_images,
+                                int32_t image_tokens);
+
 // Names SynthesizeWorkload accepts: "llava", "obelics", "mmc4", "laion", "mixed".
 const std::vector<std::string>& WorkloadNames();
 

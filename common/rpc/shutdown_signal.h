@@ -37,7 +37,6 @@ class ShutdownSignal {
   void Trigger();
 
  private:
-  void WatchPipe();
   void Set(int signo);
 
   std::atomic<bool> requested_{false};

@@ -177,13 +177,10 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
       window_tokens = window_seconds = 0;
     }
     if ((step + 1) % cfg.checkpoint.every == 0 || last) {
-      json extra = {{"next_step", step + 1},
-                    {"job_yaml", JobConfigToYaml(cfg)},
-                    {"seed", cfg.seed},
-                    {"data_cursor", {{"next_step", step + 1}, {"global_batch", cfg.train.global_batch}}},
-                    {"layout", {{"encoder", {{"dp", 1}, {"tp", 1}, {"pp", 1}}},
-                                {"llm", {{"dp", 1}, {"tp", 1}, {"pp", 1}}},
-                                {"generator", {{"dp", 1}, {"tp", 1}, {"pp", 1}}}}}};
+      const json extra = CheckpointExtra(step + 1, JobConfigToYaml(cfg), cfg.seed, cfg.train.global_batch,
+                                         {{"encoder", {{"dp", 1}, {"tp", 1}, {"pp", 1}}},
+                                          {"llm", {{"dp", 1}, {"tp", 1}, {"pp", 1}}},
+                                          {"generator", {{"dp", 1}, {"tp", 1}, {"pp", 1}}}});
       RETURN_IF_ERROR(SaveCheckpoint(ckpt_dir.string(), step + 1, modules, extra, cfg.checkpoint.keep));
       summary.last_checkpoint = (ckpt_dir / ("step-" + std::to_string(step + 1))).string();
       if (opt.progress) LOG_INFO("checkpoint %s", summary.last_checkpoint.c_str());

@@ -369,7 +369,6 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
     RETURN_IF_ERROR(transport_->FlushSends());
     Span(SpanKind::kSend, -1, t0, NowSeconds());
   }
-  pb.SetBucketReadyHook(nullptr);
   // Data parallel: sum the gradients over the module's DP group. What the
   // backward did not start (the rest of the buckets, then the parameters
   // outside any bucket) starts now; the span is the wait that remains.

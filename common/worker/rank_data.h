@@ -44,7 +44,8 @@ struct RankMicrobatch {
   std::vector<RankImage> images;
   std::vector<RankSample> samples;
   std::vector<RankGen> gen;
-  std::vector<int64_t> step_sample_ids;  // whole step, sampling order (microbatch 0 only)
+  // LLM rank 0's microbatch 0 only (what it reports for the step):
+  std::vector<int64_t> step_sample_ids;  // whole step, sampling order
   double plan_solve_ms = 0;               // the step plan's solve time and per-module
   std::vector<double> plan_imbalance;     // imbalance (encoder, LLM, generator)
 };

@@ -46,10 +46,12 @@ std::vector<RankMicrobatch> BuildRankShards(const std::vector<Sample>& samples, 
     rb.global_text_targets = plan.global_text_targets;
     rb.global_gen_targets = plan.global_gen_targets;
     rb.global_samples = plan.global_samples;
-    rb.plan_solve_ms = plan.solve_ms;
-    if (plan.imbalance[0] > 0) rb.plan_imbalance.assign(plan.imbalance, plan.imbalance + 3);
-    if (role == Role::kLlm && rank == 0 && m == 0)  // the ledger keeps sampling order, whatever the policy
-      for (const Sample& s : samples) rb.step_sample_ids.push_back(s.id);
+    // What LLM rank 0 reports for the whole step (the orchestrator reads only its report).
+    if (role == Role::kLlm && rank == 0 && m == 0) {
+      for (const Sample& s : samples) rb.step_sample_ids.push_back(s.id);  // the ledger keeps sampling order
+      rb.plan_solve_ms = plan.solve_ms;
+      if (plan.imbalance[0] > 0) rb.plan_imbalance.assign(plan.imbalance, plan.imbalance + 3);
+    }
     switch (role) {
       case Role::kEncoder:
         for (const reorder::ImageUnit* u : reorder::ImagesOfEncoderRank(mp, rank)) {

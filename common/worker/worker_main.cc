@@ -93,7 +93,7 @@ class MicrobatchStream {
     }
     Status s = rpc::FromGrpcStatus(reader->Finish());
     std::lock_guard<std::mutex> lock(mu_);
-    if (!s.ok() && s.code() != StatusCode::kOk) status_ = Status(s.code(), "data stream: " + s.message());
+    if (!s.ok()) status_ = Status(s.code(), "data stream: " + s.message());
     done_ = true;
     cv_.notify_all();
   }
@@ -148,7 +148,6 @@ class Worker {
     registry_ = v1::WorkerRegistry::NewStub(grpc::CreateChannel(orchestrator_, grpc::InsecureChannelCredentials()));
     if (int rc = Register(); rc != 0) return rc;
     std::thread heartbeat([this] { HeartbeatLoop(); });
-    int rc = 0;
     while (!shutdown_->requested() && !stop_) {
       v1::GetAssignmentRequest req;
       req.set_worker_id(worker_id_);
@@ -167,7 +166,7 @@ class Worker {
     }
     stop_ = true;
     heartbeat.join();
-    return rc;
+    return 0;
   }
 
   void set_orchestrator(std::string a) { orchestrator_ = std::move(a); }

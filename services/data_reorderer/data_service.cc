@@ -32,7 +32,7 @@ grpc::Status DataServiceImpl::StreamMicrobatches(grpc::ServerContext* ctx, const
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "role: must be encoder, llm or generator");
   auto job = core_->Find(req->job_id());
   if (!job.ok()) return rpc::ToGrpcStatus(job.status());
-  const reorder::Layout& layout = (*job)->layout;
+  const reorder::Layout& layout = (*job)->plan_options.layout;
   const int dp = role == worker::Role::kEncoder ? layout.encoder_dp
                  : role == worker::Role::kLlm   ? layout.llm_dp
                                                 : layout.generator_dp;

@@ -38,22 +38,20 @@ StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::s
   ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(job_yaml, "job " + job_id));
   auto job = std::make_shared<OpenedJob>();
   job->cfg = cfg;
-  if (!cfg.parallel.auto_layout)
-    job->layout = {cfg.parallel.encoder.dp, cfg.parallel.llm.dp, cfg.parallel.generator.dp};
-  {  // none = the sequential policy (in order); the others by name
-    ASSIGN_OR_RETURN(job->policy, reorder::ParsePolicy(cfg.data.reorder == "none" ? "sequential" : cfg.data.reorder));
+  {
+    ASSIGN_OR_RETURN(job->policy, reorder::PolicyForDataReorder(cfg.data.reorder));
     job->plan_options.microbatches = cfg.train.microbatches;
-    job->plan_options.layout = job->layout;
+    if (!cfg.parallel.auto_layout)
+      job->plan_options.layout = {cfg.parallel.encoder.dp, cfg.parallel.llm.dp, cfg.parallel.generator.dp};
     job->plan_options.cost = reorder::FlopCostModel(ShapesOf(cfg.model));
     if (!cfg.data.reorder_profile.empty()) {
       StatusOr<reorder::CostModel> c = reorder::LoadCostProfile(cfg.data.reorder_profile);
       if (!c.ok()) return Status::InvalidArgument("data.reorder_profile: " + c.status().message());
       job->plan_options.cost = *c;
     }
-    const int g = cfg.model.encoder.image_size / cfg.model.encoder.patch;
-    job->image_tokens = g * g;
   }
   ASSIGN_OR_RETURN(job->data, train::TrainingData::Load(cfg));
+  job->image_tokens = int32_t(job->data->mix().patches_per_image);
   const int64_t n = job->data->epoch_samples();
   std::lock_guard<std::mutex> lock(mu_);
   jobs_.emplace(job_id, std::move(job));

@@ -47,11 +47,10 @@ class PlannedStepCache {
 
 struct OpenedJob {
   JobConfig cfg;
-  reorder::Layout layout;
   // data.reorder (none = sequential), with FLOP costs of the job's model
   // (docs/REORDER.md).
   reorder::Policy policy = reorder::Policy::kSequential;
-  reorder::PlanOptions plan_options;
+  reorder::PlanOptions plan_options;  // its layout: the job's DP sizes
   int32_t image_tokens = 0;  // LLM rows per image
   std::unique_ptr<train::TrainingData> data;  // read-only after load
   mutable PlannedStepCache planned;

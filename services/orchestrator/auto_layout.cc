@@ -1,29 +1,24 @@
 #include "services/orchestrator/auto_layout.h"
 
+#include <algorithm>
 #include <thread>
 
+#include "common/base/check.h"
 #include "common/plan/plan_inputs.h"
 #include "common/plan/planner.h"
 #include "common/train/work_samples.h"
+#include "local_cpu_spec.h"  // generated from deploy/clusters/local-cpu.yaml
 
 namespace braid::orchestrator {
 
 plan::ClusterSpec LocalHostCluster() {
-  plan::ClusterSpec c;
-  c.name = "local-host";
-  c.device = "CPU core";
-  c.nodes = 1;
-  c.devices_per_node = int(std::max(1u, std::thread::hardware_concurrency()));
-  c.devices = c.devices_per_node;
-  // deploy/clusters/local-cpu.yaml (measured on the development VM).
-  c.peak_flops = 0.153e12;
-  c.memory_bytes = 23.54 * double(1ll << 30);
-  c.memory_bandwidth = 20.9e9;
-  c.intra_node_bandwidth = c.inter_node_bandwidth = 10.4e9;
-  c.intra_node_latency = c.inter_node_latency = 18e-6;
-  c.compute_efficiency = c.comm_efficiency = 1.0;
-  c.shared_compute = true;
-  return c;
+  // The shipped spec parses (tests/plan_cluster_spec_test.cc loads it).
+  StatusOr<plan::ClusterSpec> c = plan::ParseClusterSpec(kLocalCpuSpecYaml, "deploy/clusters/local-cpu.yaml");
+  BRAID_CHECK(c.ok());
+  c->name = "local-host";
+  c->devices_per_node = int(std::max(1u, std::thread::hardware_concurrency()));
+  c->devices = c->devices_per_node;
+  return *c;
 }
 
 StatusOr<Layout> PlanAutoLayout(const JobConfig& cfg, const std::array<int, 3>& workers,

@@ -14,9 +14,10 @@
 
 namespace braid::orchestrator {
 
-// This host as a shared-compute cluster: one node whose devices are its
-// cores (std::thread::hardware_concurrency), with deploy/clusters/local-cpu.yaml's
-// measured per-core rates. Used when the orchestrator gets no --cluster.
+// This host as a shared-compute cluster: deploy/clusters/local-cpu.yaml
+// (embedded at build time) with its devices set to this host's cores
+// (std::thread::hardware_concurrency). Used when the orchestrator gets no
+// --cluster.
 plan::ClusterSpec LocalHostCluster();
 
 // Plans `cfg` for at most workers[RoleIndex(r)] DP ranks of each role

@@ -29,6 +29,13 @@ Layout ResolveLayout(const JobConfig& cfg) {
   return l;
 }
 
+void ApplyLayout(const Layout& layout, JobConfig* cfg) {
+  cfg->parallel.auto_layout = false;
+  cfg->parallel.encoder = {layout.encoder.dp, layout.encoder.tp, layout.encoder.pp};
+  cfg->parallel.llm = {layout.llm.dp, layout.llm.tp, layout.llm.pp};
+  cfg->parallel.generator = {layout.generator.dp, layout.generator.tp, layout.generator.pp};
+}
+
 const char* JobStateName(JobState s) {
   switch (s) {
     case JobState::kPending: return "PENDING";

@@ -35,6 +35,8 @@ struct Layout {
 // The layout a job spells out. parallel.auto_layout resolves to 1/1/1 here;
 // the scheduler replaces it with the planned one (auto_layout.h).
 Layout ResolveLayout(const JobConfig& cfg);
+// Writes `layout` into cfg->parallel (auto_layout off): the spec a job runs with.
+void ApplyLayout(const Layout& layout, JobConfig* cfg);
 
 // Same numbers as braid.v1.JobState.
 enum class JobState { kPending = 1, kRunning = 2, kSucceeded = 3, kFailed = 4, kCancelled = 5 };

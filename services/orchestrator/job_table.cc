@@ -5,24 +5,12 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 
 #include "common/base/log.h"
+#include "common/checkpoint/durable_file.h"
 
 namespace braid::orchestrator {
 namespace fs = std::filesystem;
-
-namespace {
-
-Status WriteText(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Status::Unavailable("cannot write " + path.string());
-  return Status::Ok();
-}
-
-}  // namespace
 
 JobTable::JobTable(std::string runs_root, UnixClock unix_clock)
     : runs_root_(std::move(runs_root)), clock_(std::move(unix_clock)) {}
@@ -66,14 +54,13 @@ StatusOr<Job> JobTable::Submit(const std::string& yaml_text, const std::string& 
     if (fs::create_directory(run_dir, ec)) break;  // false: it exists (an earlier orchestrator's job)
     if (ec) return Status::Unavailable("cannot create run directory " + run_dir.string() + ": " + ec.message());
   }
-  if (Status st = WriteText(run_dir / "job.yaml", yaml); !st.ok()) {
+  if (Status st = WriteFileDurably((run_dir / "job.yaml").string(), yaml); !st.ok()) {
     fs::remove_all(run_dir, ec);
     return st;
   }
 
   Record r;
   r.config = std::move(cfg);
-  r.yaml = yaml;
   r.job.id = id;
   r.job.name = r.config.name;
   r.job.state = JobState::kPending;
@@ -124,13 +111,6 @@ StatusOr<JobConfig> JobTable::Config(const std::string& id) const {
   return r->config;
 }
 
-StatusOr<std::string> JobTable::ResolvedYaml(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  const Record* r = Find(id);
-  if (!r) return Status::NotFound("no job '" + id + "'");
-  return r->yaml;
-}
-
 std::vector<std::string> JobTable::PendingIds() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
@@ -156,13 +136,8 @@ Status JobTable::MarkRunning(const std::string& id, const Layout& layout) {
   if (!r) return Status::NotFound("no job '" + id + "'");
   if (r->job.state != JobState::kPending)
     return Status::FailedPrecondition("job " + id + " is " + JobStateName(r->job.state) + ", not PENDING");
-  JobConfig& c = r->config;
-  c.parallel.auto_layout = false;
-  c.parallel.encoder = {layout.encoder.dp, layout.encoder.tp, layout.encoder.pp};
-  c.parallel.llm = {layout.llm.dp, layout.llm.tp, layout.llm.pp};
-  c.parallel.generator = {layout.generator.dp, layout.generator.tp, layout.generator.pp};
-  r->yaml = JobConfigToYaml(c);
-  RETURN_IF_ERROR(WriteText(fs::path(r->job.run_dir) / "job.yaml", r->yaml));
+  ApplyLayout(layout, &r->config);
+  RETURN_IF_ERROR(WriteFileDurably((fs::path(r->job.run_dir) / "job.yaml").string(), JobConfigToYaml(r->config)));
   r->job.state = JobState::kRunning;
   r->job.reason.clear();
   r->job.layout = layout;

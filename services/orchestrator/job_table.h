@@ -53,8 +53,6 @@ class JobTable {
 
   // ---- for the scheduler and the step committer -------------------------
   StatusOr<JobConfig> Config(const std::string& id) const;
-  // The resolved spec as written to job.yaml.
-  StatusOr<std::string> ResolvedYaml(const std::string& id) const;
   std::vector<std::string> PendingIds() const;  // oldest first
   // Sets a PENDING job's reason (an event only when it changes).
   Status SetPendingReason(const std::string& id, const std::string& reason);
@@ -83,7 +81,6 @@ class JobTable {
   struct Record {
     Job job;
     JobConfig config;
-    std::string yaml;
     std::deque<Event> events;
   };
   Record* Find(const std::string& id);

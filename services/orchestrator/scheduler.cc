@@ -82,7 +82,6 @@ std::string Scheduler::PendingReason(const Layout& layout, const std::vector<int
 std::optional<StartedJob> Scheduler::RunOnce() {
   if (auto_layout_ && PlanPendingAutoLayout()) return std::nullopt;
   StartedJob plan;
-  std::string yaml;
   {
     std::lock_guard<std::mutex> lock(*state_mu_);
     const std::vector<std::string> pending = jobs_->PendingIds();
@@ -91,9 +90,7 @@ std::optional<StartedJob> Scheduler::RunOnce() {
       (void)jobs_->SetPendingReason(pending[i], "queued behind " + pending[0]);
     plan.job_id = pending[0];
     auto cfg = jobs_->Config(plan.job_id);
-    auto y = jobs_->ResolvedYaml(plan.job_id);
-    if (!cfg.ok() || !y.ok()) return std::nullopt;
-    yaml = *y;
+    if (!cfg.ok()) return std::nullopt;
     plan.layout = ResolveLayout(*cfg);
     if (auto pl = planned_.find(plan.job_id); pl != planned_.end()) plan.layout = pl->second;
     std::vector<int> idle(kRoles.size()), busy(kRoles.size());
@@ -128,11 +125,8 @@ std::optional<StartedJob> Scheduler::RunOnce() {
 
   // The resolved spec the workers get carries the layout actually used.
   JobConfig resolved = *jobs_->Config(plan.job_id);
-  resolved.parallel.auto_layout = false;
-  resolved.parallel.encoder = {plan.layout.encoder.dp, plan.layout.encoder.tp, plan.layout.encoder.pp};
-  resolved.parallel.llm = {plan.layout.llm.dp, plan.layout.llm.tp, plan.layout.llm.pp};
-  resolved.parallel.generator = {plan.layout.generator.dp, plan.layout.generator.tp, plan.layout.generator.pp};
-  yaml = JobConfigToYaml(resolved);
+  ApplyLayout(plan.layout, &resolved);
+  const std::string yaml = JobConfigToYaml(resolved);
   for (Assignment& a : plan.assignments) a.job_yaml = yaml;
 
   const Status opened = planner_->OpenJob(plan.job_id, yaml, plan.layout);

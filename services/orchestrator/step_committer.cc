@@ -217,11 +217,8 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
     else missing += std::string(missing.empty() ? "" : ", ") + RoleName(role);
   }
   if (wrote == int(kRoles.size())) {
-    const json extra = {{"next_step", step + 1},
-                        {"job_yaml", js.job.job_yaml},
-                        {"seed", js.job.seed},
-                        {"data_cursor", {{"next_step", step + 1}, {"global_batch", js.job.global_batch}}},
-                        {"layout", LayoutJson(js.job.layout)}};
+    const json extra =
+        CheckpointExtra(step + 1, js.job.job_yaml, js.job.seed, js.job.global_batch, LayoutJson(js.job.layout));
     const std::string dir = (run / "checkpoints").string();
     if (Status st = FinalizeCheckpointDir(dir, step + 1, extra, js.job.checkpoint_keep); st.ok()) {
       c.checkpoint_dir = (run / "checkpoints" / ("step-" + std::to_string(step + 1))).string();

@@ -13,18 +13,28 @@
 //   gen_targets = global_gen_targets, text_tokens = global_text_targets (the
 //                 plan's global counts; the largest any rank reported)
 //   lr          = LLM rank 0's; grad_norm = {encoder, llm, generator} from
-//                 each module's rank 0; step_seconds = the max over all ranks
+//                 each module's rank 0
+//   step_seconds = the step's wall-clock period: from the previous committed
+//                 step's end (the latest step_start_unix + step_seconds over
+//                 its ranks) to this step's; the longest rank's step_seconds
+//                 for the first step after a (re)start or when a rank sent
+//                 no start time
+//   imbalance, plan_ms = the reorderer's plan statistics, when LLM rank 0
+//                 reported them
 //   ("images" is not reported by workers, so it is left out.)
 // The ledger line is {"step":s,"samples":[LLM rank 0's sample_ids]}.
+// Every rank's spans go to <run_dir>/timeline.jsonl.
 //
 // Timeline summary (per module, the last committed step, averaged over the
-// module's ranks):
+// module's ranks; messages summed):
 //   compute       = Σ seconds of COMPUTE + OPTIMIZER spans
-//   communication = Σ seconds of SEND + RECV_WAIT + ALLREDUCE spans
-//   exposed       = Σ seconds of RECV_WAIT + ALLREDUCE spans: the time a rank
-//                   sat waiting on a peer or in the (blocking) all-reduce.
-//                   SEND spans are asynchronous and overlap compute, so they
-//                   count as communication but not as exposed.
+//   bubble        = Σ seconds of RECV_WAIT spans: waiting for data the peer
+//                   had not sent yet (it was still computing)
+//   exposed       = Σ seconds of TRANSFER_WAIT + SEND + ALLREDUCE spans: waits
+//                   after the data was sent, the sends and the all-reduce
+//   communication = Σ seconds of SEND + ALLREDUCE spans
+//                   + max(transfer_seconds_min, Σ TRANSFER_WAIT): transfers
+//                   hidden behind compute count too, by their lower bound
 //
 // Checkpoints: when rank 0 of every module reports wrote_checkpoint for step
 // s, <run_dir>/checkpoints/step-<s+1>.tmp/ is finalized into step-<s+1>/
@@ -71,7 +81,6 @@ class StepCommitter {
   // (appended to) in run_dir. AlreadyExists when the job is known.
   Status StartJob(const CommitterJob& job);
   void EndJob(const std::string& job_id);
-  bool HasJob(const std::string& job_id) const { return jobs_.count(job_id) > 0; }
 
   // Records one rank's report (a repeated report replaces the earlier one;
   // one for an already committed step is ignored) and commits every step

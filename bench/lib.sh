@@ -1,0 +1,27 @@
+# Shared by the bench scripts; source it right after `set -euo pipefail`.
+
+# bench_init: to the repository root; BIN; out/bench; a temporary directory
+# $tmp, removed on exit unless KEEP_TMP is set.
+bench_init() {
+  cd "$(dirname "$0")/.."
+  BIN=build/bin
+  mkdir -p out/bench
+  tmp="$(mktemp -d)"
+  trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+}
+
+# demo_job OUT STEPS LAYOUT [REORDER [RUNS_DIR]]: writes the demo job
+# (examples/fashion-mllm.yaml) to OUT with STEPS steps (5 warm-up), DP sizes
+# from LAYOUT (encoder/llm/generator, e.g. 3/2/1), data.reorder REORDER when
+# given, and its run directories under RUNS_DIR (default $tmp/runs).
+demo_job() {
+  local out=$1 steps=$2 layout=$3 reorder=${4:-} runs=${5:-$tmp/runs} enc llm gen
+  IFS=/ read -r enc llm gen <<<"$layout"
+  local args=(-e "s/^  steps: .*/  steps: $steps/" -e "s/^  warmup_steps: .*/  warmup_steps: 5/"
+              -e "s#^  dir: runs .*#  dir: $runs#"
+              -e "s/^  encoder: {dp: 1, tp: 1, pp: 1}/  encoder: {dp: $enc, tp: 1, pp: 1}/"
+              -e "s/^  llm: {dp: 1, tp: 1, pp: 1}/  llm: {dp: $llm, tp: 1, pp: 1}/"
+              -e "s/^  generator: {dp: 1, tp: 1, pp: 1}/  generator: {dp: $gen, tp: 1, pp: 1}/")
+  [ -n "$reorder" ] && args+=(-e "s/^  reorder: .*/  reorder: $reorder/")
+  sed "${args[@]}" examples/fashion-mllm.yaml > "$out"
+}
