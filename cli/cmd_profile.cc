@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/profile_machine.h"
@@ -28,11 +29,20 @@ struct ProfileArgs {
   bool machine = false;
 };
 
-// Fastest of `repeats` runs of fwd() then bwd() (after one warm-up), in
-// seconds: {forward, backward}.
+// The middle value (the mean of the two middle ones for an even count).
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Median of `repeats` runs of fwd() then bwd() (after one warm-up), in
+// seconds: {forward, backward}. The median, not the fastest: the runtime's
+// step time is compared at its median (docs/PLANNER.md), and on a shared or
+// noisy host the fastest run is the exception.
 template <typename F, typename B>
 std::pair<double, double> Time(int repeats, F fwd, B bwd) {
-  double best_f = 1e30, best_b = 1e30;
+  std::vector<double> fs, bs;
   for (int r = 0; r <= repeats; ++r) {
     const double t0 = NowSeconds();
     fwd();
@@ -40,10 +50,10 @@ std::pair<double, double> Time(int repeats, F fwd, B bwd) {
     bwd();
     const double t2 = NowSeconds();
     if (r == 0) continue;  // warm-up
-    best_f = std::min(best_f, t1 - t0);
-    best_b = std::min(best_b, t2 - t1);
+    fs.push_back(t1 - t0);
+    bs.push_back(t2 - t1);
   }
-  return {best_f, best_b};
+  return {Median(fs), Median(bs)};
 }
 
 // One measurement of every module on the current thread count: the cost
@@ -177,7 +187,7 @@ void RegisterProfile(CLI::App& app, std::function<int()>* run) {
                 "write a planner cluster spec like deploy/clusters/local-cpu.yaml (docs/PLANNER.md)");
   cmd->add_option("-o,--output", a->out, "profile YAML to write (default: stdout)");
   cmd->add_option("--threads", a->threads, "threads of the speedup measurement (0 = all cores; costs are always measured on one)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--repeats", a->repeats, "timed runs per measurement (the fastest counts)")
+  cmd->add_option("--repeats", a->repeats, "timed runs per measurement (their median counts)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->callback([run, a]() {

@@ -49,6 +49,7 @@ TEST_F(CostProfileFiles, RoundTrip) {
   p.cost = c;
   p.threads = 2;
   p.speedup[1] = 1.75;
+  p.runtime_overhead = 1.125;
   StatusOr<CostProfile> full = LoadFullCostProfile(Write(CostProfileYaml(p, "cpu", "tiny")));
   ASSERT_TRUE(full.ok()) << full.status().ToString();
   const CostModel* r = &full->cost;
@@ -59,6 +60,7 @@ TEST_F(CostProfileFiles, RoundTrip) {
   EXPECT_EQ(full->threads, 2);
   EXPECT_NEAR(full->speedup[0], 1.0, 1e-9);
   EXPECT_NEAR(full->speedup[1], 1.75, 1e-9);
+  EXPECT_NEAR(full->runtime_overhead, 1.125, 1e-9);
   ASSERT_TRUE(LoadCostProfile(Write(CostProfileYaml(p, "cpu", "tiny"))).ok());
 }
 
@@ -82,6 +84,7 @@ TEST_F(CostProfileFiles, BadFilesNameTheField) {
   EXPECT_NE(msg(good + "speedup: {encoder: 1, llm: 0, generator: 1}\n").find("speedup.llm: must be > 0"),
             std::string::npos);
   EXPECT_NE(msg(good + "speedup: {encoder: 1, llm: 2}\n").find("speedup.generator: missing"), std::string::npos);
+  EXPECT_NE(msg(good + "runtime_overhead: 0\n").find("runtime_overhead: must be > 0"), std::string::npos);
   EXPECT_NE(msg(good + "threads: 0\n").find("threads: must be >= 1"), std::string::npos);
   EXPECT_NE(LoadCostProfile(dir_.path() + "/none.yaml").status().message().find("cannot open"), std::string::npos);
 }

@@ -18,6 +18,9 @@ StatusOr<PlanContext> MakePlanContext(const JobConfig& job, const ClusterSpec& c
     StatusOr<reorder::CostProfile> p = reorder::LoadFullCostProfile(in.profile);
     if (!p.ok()) return Status::InvalidArgument("profile: " + p.status().message());
     ctx.unit_seconds = p->cost;
+    for (double* c : {&ctx.unit_seconds.enc_linear, &ctx.unit_seconds.enc_attn, &ctx.unit_seconds.llm_linear,
+                      &ctx.unit_seconds.llm_attn, &ctx.unit_seconds.gen_target})
+      *c *= p->runtime_overhead;
     ctx.backward_ratio = p->cost.backward_ratio;
     // braid's pools (cli/pools_config.cc): encoder and generator workers
     // compute on one thread, the LLM's on every core it can get.

@@ -46,6 +46,7 @@ StatusOr<CostProfile> LoadFullCostProfile(const std::string& path) {
     for (int m = 0; m < 3 && s.ok(); ++m) s = ReadCost(*f, names[m], true, &p.speedup[m]);
     if (s.ok()) s = f->Finish();
   }
+  if (s.ok() && root->Raw("runtime_overhead").IsDefined()) s = ReadCost(*root, "runtime_overhead", true, &p.runtime_overhead);
   if (s.ok()) s = root->Finish();
   if (!s.ok()) return in_file(s);
   return p;
@@ -63,15 +64,17 @@ std::string CostProfileYaml(const CostProfile& p, const std::string& backend, co
                 "# braid profile: forward seconds per unit of work on this machine (docs/REORDER.md).\n"
                 "# encoder image: linear*P + attention*P^2 (P = its tokens); LLM sample:\n"
                 "# linear*T + attention*T^2 (T = its packed tokens); generator: per target.\n"
-                "# Costs on one thread; speedup: one rank's compute on `threads` threads vs one.\n"
+                "# Costs on one thread; speedup: one rank's compute on `threads` threads vs one;\n"
+                "# runtime_overhead: the runtime's compute time per kernel time (1 = not calibrated).\n"
                 "backend: %s\nthreads: %d\nmodel: \"%s\"\n"
                 "encoder: {linear: %.6g, attention: %.6g}\n"
                 "llm: {linear: %.6g, attention: %.6g}\n"
                 "generator: {target: %.6g}\n"
                 "backward_ratio: %.4g\n"
-                "speedup: {encoder: %.4g, llm: %.4g, generator: %.4g}\n",
+                "speedup: {encoder: %.4g, llm: %.4g, generator: %.4g}\n"
+                "runtime_overhead: %.4g\n",
                 backend.c_str(), p.threads, model.c_str(), c.enc_linear, c.enc_attn, c.llm_linear, c.llm_attn,
-                c.gen_target, c.backward_ratio, p.speedup[0], p.speedup[1], p.speedup[2]);
+                c.gen_target, c.backward_ratio, p.speedup[0], p.speedup[1], p.speedup[2], p.runtime_overhead);
   return buf;
 }
 

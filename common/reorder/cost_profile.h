@@ -26,11 +26,17 @@ StatusOr<CostModel> LoadCostProfile(const std::string& path);
 // The whole profile: the costs (on one thread) plus, optionally,
 //   threads: N                                     # the threads of the speedups
 //   speedup: {encoder: X, llm: Y, generator: Z}   # one rank's compute on N threads vs 1 (> 0)
-// which the planner uses for workers that compute on several threads.
+// which the planner uses for workers that compute on several threads, and
+//   runtime_overhead: F                            # > 0, default 1
+// the runtime's compute time per profiled kernel time (data handling,
+// copies, thread teams and polling that the kernel timings leave out),
+// measured on a reference layout by bench/plan_vs_runtime.sh; the planner
+// multiplies every cost by it (docs/PLANNER.md "Simulator against reality").
 struct CostProfile {
   CostModel cost;
   int threads = 1;
   double speedup[3] = {1, 1, 1};  // encoder, llm, generator
+  double runtime_overhead = 1.0;
 };
 StatusOr<CostProfile> LoadFullCostProfile(const std::string& path);
 
