@@ -1,4 +1,4 @@
-// braid submit / status / list / cancel / watch: JobService clients.
+// braid submit / status / list / cancel / watch / trace: JobService clients.
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/job_client.h"
+#include "cli/trace_export.h"
 #include "common/rpc/client_context.h"
 #include "common/rpc/status_convert.h"
 
@@ -20,6 +21,7 @@ struct ClientArgs {
   std::string job_id;
   bool json = false;
   bool quiet = false;
+  std::string steps = "0:", out;  // braid trace
 };
 
 void AddClientFlags(CLI::App* cmd, ClientArgs* a) {
@@ -30,6 +32,40 @@ void AddClientFlags(CLI::App* cmd, ClientArgs* a) {
 int Fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "braid %s: %s\n", what.c_str(), s.message().c_str());
   return ExitCodeFor(s);
+}
+
+// braid trace: the run directory (ID itself when it is one, else the job's,
+// from the orchestrator), its timeline.jsonl as a Chrome trace.
+int Trace(const ClientArgs& a) {
+  int64_t first = 0, last = 0;
+  if (Status s = ParseStepRange(a.steps, &first, &last); !s.ok()) return Fail("trace", s);
+  std::string run_dir = a.job_id;
+  if (!std::ifstream(run_dir + "/timeline.jsonl")) {
+    auto addr = ResolveOrchestrator(a.orchestrator, a.state_dir);
+    if (!addr.ok()) return Fail("trace", addr.status());
+    auto stub = MakeJobStub(*addr);
+    auto ctx = rpc::MakeContext();
+    v1::GetJobRequest req;
+    req.set_job_id(a.job_id);
+    v1::GetJobReply reply;
+    grpc::Status s = stub->GetJob(ctx.get(), req, &reply);
+    if (!s.ok()) return Fail("trace", rpc::FromGrpcStatus(s));
+    run_dir = reply.job().run_dir();
+  }
+  const std::string path = run_dir + "/timeline.jsonl";
+  std::ifstream in(path);
+  if (!in)
+    return Fail("trace", Status::NotFound("cannot read " + path +
+                                          " (the run directory must be visible from this machine)"));
+  std::stringstream text;
+  text << in.rdbuf();
+  StatusOr<std::string> trace = TimelineToChromeTrace(text.str(), first, last);
+  if (!trace.ok()) return Fail("trace", Status(trace.status().code(), path + ": " + trace.status().message()));
+  std::ofstream out(a.out, std::ios::trunc);
+  out << *trace << "\n";
+  if (!out) return Fail("trace", Status::Unavailable("cannot write " + a.out));
+  std::fprintf(stderr, "wrote %s (open in https://ui.perfetto.dev or chrome://tracing)\n", a.out.c_str());
+  return kExitOk;
 }
 
 // `braid list` and `braid status` without an id: every job, newest first.
@@ -176,6 +212,17 @@ void RegisterJobCommands(CLI::App& app, std::function<int()>* run) {
         return job->state() == v1::JOB_STATE_SUCCEEDED ? kExitOk : kExitRuntime;
       };
     });
+  }
+  {
+    auto a = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "trace", "Write a Chrome/Perfetto trace of a job's real spans (compute, send, receive waits, all-reduce, "
+                 "optimizer), one track per rank, from its run directory's timeline.jsonl");
+    cmd->add_option("id", a->job_id, "job id, or a run directory")->required();
+    cmd->add_option("--steps", a->steps, "steps A:B (inclusive), A, or A: (to the end)")->capture_default_str();
+    cmd->add_option("-o,--output", a->out, "trace JSON to write")->required();
+    AddClientFlags(cmd, a.get());
+    cmd->callback([run, a] { *run = [a] { return Trace(*a); }; });
   }
 }
 

@@ -34,7 +34,8 @@ volatile sig_atomic_t g_interrupted = 0;
 
 void PrintCluster(const LocalCluster& c) {
   for (const auto& p : c.processes)
-    std::fprintf(stderr, "  %-13s pid %-7d %s  log %s\n", p.name.c_str(), p.pid, p.address.c_str(), p.log.c_str());
+    std::fprintf(stderr, "  %-13s pid %-7d %s  metrics %s  log %s\n", p.name.c_str(), p.pid, p.address.c_str(),
+                 p.metrics.c_str(), p.log.c_str());
 }
 
 }  // namespace
@@ -61,6 +62,7 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
         PrintCluster(*c);
         std::printf("%s\n", c->orchestrator.c_str());
         std::fprintf(stderr, "state file %s/state.json; stop with `braid down`\n", a->state_dir.c_str());
+        std::fprintf(stderr, "Prometheus file_sd targets: %s\n", std::filesystem::absolute(TargetsPath(a->state_dir)).c_str());
         return kExitOk;
       };
     });

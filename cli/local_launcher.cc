@@ -58,23 +58,27 @@ StatusOr<int> Spawn(const std::string& binary, const std::vector<std::string>& a
   return int(pid);
 }
 
+// Writes `text` to `path` through a temporary file and a rename.
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return Status::Unavailable("cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::Unavailable("cannot write " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
 Status WriteState(const LocalCluster& c) {
   json j;
   j["orchestrator"] = c.orchestrator;
   for (const auto& p : c.processes)
     j["processes"].push_back({{"name", p.name}, {"binary", p.binary}, {"pid", p.pid}, {"address", p.address},
-                              {"log", p.log}});
-  const fs::path path = fs::path(c.state_dir) / "state.json";
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    if (!out) return Status::Unavailable("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Unavailable("cannot write " + path.string() + ": " + ec.message());
-  return Status::Ok();
+                              {"metrics", p.metrics}, {"log", p.log}});
+  return WriteFileAtomically((fs::path(c.state_dir) / "state.json").string(), j.dump(2) + "\n");
 }
 
 }  // namespace
@@ -90,7 +94,7 @@ StatusOr<LocalCluster> ReadClusterState(const std::string& state_dir) {
   c.orchestrator = j.value("orchestrator", "");
   for (const auto& p : j.value("processes", json::array()))
     c.processes.push_back({p.value("name", ""), p.value("binary", ""), p.value("pid", 0), p.value("address", ""),
-                           p.value("log", "")});
+                           p.value("metrics", ""), p.value("log", "")});
   return c;
 }
 
@@ -118,6 +122,8 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
     p.log = sd + "/logs/" + name + ".log";
     args.push_back("--address-file");
     args.push_back(sd + "/addr/" + name);
+    args.push_back("--metrics-address-file");
+    args.push_back(sd + "/addr/" + name + ".metrics");
     ASSIGN_OR_RETURN(p.pid, Spawn(p.binary, args, p.log));
     c.processes.push_back(p);
     return WriteState(c);
@@ -158,8 +164,27 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
       s = launch(name, std::string("braid-") + pool.role + "-worker", args);
       if (!s.ok()) return fail(s);
     }
+  for (LaunchedProcess& p : c.processes) {
+    auto addr = rpc::ReadAddressFile(sd + "/addr/" + p.name + ".metrics", 30);
+    if (!addr.ok())
+      return fail(Status::Unavailable(p.name + " serves no metrics (see " + p.log + "): " + addr.status().message()));
+    p.metrics = *addr;
+  }
   RETURN_IF_ERROR(WriteState(c));
+  if (Status t = WriteFileAtomically(TargetsPath(state_dir), TargetsJson(c)); !t.ok()) return fail(t);
   return c;
+}
+
+std::string TargetsPath(const std::string& state_dir) { return (fs::path(state_dir) / "targets.json").string(); }
+
+std::string TargetsJson(const LocalCluster& c) {
+  json groups = json::array();
+  for (const LaunchedProcess& p : c.processes) {
+    if (p.metrics.empty()) continue;
+    const std::string role = p.name.substr(0, p.name.find('-'));  // "llm-0" -> "llm"
+    groups.push_back({{"targets", {p.metrics}}, {"labels", {{"role", role}, {"instance_name", p.name}}}});
+  }
+  return groups.dump(2) + "\n";
 }
 
 Status StopLocalPools(const std::string& state_dir, double grace_seconds) {
@@ -185,6 +210,7 @@ Status StopLocalPools(const std::string& state_dir, double grace_seconds) {
   }
   std::error_code ec;
   fs::remove(fs::path(state_dir) / "state.json", ec);
+  fs::remove(TargetsPath(state_dir), ec);
   return Status::Ok();
 }
 

@@ -16,6 +16,7 @@ struct LaunchedProcess {
   std::string binary;   // absolute path
   int pid = 0;
   std::string address;  // bound HOST:PORT (from its address file)
+  std::string metrics;  // its Prometheus metrics HOST:PORT ("" = not known)
   std::string log;      // its stdout + stderr
 };
 
@@ -28,8 +29,14 @@ struct LocalCluster {
 // Directory of the running `braid` binary (the service binaries sit beside it).
 std::string SelfBinDir();
 
-// Starts everything, waits until the orchestrator and reorderer serve, writes
-// state.json. On failure stops what it started. Refuses when state.json exists
+// The Prometheus file_sd targets file `braid up` writes beside state.json.
+std::string TargetsPath(const std::string& state_dir);  // <state_dir>/targets.json
+// Its contents: one target group per process with a metrics address, labelled
+// role (orchestrator, reorderer, encoder, llm, generator) and instance_name.
+std::string TargetsJson(const LocalCluster& c);
+
+// Starts everything, waits until every process serves its metrics (and the
+// orchestrator and reorderer their gRPC), writes state.json and targets.json. On failure stops what it started. Refuses when state.json exists
 // and its processes are alive (AlreadyExists).
 StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir);
 // SIGTERM to exactly the recorded PIDs (if they are still those binaries),

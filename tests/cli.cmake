@@ -8,3 +8,5 @@ if(TARGET braid)
 endif()
 braid_test(pools_config_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/pools_config_test.cc
            ${CMAKE_SOURCE_DIR}/cli/pools_config.cc LIBS braid_config yaml-cpp)
+braid_test(cli_trace_export_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cli_trace_export_test.cc
+           ${CMAKE_SOURCE_DIR}/cli/trace_export.cc LIBS braid_base nlohmann_json::nlohmann_json)

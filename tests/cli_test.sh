@@ -315,6 +315,19 @@ run plan --job "$JOB" --cluster deploy/clusters/local-cpu.yaml --job-data --eval
 [[ $RC -eq 0 ]] || fail "braid plan --evaluate: exit code $RC"
 grep -q "predicted step" "$T/stdout" || fail "braid plan --evaluate: no prediction"
 ok "braid plan --job-data --evaluate 3/2/1 predicts the runtime layout"
+# runtime_overhead in the profile scales every compute cost: twice the
+# overhead, a step at least 1.5x as long (compute dominates the tiny job).
+predict() {  # PROFILE -> predicted step seconds of 1/1/1
+  run plan --job "$JOB" --cluster deploy/clusters/local-cpu.yaml --job-data --evaluate 1/1/1 --profile "$1" --json
+  [[ $RC -eq 0 ]] || fail "braid plan --profile $1: exit code $RC"
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["predicted"]["step_seconds"])' <"$T/stdout"
+}
+sed 's/^runtime_overhead: .*/runtime_overhead: 2/' "$T/profile.yaml" >"$T/profile2.yaml"
+grep -q '^runtime_overhead: 2$' "$T/profile2.yaml" || fail "braid profile: no runtime_overhead line"
+one="$(predict "$T/profile.yaml")" two="$(predict "$T/profile2.yaml")"
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('$two') >= 1.5 * float('$one') else 1)" ||
+  fail "braid plan: runtime_overhead 2 predicted $two s against $one s"
+ok "braid plan --profile applies the profile's runtime_overhead"
 printf 'name: x\nnodes: 1\n' >"$T/bad-cluster.yaml"
 bad_cmd plan "devices_per_node" --job "$JOB" --cluster "$T/bad-cluster.yaml"
 bad_cmd plan "--devices" --job "$JOB" --cluster "$CL" --devices 100000

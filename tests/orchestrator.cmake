@@ -23,4 +23,8 @@ if(TARGET braid-orchestrator)
   target_compile_definitions(orchestrator_grpc_test PRIVATE BRAID_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
     BRAID_ORCHESTRATOR_BIN="$<TARGET_FILE:braid-orchestrator>")
   add_dependencies(orchestrator_grpc_test braid-orchestrator)
+  braid_test(rpc_observability_test
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/rpc_observability_test.cc
+    LIBS braid_orchestrator_grpc braid_metrics
+    LABELS observability)
 endif()

@@ -5,6 +5,8 @@
 
 #include <exception>
 
+#include "common/metrics/process_metrics.h"
+
 namespace braid {
 
 MetricsServer::~MetricsServer() = default;
@@ -18,6 +20,12 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
       .Register(*s->registry_)
       .Add({{"role", role.empty() ? "unknown" : role}})
       .Set(1);
+  prometheus::BuildGauge()
+      .Name("braid_build_info")
+      .Help("1; the labels name the build")
+      .Register(*s->registry_)
+      .Add({{"role", role.empty() ? "unknown" : role}, {"version", BRAID_VERSION}})
+      .Set(1);
   if (listen.empty()) return s;
   try {
     // One civetweb thread: a scrape every few seconds needs no more.
@@ -29,6 +37,8 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
   if (ports.empty()) return Status::Unavailable("metrics: no listening port for " + listen);
   s->bound_port_ = ports.front();
   s->exposer_->RegisterCollectable(s->registry_);
+  s->process_ = std::make_shared<ProcessMetrics>();
+  s->exposer_->RegisterCollectable(s->process_);
   return s;
 }
 

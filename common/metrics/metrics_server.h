@@ -1,7 +1,7 @@
 // One Prometheus registry per process, served over HTTP (text exposition at
-// /metrics) by prometheus-cpp's Exposer (civetweb). Every process exports
-// braid_up{role="<role>"} = 1 so a scrape always finds something; the
-// metrics issue adds the rest to registry().
+// /metrics) by prometheus-cpp's Exposer (civetweb), with the standard
+// process_* metrics. Every process exports braid_up{role="<role>"} = 1 and
+// braid_build_info; the services add theirs to registry() (docs/METRICS.md).
 //
 // Threads: Start() and the destructor on one thread; registry() and the
 // metric families it makes are thread-safe (prometheus-cpp locks inside).
@@ -19,6 +19,8 @@ class Exposer;
 }
 
 namespace braid {
+
+class ProcessMetrics;
 
 class MetricsServer {
  public:
@@ -38,6 +40,7 @@ class MetricsServer {
   MetricsServer() = default;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<ProcessMetrics> process_;
   int bound_port_ = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "common/rpc/server.h"
 
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -29,11 +30,14 @@ std::string DialAddress(const std::string& listen, int port) {
 }
 
 StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& listen,
-                                                    const std::vector<grpc::Service*>& services, int* bound_port) {
+                                                    const std::vector<grpc::Service*>& services, int* bound_port,
+                                                    InterceptorFactories interceptors) {
   std::string host;
   int port = 0;
   RETURN_IF_ERROR(SplitHostPort(listen, &host, &port));
+  grpc::EnableDefaultHealthCheckService(true);  // process-wide; read when the builder builds
   grpc::ServerBuilder builder;
+  if (!interceptors.empty()) builder.experimental().SetInterceptorCreators(std::move(interceptors));
   int selected = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected);
   for (grpc::Service* s : services) builder.RegisterService(s);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <grpcpp/server.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
 #include <string>
@@ -15,12 +16,17 @@ class Service;
 
 namespace braid::rpc {
 
+using InterceptorFactories = std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>;
+
 // Builds and starts an insecure server listening on `listen` ("HOST:PORT")
-// with `services` registered (not owned; they must outlive the server).
+// with `services` registered (not owned; they must outlive the server), the
+// standard grpc.health.v1 Health service (SERVING while the server runs:
+// Kubernetes gRPC probes use it) and `interceptors` (e.g. RPC metrics).
 // *bound_port receives the port actually bound (the chosen one for port 0).
 // Unavailable when the address cannot be bound. Call from one thread.
 StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& listen,
-                                                    const std::vector<grpc::Service*>& services, int* bound_port);
+                                                    const std::vector<grpc::Service*>& services, int* bound_port,
+                                                    InterceptorFactories interceptors = {});
 
 // "HOST:PORT" -> host and port. InvalidArgument unless PORT is 0..65535.
 // "[::1]:80" keeps the brackets in the host.

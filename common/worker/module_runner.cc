@@ -72,8 +72,33 @@ ParamBuffer& ModuleRunner::params() {
   return llm_->params();
 }
 
+const char* ComputePhaseName(ComputePhase p) {
+  switch (p) {
+    case ComputePhase::kForward: return "forward";
+    case ComputePhase::kBackward: return "backward";
+    case ComputePhase::kForwardBackward: return "forward_backward";
+    case ComputePhase::kOptimizer: return "optimizer";
+  }
+  return "unknown";
+}
+
 void ModuleRunner::Span(SpanKind kind, int32_t mb, double start, double end) {
-  if (result_ && end > start) result_->spans.push_back({kind, mb, start - step_start_, end - start});
+  if (!result_ || end <= start) return;
+  result_->spans.push_back({kind, mb, start - step_start_, end - start});
+  if (kind == SpanKind::kCompute) result_->compute_seconds[int(phase_)] += end - start;
+  if (kind == SpanKind::kOptimizer) result_->compute_seconds[int(ComputePhase::kOptimizer)] += end - start;
+}
+
+Status ModuleRunner::SendCounted(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
+                                 std::vector<float> data) {
+  if (result_) result_->bytes_sent += int64_t(data.size() * sizeof(float));
+  return transport_->Send(dst_role, dst_rank, key, std::move(shape), std::move(data));
+}
+
+StatusOr<Message> ModuleRunner::RecvCounted(Role src_role, int src_rank, const BoundaryKey& key) {
+  StatusOr<Message> m = transport_->Recv(src_role, src_rank, key);
+  if (m.ok() && result_) result_->bytes_received += int64_t(m->data.size() * sizeof(float));
+  return m;
 }
 
 template <typename F>
@@ -144,7 +169,7 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
     std::vector<float> rows(emb.data() + k * P_ * C_, emb.data() + (k + 1) * P_ * C_);
-    RETURN_IF_ERROR(transport_->Send(Role::kLlm, im.llm_rank, {BoundaryKind::kEncToLlm, step, mb.microbatch, im.uid},
+    RETURN_IF_ERROR(SendCounted(Role::kLlm, im.llm_rank, {BoundaryKind::kEncToLlm, step, mb.microbatch, im.uid},
                                      {P_, C_}, std::move(rows)));
   }
   Span(SpanKind::kSend, mb.microbatch, t1, NowSeconds());
@@ -159,7 +184,7 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
   double t0 = NowSeconds(), ready = 0;
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
-    ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kLlm, im.llm_rank,
+    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, im.llm_rank,
                                                  {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid}));
     ready = std::max(ready, NoteArrival(m));
     if (int64_t(m.data.size()) != P_ * C_)
@@ -191,7 +216,7 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   int64_t k = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
-      ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kEncoder, s.image_encoder_ranks[j],
+      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kEncoder, s.image_encoder_ranks[j],
                                                    {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]}));
       ready = std::max(ready, NoteArrival(m));
       if (int64_t(m.data.size()) != P_ * C_) return Status::Internal("llm: image embedding of wrong size");
@@ -208,7 +233,7 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
       std::vector<float> rows(gen_hidden.data() + g * K_ * C_, gen_hidden.data() + (g + 1) * K_ * C_);
-      RETURN_IF_ERROR(transport_->Send(Role::kGenerator, s.gen_generator_ranks[j],
+      RETURN_IF_ERROR(SendCounted(Role::kGenerator, s.gen_generator_ranks[j],
                                        {BoundaryKind::kLlmToGen, step, mb.microbatch, s.gen_uids[j]}, {K_, C_},
                                        std::move(rows)));
     }
@@ -225,7 +250,7 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   int64_t g = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
-      ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kGenerator, s.gen_generator_ranks[j],
+      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kGenerator, s.gen_generator_ranks[j],
                                                    {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]}));
       ready = std::max(ready, NoteArrival(m));
       if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("llm: conditioning gradient of wrong size");
@@ -241,7 +266,7 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
       std::vector<float> rows(dimg.data() + k * P_ * C_, dimg.data() + (k + 1) * P_ * C_);
-      RETURN_IF_ERROR(transport_->Send(Role::kEncoder, s.image_encoder_ranks[j],
+      RETURN_IF_ERROR(SendCounted(Role::kEncoder, s.image_encoder_ranks[j],
                                        {BoundaryKind::kLlmToEnc, step, mb.microbatch, s.image_uids[j]}, {P_, C_},
                                        std::move(rows)));
     }
@@ -260,7 +285,7 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   double t0 = NowSeconds(), ready = 0;
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
-    ASSIGN_OR_RETURN(Message m, transport_->Recv(Role::kLlm, gt.llm_rank,
+    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, gt.llm_rank,
                                                  {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid}));
     ready = std::max(ready, NoteArrival(m));
     if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("generator: conditioning of wrong size");
@@ -279,7 +304,7 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
     std::vector<float> rows(dcond.data() + i * K_ * C_, dcond.data() + (i + 1) * K_ * C_);
-    RETURN_IF_ERROR(transport_->Send(Role::kLlm, gt.llm_rank, {BoundaryKind::kGenToLlm, step, mb.microbatch, gt.uid},
+    RETURN_IF_ERROR(SendCounted(Role::kLlm, gt.llm_rank, {BoundaryKind::kGenToLlm, step, mb.microbatch, gt.uid},
                                      {K_, C_}, std::move(rows)));
   }
   Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
@@ -289,6 +314,7 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
 // ---- schedule ----------------------------------------------------------------
 
 Status ModuleRunner::Forward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  phase_ = role_ == Role::kGenerator ? ComputePhase::kForwardBackward : ComputePhase::kForward;
   switch (role_) {
     case Role::kEncoder: return EncoderForward(step, mb, p);
     case Role::kLlm: return LlmForward(step, mb, p);
@@ -298,6 +324,7 @@ Status ModuleRunner::Forward(int64_t step, const RankMicrobatch& mb, Pending* p)
 }
 
 Status ModuleRunner::Backward(int64_t step, const RankMicrobatch& mb, Pending* p) {
+  phase_ = ComputePhase::kBackward;
   switch (role_) {
     case Role::kEncoder: return EncoderBackward(step, mb, p);
     case Role::kLlm: return LlmBackward(step, mb, p);

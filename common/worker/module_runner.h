@@ -31,6 +31,12 @@ struct SpanRecord {
   double seconds;
 };
 
+// What a compute span was doing; the generator runs each microbatch's forward
+// and backward as one operation.
+enum class ComputePhase { kForward = 0, kBackward = 1, kForwardBackward = 2, kOptimizer = 3 };
+constexpr int kComputePhases = 4;
+const char* ComputePhaseName(ComputePhase p);  // "forward", "backward", "forward_backward", "optimizer"
+
 struct StepResult {
   double text_loss_sum = 0;  // LLM ranks
   double gen_loss_sum = 0;   // generator ranks
@@ -46,6 +52,8 @@ struct StepResult {
   double transfer_seconds_min = 0, transfer_seconds_max = 0;
   int64_t messages = 0;
   std::vector<SpanRecord> spans;
+  double compute_seconds[kComputePhases] = {0, 0, 0, 0};  // by ComputePhase (the compute and optimizer spans)
+  int64_t bytes_sent = 0, bytes_received = 0;             // boundary tensors to and from other modules
 };
 
 class ModuleRunner {
@@ -72,6 +80,10 @@ class ModuleRunner {
   Status LlmBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   Status GeneratorForwardBackward(int64_t step, const RankMicrobatch& mb, Pending* p);
   void Span(SpanKind kind, int32_t mb, double start, double end);
+  // The transport's Send / Recv, counting the tensor bytes into the step's result.
+  Status SendCounted(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
+                     std::vector<float> data);
+  StatusOr<Message> RecvCounted(Role src_role, int src_rank, const BoundaryKey& key);
   // Runs `f` marked busy on the host (HostCores) as one span of `kind`,
   // timed after any wait for cores; returns when it ended.
   template <typename F>
@@ -102,6 +114,7 @@ class ModuleRunner {
   double step_start_ = 0;
   double unix_minus_steady_ = 0;
   StepResult* result_ = nullptr;
+  ComputePhase phase_ = ComputePhase::kForward;  // of the compute spans now recorded
 };
 
 // Warm-up forwards of each module in the 1F1B schedule across modules

@@ -21,6 +21,8 @@
 #include "common/checkpoint/checkpoint.h"
 #include "common/config/job_config.h"
 #include "common/metrics/metrics_server.h"
+#include "common/metrics/rpc_metrics.h"
+#include "common/worker/worker_metrics.h"
 #include "common/rpc/address_file.h"
 #include "common/rpc/client_context.h"
 #include "common/rpc/server.h"
@@ -141,8 +143,8 @@ class WorkerStatusImpl final : public v1::WorkerStatus::Service {
 
 class Worker {
  public:
-  Worker(Role role, WorkerFlags flags, rpc::ShutdownSignal* shutdown, WorkerState* state)
-      : role_(role), flags_(std::move(flags)), shutdown_(shutdown), state_(state) {}
+  Worker(Role role, WorkerFlags flags, rpc::ShutdownSignal* shutdown, WorkerState* state, WorkerMetrics* metrics)
+      : role_(role), flags_(std::move(flags)), shutdown_(shutdown), state_(state), metrics_(metrics) {}
 
   int Run() {
     registry_ = v1::WorkerRegistry::NewStub(grpc::CreateChannel(orchestrator_, grpc::InsecureChannelCredentials()));
@@ -319,6 +321,7 @@ class Worker {
         mbs.push_back(std::move(mb));
       }
       ASSIGN_OR_RETURN(StepResult r, runner.RunStep(step, mbs));
+      metrics_->RecordStep(a.job_id(), a.rank(), r);
       bool wrote = false;
       const bool last = step + 1 == cfg.train.steps;
       if (a.rank() == 0 && ((step + 1) % cfg.checkpoint.every == 0 || last)) {
@@ -337,6 +340,7 @@ class Worker {
       rep.set_global_text_targets(mbs[0].global_text_targets);
       rep.set_global_gen_targets(mbs[0].global_gen_targets);
       rep.set_tokens(r.tokens);
+      rep.set_images(r.images);
       for (int64_t id : mbs[0].step_sample_ids) rep.add_sample_ids(id);
       rep.set_step_seconds(r.seconds);
       rep.set_grad_norm(r.grad_norm);
@@ -376,6 +380,7 @@ class Worker {
   WorkerFlags flags_;
   rpc::ShutdownSignal* shutdown_;
   WorkerState* state_;
+  WorkerMetrics* metrics_;
   std::string orchestrator_;
   std::unique_ptr<v1::WorkerRegistry::Stub> registry_;
   std::string worker_id_;
@@ -397,15 +402,20 @@ int RunWorkerMain(Role role, int argc, char** argv) {
   WorkerFlags f;
   f.process.listen = "127.0.0.1:0";
   AddProcessFlags(app, &f.process);
-  app.add_option("--orchestrator", f.orchestrator, "orchestrator HOST:PORT");
+  app.add_option("--orchestrator", f.orchestrator, "orchestrator HOST:PORT")->envname("BRAID_ORCHESTRATOR");
   app.add_option("--orchestrator-address-file", f.orchestrator_address_file,
                  "read the orchestrator's HOST:PORT from this file (waits for it)");
-  app.add_option("--host", f.host, "address its UCX and Gloo endpoints use")->capture_default_str();
-  app.add_option("--threads", f.threads, "compute threads")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--host", f.host, "address its UCX and Gloo endpoints use")
+      ->envname("BRAID_HOST")
+      ->capture_default_str();
+  app.add_option("--threads", f.threads, "compute threads")
+      ->envname("BRAID_THREADS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--adaptive-threads", f.adaptive_threads,
                "compute with up to --threads threads, fewer while other braid processes on this host "
                "compute (docs/PERFORMANCE.md, \"Sharing cores\")");
-  app.add_option("--name", f.name, "a name for logs and `braid status`");
+  app.add_option("--name", f.name, "a name for logs and `braid status`")->envname("BRAID_NAME");
   app.add_option("--comm-timeout", f.comm_timeout, "seconds any wait on a peer may take")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -441,11 +451,14 @@ int RunWorkerMain(Role role, int argc, char** argv) {
     std::fprintf(stderr, "%s: --metrics-listen: %s\n", title.c_str(), metrics.status().message().c_str());
     return 2;
   }
+  if (!WriteMetricsAddress(f.process, (*metrics)->bound_port())) return 1;
   // The worker's own listen address serves WorkerStatus.
   WorkerState state;
   WorkerStatusImpl status_service(role, f.name, &state);
   int port = 0;
-  auto server = rpc::StartServer(f.process.listen, {&status_service}, &port);
+  rpc::InterceptorFactories interceptors;
+  interceptors.push_back(MakeRpcMetrics((*metrics)->registry()));
+  auto server = rpc::StartServer(f.process.listen, {&status_service}, &port, std::move(interceptors));
   if (!server.ok()) {
     std::fprintf(stderr, "%s: --listen %s: %s\n", title.c_str(), f.process.listen.c_str(),
                  server.status().message().c_str());
@@ -453,7 +466,8 @@ int RunWorkerMain(Role role, int argc, char** argv) {
   }
   if (!f.process.address_file.empty())
     (void)rpc::WriteAddressFile(f.process.address_file, rpc::DialAddress(f.process.listen, port));
-  Worker w(role, f, &shutdown, &state);
+  WorkerMetrics worker_metrics((*metrics)->registry(), role);
+  Worker w(role, f, &shutdown, &state, &worker_metrics);
   w.set_orchestrator(orchestrator);
   int rc = w.Run();
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -8,6 +8,9 @@
 #include "common/base/log.h"
 #include "common/base/threads.h"
 #include "common/metrics/metrics_server.h"
+#include "common/metrics/rpc_metrics.h"
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include "common/rpc/address_file.h"
 #include "common/rpc/server.h"
 #include "common/rpc/shutdown_signal.h"
@@ -37,10 +40,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "braid-reorderer: --metrics-listen: %s\n", metrics.status().message().c_str());
     return 2;
   }
+  if (!braid::WriteMetricsAddress(flags, (*metrics)->bound_port())) return 1;
   braid::reorderer::ReordererCore core;
+  {  // docs/METRICS.md, "Reorderer"
+    auto& batches = prometheus::BuildCounter()
+                        .Name("braid_reorder_batches_total")
+                        .Help("Global batches prepared and planned")
+                        .Register((*metrics)->registry());
+    auto& seconds = prometheus::BuildHistogram()
+                        .Name("braid_reorder_plan_seconds")
+                        .Help("Seconds to prepare and plan one global batch")
+                        .Register((*metrics)->registry());
+    core.SetPlanObserver([&batches, &seconds](const std::string& job_id, double s) {
+      batches.Add({{"job", job_id}}).Increment();
+      seconds.Add({{"job", job_id}}, prometheus::Histogram::BucketBoundaries{0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                                                             0.1, 0.2, 0.5, 1, 2, 5})
+          .Observe(s);
+    });
+  }
   braid::reorderer::DataServiceImpl service(&core, prefetch);
   int port = 0;
-  auto server = braid::rpc::StartServer(flags.listen, {&service}, &port);
+  braid::rpc::InterceptorFactories interceptors;
+  interceptors.push_back(braid::MakeRpcMetrics((*metrics)->registry()));
+  auto server = braid::rpc::StartServer(flags.listen, {&service}, &port, std::move(interceptors));
   if (!server.ok()) {
     std::fprintf(stderr, "braid-reorderer: --listen %s: %s\n", flags.listen.c_str(), server.status().message().c_str());
     return 2;

@@ -1,5 +1,6 @@
 #include "services/data_reorderer/reorderer_core.h"
 
+#include "common/base/clock.h"
 #include "common/reorder/in_order_router.h"
 #include "common/reorder/cost_profile.h"
 #include "common/reorder/step_planner.h"
@@ -37,7 +38,9 @@ StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::s
   }
   ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(job_yaml, "job " + job_id));
   auto job = std::make_shared<OpenedJob>();
+  job->id = job_id;
   job->cfg = cfg;
+  job->on_plan = on_plan_;
   {
     ASSIGN_OR_RETURN(job->policy, reorder::PolicyForDataReorder(cfg.data.reorder));
     job->plan_options.microbatches = cfg.train.microbatches;
@@ -94,6 +97,7 @@ StatusOr<std::vector<worker::RankMicrobatch>> StepSharder::Shards(int64_t step, 
   const JobConfig& cfg = job_->cfg;
   ASSIGN_OR_RETURN(std::shared_ptr<const PlannedStep> planned,
                    job_->planned.Get(step, [&]() -> StatusOr<std::shared_ptr<const PlannedStep>> {
+                     const double t0 = NowSeconds();
                      auto p = std::make_shared<PlannedStep>();
                      for (int64_t id : sampler_->sampler.StepIds(step, cfg.train.global_batch)) {
                        ASSIGN_OR_RETURN(Sample s, job_->data->Make(id));
@@ -101,6 +105,7 @@ StatusOr<std::vector<worker::RankMicrobatch>> StepSharder::Shards(int64_t step, 
                      }
                      p->plan = reorder::PlanStep(step, worker::MetasOf(p->samples), job_->policy,
                                                  job_->plan_options, job_->image_tokens);
+                     if (job_->on_plan) job_->on_plan(job_->id, NowSeconds() - t0);
                      return std::shared_ptr<const PlannedStep>(std::move(p));
                    }));
   return worker::BuildRankShards(planned->samples, planned->plan, role, rank, cfg.seed);

@@ -45,8 +45,14 @@ class PlannedStepCache {
   std::map<int64_t, std::shared_ptr<const PlannedStep>> steps_;
 };
 
+// Called once per planned step (metrics): the job, the seconds spent
+// preparing and planning its global batch.
+using PlanObserver = std::function<void(const std::string& job_id, double seconds)>;
+
 struct OpenedJob {
+  std::string id;
   JobConfig cfg;
+  PlanObserver on_plan;  // may be empty
   // data.reorder (none = sequential), with FLOP costs of the job's model
   // (docs/REORDER.md).
   reorder::Policy policy = reorder::Policy::kSequential;
@@ -62,10 +68,13 @@ class ReordererCore {
   StatusOr<int64_t> OpenJob(const std::string& job_id, const std::string& job_yaml);
   void CloseJob(const std::string& job_id);
   StatusOr<std::shared_ptr<const OpenedJob>> Find(const std::string& job_id) const;
+  // Set before any OpenJob; jobs opened later report to it.
+  void SetPlanObserver(PlanObserver f) { on_plan_ = std::move(f); }
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const OpenedJob>> jobs_;
+  PlanObserver on_plan_;
 };
 
 // Plans step `step` of a job with its policy (once per step, shared through

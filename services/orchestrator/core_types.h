@@ -49,6 +49,10 @@ struct StepMetrics {
   double loss = 0, text_loss = 0, gen_loss = 0;
   int64_t tokens = 0, samples = 0;
   double step_seconds = 0, tokens_per_second = 0;
+  // For the metrics (docs/METRICS.md): the step's work and its shape.
+  int64_t images = 0, gen_targets = 0;
+  double bubble_ratio = 0;        // Σ ranks' RECV_WAIT seconds / Σ ranks' step seconds
+  std::vector<double> imbalance;  // the plan's, per module (encoder, LLM, generator); empty = not reported
 };
 
 // Seconds of one module's last committed step, averaged over its ranks
@@ -113,6 +117,7 @@ struct StepReport {
   double text_loss_sum = 0, gen_loss_sum = 0;
   int64_t global_text_targets = 0, global_gen_targets = 0;
   int64_t tokens = 0;
+  int64_t images = 0;  // encoder ranks
   std::vector<int64_t> sample_ids;
   double step_seconds = 0;
   std::vector<Span> spans;

@@ -12,6 +12,8 @@
 #include "common/base/blas_core.h"
 #include "common/base/log.h"
 #include "common/metrics/metrics_server.h"
+#include "common/metrics/rpc_metrics.h"
+#include "services/orchestrator/orchestrator_metrics.h"
 #include "common/rpc/address_file.h"
 #include "common/rpc/server.h"
 #include "common/rpc/shutdown_signal.h"
@@ -55,6 +57,7 @@ int Run(const Flags& f) {
     LOG_ERROR("%s", metrics.status().ToString().c_str());
     return kExitRuntime;
   }
+  if (!WriteMetricsAddress(f.process, (*metrics)->bound_port())) return kExitRuntime;
 
   std::unique_ptr<DataPlanner> planner = MakeDataClient(f.reorderer, f.reorderer_address_file);
   OrchestratorOptions opt;
@@ -72,12 +75,18 @@ int Run(const Flags& f) {
   opt.auto_layout = [cluster](const JobConfig& cfg, const std::array<int, 3>& workers) {
     return PlanAutoLayout(cfg, workers, cluster);
   };
+  OrchestratorMetrics orch_metrics((*metrics)->registry(), cluster);
+  orch_metrics.Observe(&opt);
   Orchestrator orch(opt, planner.get());
+  orch_metrics.UpdateTables(orch);
   std::unique_ptr<grpc::Service> job_service = MakeJobService(&orch);
   std::unique_ptr<grpc::Service> registry_service = MakeWorkerRegistryService(&orch);
   std::unique_ptr<grpc::Service> rendezvous_service = MakeRendezvousService(&orch);
   int port = 0;
-  auto server = rpc::StartServer(f.process.listen, {job_service.get(), registry_service.get(), rendezvous_service.get()}, &port);
+  rpc::InterceptorFactories interceptors;
+  interceptors.push_back(MakeRpcMetrics((*metrics)->registry()));
+  auto server = rpc::StartServer(f.process.listen, {job_service.get(), registry_service.get(), rendezvous_service.get()},
+                                 &port, std::move(interceptors));
   if (!server.ok()) {
     LOG_ERROR("%s", server.status().ToString().c_str());
     return kExitRuntime;
@@ -95,7 +104,10 @@ int Run(const Flags& f) {
            (*metrics)->serving() ? std::to_string((*metrics)->bound_port()).c_str() : "");
 
   std::thread ticker([&] {
-    while (!signal.WaitFor(0.5)) orch.Tick();
+    while (!signal.WaitFor(0.5)) {
+      orch.Tick();
+      orch_metrics.UpdateTables(orch);
+    }
   });
   signal.Wait();
   LOG_INFO("braid-orchestrator: shutting down (%s)",
@@ -118,18 +130,23 @@ int main(int argc, char** argv) {
   Flags f;
   f.process.listen = "127.0.0.1:50051";
   braid::AddProcessFlags(app, &f.process);
-  app.add_option("--state-dir", f.state_dir, "orchestrator state directory")->capture_default_str();
-  auto* reorderer = app.add_option("--reorderer", f.reorderer, "HOST:PORT of braid-reorderer's DataService");
+  app.add_option("--state-dir", f.state_dir, "orchestrator state directory")
+      ->envname("BRAID_STATE_DIR")
+      ->capture_default_str();
+  auto* reorderer = app.add_option("--reorderer", f.reorderer, "HOST:PORT of braid-reorderer's DataService")
+                        ->envname("BRAID_REORDERER");
   app.add_option("--reorderer-address-file", f.reorderer_address_file, "read the reorderer's HOST:PORT from this file")
       ->excludes(reorderer);
   app.add_option("--heartbeat-timeout", f.heartbeat_timeout, "seconds without heartbeats before a worker is dead")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--runs-root", f.runs_root,
-                 "run directories of jobs with a relative checkpoint.dir go under it (default: the working directory)");
+                 "run directories of jobs with a relative checkpoint.dir go under it (default: the working directory)")
+      ->envname("BRAID_RUNS_ROOT");
   app.add_option("--cluster", f.cluster,
                  "cluster spec (YAML, deploy/clusters/) the pools run on, for `parallel: auto` jobs (default: this "
-                 "host's cores, shared by every worker)");
+                 "host's cores, shared by every worker)")
+      ->envname("BRAID_CLUSTER");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -6,7 +6,8 @@ namespace braid::orchestrator {
 
 Orchestrator::Orchestrator(const OrchestratorOptions& options, DataPlanner* planner, WorkerTable::Clock mono_clock,
                            JobTable::UnixClock unix_clock)
-    : planner_(planner),
+    : options_(options),
+      planner_(planner),
       jobs_(options.runs_root, std::move(unix_clock)),
       workers_(options.heartbeat_interval_seconds, options.heartbeat_timeout_seconds, std::move(mono_clock)),
       scheduler_(&jobs_, &workers_, planner, &mu_, [this](const StartedJob& s) {
@@ -68,6 +69,11 @@ StatusOr<Command> Orchestrator::ReportStep(const StepReport& r) {
   ASSIGN_OR_RETURN(std::vector<StepCommit> commits, committer_.Add(r));
   for (const StepCommit& c : commits) {
     (void)jobs_.RecordStep(r.job_id, c.metrics, c.timeline);
+    if (options_.on_commit) {
+      auto job = jobs_.Get(r.job_id);
+      auto cfg = jobs_.Config(r.job_id);
+      if (job.ok() && cfg.ok()) options_.on_commit(*job, *cfg, c);
+    }
     if (!c.checkpoint_dir.empty()) LOG_INFO("job %s: checkpoint %s", r.job_id.c_str(), c.checkpoint_dir.c_str());
     if (c.last) MaybeSucceedLocked(r.job_id);
   }
@@ -141,6 +147,7 @@ void Orchestrator::Tick() {
   for (const WorkerInfo& w : workers_.RemoveDead()) {
     std::lock_guard<std::mutex> lock(mu_);
     LOG_WARN("worker %s stopped sending heartbeats", DescribeWorker(w).c_str());
+    if (options_.on_worker_lost) options_.on_worker_lost(w);
     if (w.job_id.empty()) continue;
     auto job = jobs_.Get(w.job_id);
     if (job.ok() && !IsFinal(job->state))

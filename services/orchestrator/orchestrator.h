@@ -17,6 +17,7 @@
 // background thread. Shutdown() wakes every blocked caller.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,10 @@ struct OrchestratorOptions {
   double heartbeat_interval_seconds = 1.0;
   double heartbeat_timeout_seconds = 5.0;
   Scheduler::AutoLayout auto_layout;  // plans `parallel: auto` jobs; unset = 1/1/1
+  // Observers (metrics), called under the orchestrator's lock: keep them
+  // cheap and do not call back into the Orchestrator.
+  std::function<void(const Job& job, const JobConfig& cfg, const StepCommit& commit)> on_commit;
+  std::function<void(const WorkerInfo& w)> on_worker_lost;
 };
 
 class Orchestrator {
@@ -87,6 +92,7 @@ class Orchestrator {
   void MaybeSucceedLocked(const std::string& job_id);
   void CloseOnPlanner();  // without mu_: CloseJob for the jobs queued by cleanup
 
+  OrchestratorOptions options_;
   DataPlanner* planner_;
   JobTable jobs_;
   WorkerTable workers_;

@@ -84,6 +84,7 @@ StepReport FromProto(const braid::v1::ReportStepRequest& req) {
   r.global_text_targets = req.global_text_targets();
   r.global_gen_targets = req.global_gen_targets();
   r.tokens = req.tokens();
+  r.images = req.images();
   r.sample_ids.assign(req.sample_ids().begin(), req.sample_ids().end());
   r.step_seconds = req.step_seconds();
   for (const braid::v1::Span& s : req.spans())

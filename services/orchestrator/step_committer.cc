@@ -120,8 +120,13 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
   auto rank0 = [&](Role role) -> const StepReport& { return reports.at({static_cast<int>(role), 0}); };
   double text_sum = 0, gen_sum = 0, longest_rank = 0, end_unix = 0;
   bool timed = true;  // every rank sent its wall-clock start
-  int64_t text_total = 0, gen_total = 0, tokens = 0;
+  int64_t text_total = 0, gen_total = 0, tokens = 0, images = 0;
+  double rank_seconds = 0, recv_wait = 0;
   for (const auto& [key, r] : reports) {
+    if (r.role == Role::kEncoder) images += r.images;
+    rank_seconds += r.step_seconds;
+    for (const Span& s : r.spans)
+      if (s.kind == SpanKind::kRecvWait) recv_wait += s.seconds;
     if (r.role == Role::kLlm) {
       text_sum += r.text_loss_sum;
       tokens += r.tokens;
@@ -154,6 +159,10 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
   m.samples = static_cast<int64_t>(llm0.sample_ids.size());
   m.step_seconds = step_seconds;
   m.tokens_per_second = step_seconds > 0 ? double(tokens) / step_seconds : 0.0;
+  m.images = images;
+  m.gen_targets = gen_total;
+  m.bubble_ratio = rank_seconds > 0 ? recv_wait / rank_seconds : 0.0;
+  if (llm0.plan_imbalance.size() == 3) m.imbalance = llm0.plan_imbalance;
 
   json norms;
   for (Role role : kRoles) norms[RoleName(role)] = rank0(role).grad_norm;

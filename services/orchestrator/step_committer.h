@@ -21,7 +21,10 @@
 //                 no start time
 //   imbalance, plan_ms = the reorderer's plan statistics, when LLM rank 0
 //                 reported them
-//   ("images" is not reported by workers, so it is left out.)
+//   ("images", which encoder ranks report, stays out of the line to keep
+//   the trainer's format; StepMetrics carries it for the Prometheus metrics,
+//   with gen_targets, bubble_ratio = Σ RECV_WAIT / Σ ranks' step_seconds and
+//   the plan's imbalance.)
 // The ledger line is {"step":s,"samples":[LLM rank 0's sample_ids]}.
 // Every rank's spans go to <run_dir>/timeline.jsonl.
 //
