@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -114,8 +115,10 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
   const std::string sd = fs::absolute(state_dir).string();
   LocalCluster c;
   c.state_dir = state_dir;
-  auto launch = [&](const std::string& name, const std::string& binary_name,
-                    std::vector<std::string> args) -> Status {
+  std::map<std::string, bool> serves_metrics;  // by process name
+  auto launch = [&](const std::string& name, const std::string& binary_name, std::vector<std::string> args,
+                    const std::string& metrics_listen) -> Status {
+    serves_metrics[name] = !metrics_listen.empty();
     LaunchedProcess p;
     p.name = name;
     p.binary = bin + "/" + binary_name;
@@ -135,12 +138,14 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
   const std::string runs_root = fs::current_path().string();
   Status s = launch("reorderer", "braid-reorderer",
                     {"--listen", pools.reorderer.listen, "--metrics-listen", pools.reorderer.metrics_listen,
-                     "--threads", std::to_string(pools.reorderer.threads)});
+                     "--threads", std::to_string(pools.reorderer.threads)},
+                    pools.reorderer.metrics_listen);
   if (s.ok())
     s = launch("orchestrator", "braid-orchestrator",
                {"--listen", pools.orchestrator.listen, "--metrics-listen", pools.orchestrator.metrics_listen,
                 "--state-dir", sd + "/orchestrator", "--reorderer-address-file", sd + "/addr/reorderer",
-                "--runs-root", runs_root});
+                "--runs-root", runs_root},
+               pools.orchestrator.metrics_listen);
   if (!s.ok()) return fail(s);
   for (size_t i = 0; i < c.processes.size(); ++i) {
     auto addr = rpc::ReadAddressFile(sd + "/addr/" + c.processes[i].name, 30);
@@ -159,12 +164,13 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
       const std::string name = std::string(pool.role) + "-" + std::to_string(r);
       std::vector<std::string> args = {"--orchestrator", c.orchestrator, "--threads",
                                        std::to_string(pool.spec.threads), "--name", name, "--metrics-listen",
-                                       "127.0.0.1:0", "--listen", "127.0.0.1:0"};
+                                       pool.spec.metrics_listen, "--listen", "127.0.0.1:0"};
       if (pool.spec.adaptive_threads) args.push_back("--adaptive-threads");
-      s = launch(name, std::string("braid-") + pool.role + "-worker", args);
+      s = launch(name, std::string("braid-") + pool.role + "-worker", args, pool.spec.metrics_listen);
       if (!s.ok()) return fail(s);
     }
   for (LaunchedProcess& p : c.processes) {
+    if (!serves_metrics[p.name]) continue;
     auto addr = rpc::ReadAddressFile(sd + "/addr/" + p.name + ".metrics", 30);
     if (!addr.ok())
       return fail(Status::Unavailable(p.name + " serves no metrics (see " + p.log + "): " + addr.status().message()));

@@ -28,6 +28,7 @@ Status ReadPool(YamlFields& pools, const std::string& name, PoolSpec* p) {
   RETURN_IF_ERROR(ReadCount(f, "workers", &p->workers));
   RETURN_IF_ERROR(ReadCount(f, "threads", &p->threads));
   RETURN_IF_ERROR(f.Bool("adaptive_threads", &p->adaptive_threads));
+  RETURN_IF_ERROR(f.String("metrics_listen", &p->metrics_listen));
   return f.Finish();
 }
 

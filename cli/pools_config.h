@@ -18,6 +18,7 @@ struct PoolSpec {
   int workers = 1;
   int threads = 1;
   bool adaptive_threads = false;  // up to `threads`, fewer while other processes compute
+  std::string metrics_listen = "127.0.0.1:0";  // each worker's; "" = no metrics served
 };
 struct PoolsConfig {
   ServiceSpec orchestrator, reorderer;

@@ -41,6 +41,18 @@ TEST(PoolsConfig, BadFieldsAreNamedByTheirPath) {
   s = load("pools: [\n");
   EXPECT_NE(s.message().find(path + ":"), std::string::npos) << s.ToString();
   EXPECT_TRUE(load("pools:\n  llm: {workers: 3, threads: 1, adaptive_threads: false}\n").ok());
+  s = load("pools:\n  llm: {workers: 1, metrics_listen: [1]}\n");
+  EXPECT_NE(s.message().find("pools.llm.metrics_listen"), std::string::npos) << s.ToString();
+}
+
+TEST(PoolsConfig, WorkerMetricsCanBeTurnedOff) {
+  testing_util::ScopedTempDir dir("braid_pools_");
+  const std::string path = dir.path() + "/pools.yaml";
+  std::ofstream(path) << "pools:\n  llm: {workers: 2, metrics_listen: \"\"}\n";
+  StatusOr<PoolsConfig> c = LoadPoolsConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->llm.metrics_listen, "");
+  EXPECT_EQ(c->encoder.metrics_listen, "127.0.0.1:0");  // the default: any free loopback port
 }
 
 TEST(PoolsConfig, PoolsForAJobFollowItsLayout) {
