@@ -7,7 +7,8 @@
 # fetches every target's /metrics with curl; SCRAPER=prometheus runs a real
 # Prometheus on the same two cores (its own TSDB work then counts too).
 # Usage: [SCRAPER=curl|prometheus] bench/metrics_overhead.sh [STEPS [PAIRS]]   (default 200 steps, 2 pairs)
-# Prints the median step time of each run and of each side, and off/on.
+# Prints the median step time of each run and of each side, on/off per pair
+# (the drift-robust number: each pair ran back to back) and of the medians.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_init
@@ -83,5 +84,7 @@ off = [float(x) for x in sys.argv[2].split()]
 mon, moff = statistics.median(on), statistics.median(off)
 print(f"metrics on (scraped every 1 s): runs {', '.join(f'{x:.4f}' for x in on)}; median {mon:.4f} s")
 print(f"metrics off:                    runs {', '.join(f'{x:.4f}' for x in off)}; median {moff:.4f} s")
-print(f"on / off = {mon / moff:.3f}")
+pairs = [a / b for a, b in zip(on, off)]
+print(f"on / off per pair: {', '.join(f'{x:.3f}' for x in pairs)}; median {statistics.median(pairs):.3f}")
+print(f"on / off (medians) = {mon / moff:.3f}")
 PY
