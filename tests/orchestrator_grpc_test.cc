@@ -5,7 +5,11 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -294,6 +298,70 @@ TEST(OrchestratorBinaryTest, ServesWritesItsAddressAndExitsZeroOnSigterm) {
   EXPECT_TRUE(stub->ListJobs(rpc::MakeContext().get(), pb::ListJobsRequest(), &list).ok());
   ASSERT_TRUE(orch.Signal(SIGTERM));
   EXPECT_EQ(orch.Wait(5.0), 0) << "-1: still running 5 s after SIGTERM";
+}
+
+// Everything a plain HTTP/1.0 GET of http://ADDR/metrics returns, or "".
+std::string HttpGetMetrics(const std::string& addr) {
+  std::string host;
+  int port = 0;
+  if (!rpc::SplitHostPort(addr, &host, &port).ok()) return "";
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(uint16_t(port));
+  inet_pton(AF_INET, host.c_str(), &sa.sin_addr);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+    const std::string req = "GET /metrics HTTP/1.0\r\nHost: " + addr + "\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == ssize_t(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
+// Polls the orchestrator's metrics until one idle encoder worker shows.
+bool WaitForIdleEncoder(const std::string& metrics_addr, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (HttpGetMetrics(metrics_addr).find(R"(braid_workers{role="encoder",state="idle"} 1)") != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+TEST(OrchestratorBinaryTest, WorkersRegisterAgainWithARestartedOrchestrator) {
+  testing_util::ScopedTempDir dir("braid_orch_restart_");
+  auto start = [&](const std::string& listen, const std::string& tag) {
+    return ChildProcess::Exec({BRAID_ORCHESTRATOR_BIN, "--listen", listen, "--address-file",
+                               dir.path() + "/" + tag + ".addr", "--state-dir", dir.path() + "/state", "--runs-root",
+                               dir.path(), "--metrics-listen", "127.0.0.1:0", "--metrics-address-file",
+                               dir.path() + "/" + tag + ".metrics", "--reorderer", "127.0.0.1:1", "--log-level",
+                               "warn"});
+  };
+  ChildProcess first = start("127.0.0.1:0", "first");
+  ASSERT_TRUE(first.started());
+  StatusOr<std::string> addr = rpc::ReadAddressFile(dir.path() + "/first.addr", 15);
+  StatusOr<std::string> metrics = rpc::ReadAddressFile(dir.path() + "/first.metrics", 15);
+  ASSERT_TRUE(addr.ok() && metrics.ok());
+  ChildProcess worker = ChildProcess::Exec({BRAID_ENCODER_WORKER_BIN, "--orchestrator", *addr, "--listen",
+                                            "127.0.0.1:0", "--metrics-listen", "", "--log-level", "error"});
+  ASSERT_TRUE(worker.started());
+  ASSERT_TRUE(WaitForIdleEncoder(*metrics, 20)) << "the worker never registered with the first orchestrator";
+  ASSERT_TRUE(first.Signal(SIGTERM));
+  ASSERT_EQ(first.Wait(5.0), 0);
+  ChildProcess second = start(*addr, "second");  // the same port: the worker's --orchestrator
+  ASSERT_TRUE(second.started());
+  StatusOr<std::string> metrics2 = rpc::ReadAddressFile(dir.path() + "/second.metrics", 15);
+  ASSERT_TRUE(metrics2.ok());
+  EXPECT_TRUE(WaitForIdleEncoder(*metrics2, 20)) << "the worker did not register with the restarted orchestrator";
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(10.0), 0);
+  second.Signal(SIGTERM);
+  EXPECT_EQ(second.Wait(5.0), 0);
 }
 
 TEST(OrchestratorBinaryTest, HelpExitsZero) {

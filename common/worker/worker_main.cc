@@ -157,6 +157,18 @@ class Worker {
       v1::GetAssignmentReply reply;
       auto ctx = rpc::MakeContext(2 + rpc::kLongPollSlackSeconds);
       grpc::Status s = registry_->GetAssignment(ctx.get(), req, &reply);
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+        // The orchestrator does not know this worker (it restarted, or it
+        // declared this worker dead): register again (docs/RELIABILITY.md).
+        LOG_WARN("the orchestrator no longer knows worker %s (%s): registering again", worker_id_.c_str(),
+                 s.error_message().c_str());
+        if (int rc = Register(); rc != 0) {
+          stop_ = true;
+          heartbeat.join();
+          return rc;
+        }
+        continue;
+      }
       if (!s.ok()) {
         LOG_WARN("GetAssignment: %s", s.error_message().c_str());
         shutdown_->WaitFor(1.0);
@@ -188,7 +200,10 @@ class Worker {
       auto ctx = rpc::MakeContext();
       grpc::Status s = registry_->RegisterWorker(ctx.get(), req, &reply);
       if (s.ok()) {
-        worker_id_ = reply.worker_id();
+        {
+          std::lock_guard<std::mutex> lock(mu_);  // the heartbeat thread reads it
+          worker_id_ = reply.worker_id();
+        }
         {
           std::lock_guard<std::mutex> lock(state_->mu);
           state_->worker_id = worker_id_;
@@ -213,15 +228,18 @@ class Worker {
   void HeartbeatLoop() {
     while (!stop_ && !shutdown_->requested()) {
       v1::HeartbeatRequest req;
-      req.set_worker_id(worker_id_);
       {
         std::lock_guard<std::mutex> lock(mu_);
+        req.set_worker_id(worker_id_);
         req.set_job_id(job_id_);
       }
       req.set_step(step_);
       v1::HeartbeatReply reply;
       auto ctx = rpc::MakeContext(heartbeat_interval_ * 2 + 1);
       grpc::Status s = registry_->Heartbeat(ctx.get(), req, &reply);
+      // Unknown to the orchestrator: whatever job this worker runs is over
+      // there; the main loop registers again.
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) CancelJob("the orchestrator no longer knows this worker");
       if (s.ok()) {
         if (reply.command() == v1::COMMAND_CANCEL_JOB) CancelJob(reply.reason());
         if (reply.command() == v1::COMMAND_SHUTDOWN) {
