@@ -25,3 +25,14 @@ demo_job() {
   [ -n "$reorder" ] && args+=(-e "s/^  reorder: .*/  reorder: $reorder/")
   sed "${args[@]}" examples/fashion-mllm.yaml > "$out"
 }
+
+# step_seconds RUN_DIR [SKIP]: the run's step_seconds (metrics.jsonl), one
+# per line, after the first SKIP steps (default 5: the warm-up).
+step_seconds() {
+  /usr/bin/python3 -c 'import json, sys
+for l in list(open(sys.argv[1] + "/metrics.jsonl"))[int(sys.argv[2]):]: print(json.loads(l)["step_seconds"])' \
+    "$1" "${2:-5}"
+}
+
+# median: the median of the numbers on stdin, one per line.
+median() { /usr/bin/python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.stdin))'; }

@@ -59,9 +59,7 @@ YAML
   fi
   "$BIN/braid" run "$tmp/job.yaml" -q --pools "$tmp/$side.yaml" --state-dir "$state" > "$tmp/run.out"
   [ -n "$prom" ] && { kill "$prom"; wait "$prom" 2>/dev/null || true; }
-  /usr/bin/python3 -c 'import json, statistics, sys
-print(statistics.median([json.loads(l)["step_seconds"] for l in open(sys.argv[1] + "/metrics.jsonl")][int(sys.argv[2]):]))' \
-    "$(sed -n 's/^RUN_DIR //p' "$tmp/run.out")" "$SKIP"
+  step_seconds "$(sed -n 's/^RUN_DIR //p' "$tmp/run.out")" "$SKIP" | median
 }
 
 echo "warm-up run (metrics off, not counted)..." >&2

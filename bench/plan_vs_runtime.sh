@@ -70,13 +70,8 @@ print(sum(v) / len(v))'
 # measured LAYOUT: every round's step_seconds after the warm-up, one per line.
 measured() {
   local r
-  for ((r = 1; r <= ROUNDS; r++)); do
-    /usr/bin/python3 -c 'import json, sys
-for l in list(open(sys.argv[1] + "/metrics.jsonl"))[int(sys.argv[2]):]: print(json.loads(l)["step_seconds"])' \
-      "$(cat "$tmp/r$r-${1//\//-}/run.dir")" "$SKIP"
-  done
+  for ((r = 1; r <= ROUNDS; r++)); do step_seconds "$(cat "$tmp/r$r-${1//\//-}/run.dir")" "$SKIP"; done
 }
-median() { /usr/bin/python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.stdin))'; }
 
 # Phase 2: with CALIBRATE=1, the reference calibrates runtime_overhead;
 # phase 3: the predictions.

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/job_client.h"
 #include "cli/trace_export.h"
+#include "common/checkpoint/durable_file.h"
 #include "common/rpc/client_context.h"
 #include "common/rpc/status_convert.h"
 
@@ -39,8 +40,9 @@ int Fail(const std::string& what, const Status& s) {
 int Trace(const ClientArgs& a) {
   int64_t first = 0, last = 0;
   if (Status s = ParseStepRange(a.steps, &first, &last); !s.ok()) return Fail("trace", s);
-  std::string run_dir = a.job_id;
-  if (!std::ifstream(run_dir + "/timeline.jsonl")) {
+  std::string path = a.job_id + "/timeline.jsonl";
+  StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) {  // not a run directory: a job id
     auto addr = ResolveOrchestrator(a.orchestrator, a.state_dir);
     if (!addr.ok()) return Fail("trace", addr.status());
     auto stub = MakeJobStub(*addr);
@@ -50,16 +52,13 @@ int Trace(const ClientArgs& a) {
     v1::GetJobReply reply;
     grpc::Status s = stub->GetJob(ctx.get(), req, &reply);
     if (!s.ok()) return Fail("trace", rpc::FromGrpcStatus(s));
-    run_dir = reply.job().run_dir();
+    path = reply.job().run_dir() + "/timeline.jsonl";
+    text = ReadWholeFile(path);
+    if (!text.ok())
+      return Fail("trace", Status(text.status().code(), text.status().message() +
+                                                            " (the run directory must be visible from this machine)"));
   }
-  const std::string path = run_dir + "/timeline.jsonl";
-  std::ifstream in(path);
-  if (!in)
-    return Fail("trace", Status::NotFound("cannot read " + path +
-                                          " (the run directory must be visible from this machine)"));
-  std::stringstream text;
-  text << in.rdbuf();
-  StatusOr<std::string> trace = TimelineToChromeTrace(text.str(), first, last);
+  StatusOr<std::string> trace = TimelineToChromeTrace(*text, first, last);
   if (!trace.ok()) return Fail("trace", Status(trace.status().code(), path + ": " + trace.status().message()));
   std::ofstream out(a.out, std::ios::trunc);
   out << *trace << "\n";

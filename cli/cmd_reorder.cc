@@ -4,11 +4,10 @@
 // time (docs/REORDER.md).
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/commands.h"
+#include "common/checkpoint/durable_file.h"
 #include "common/reorder/cost_profile.h"
 #include "common/reorder/policies.h"
 
@@ -107,11 +106,9 @@ int RunReorder(const ReorderArgs& a) {
 }  // namespace
 
 StatusOr<std::vector<reorder::WorkSample>> ReadSamplesFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::InvalidArgument(path + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  return reorder::ParseSamplesJsonl(text.str(), path);
+  StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) return Status::InvalidArgument(text.status().message());  // bad input: exit 2
+  return reorder::ParseSamplesJsonl(*text, path);
 }
 
 void RegisterReorder(CLI::App& app, std::function<int()>* run) {

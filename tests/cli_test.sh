@@ -11,19 +11,8 @@ FM=/usr/share/datasets/fashion-mnist
 [[ -x $BRAID ]] || { echo "FAIL: $BRAID is not executable"; exit 1; }
 [[ -f $JOB ]] || { echo "FAIL: run from the repository root ($JOB not found)"; exit 1; }
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/braid-cli-test.XXXXXX")
-cleanup() { rm -rf "$T"; }
-trap cleanup EXIT
-
-CHECKS=0
-fail() {
-  echo "FAIL: $*"
-  for f in "$T/stdout" "$T/stderr"; do
-    [[ -f $f ]] && { echo "--- ${f##*/}:"; head -c 2000 "$f"; echo; }
-  done
-  exit 1
-}
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
+source "$(dirname "${BASH_SOURCE[0]}")/shell_lib.sh"
+test_begin braid-cli-test
 
 # run ARGS...: runs the binary, sets RC, output in $T/stdout and $T/stderr.
 run() {

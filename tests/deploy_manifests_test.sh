@@ -21,19 +21,9 @@ K8S=deploy/k8s
 SBATCH=deploy/slurm/braid.sbatch
 SELF=tests/deploy_manifests_test.sh
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/braid-deploy-test.XXXXXX")
-cleanup() { rm -rf "$T"; }
-trap cleanup EXIT
-
-CHECKS=0
-fail() {
-  echo "FAIL: $*"
-  for f in "$T/stdout" "$T/stderr"; do
-    [[ -s $f ]] && { echo "--- ${f##*/}:"; head -c 4000 "$f"; echo; }
-  done
-  exit 1
-}
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; : >"$T/stdout"; : >"$T/stderr"; }
+# shellcheck source=tests/shell_lib.sh
+source tests/shell_lib.sh
+test_begin braid-deploy-test
 SETUP_HINT="run scripts/setup.sh (or scripts/setup_tools.sh)"
 
 # ---- tools ------------------------------------------------------------------

@@ -24,6 +24,10 @@ if(TARGET braid-orchestrator AND TARGET braid-encoder-worker)
     BRAID_ORCHESTRATOR_BIN="$<TARGET_FILE:braid-orchestrator>"
     BRAID_ENCODER_WORKER_BIN="$<TARGET_FILE:braid-encoder-worker>")
   add_dependencies(orchestrator_grpc_test braid-orchestrator braid-encoder-worker)
+  braid_test(orchestrator_metrics_test
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_metrics_test.cc
+    LIBS braid_orchestrator_metrics
+    LABELS orchestrator observability)
   braid_test(rpc_observability_test
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/rpc_observability_test.cc
     LIBS braid_orchestrator_grpc braid_metrics

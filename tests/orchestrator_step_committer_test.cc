@@ -40,7 +40,9 @@ StepReport Report(Role role, int rank, int64_t step) {
 //         4 messages in transit .3 s (lower bound); grad_norm .5
 //   llm1: text_sum 4, tokens 80, 1.5 s, spans COMPUTE .8, ALLREDUCE .2
 //   gen0: gen_sum 2, 1.2 s, spans COMPUTE .5, OPTIMIZER .1; grad_norm .25
-//   enc0: 0.9 s, spans COMPUTE .4; grad_norm .75
+//   enc0: 0.9 s, spans COMPUTE .4; grad_norm .75; 3 images
+// For the metrics: images 3, gen_targets 4, bubble ratio = RECV_WAIT over
+// every rank's step time = .2 / (1.0 + 1.5 + 1.2 + .9).
 // text_loss = 10/40 = .25, gen_loss = 2/4 = .5, loss = .75, tokens 180,
 // samples 4, step_seconds 1.5; llm timeline: compute (.6+.8)/2 = .7,
 // communication (transit .3 + send .1 + all-reduce .2)/2 = .3, exposed
@@ -74,6 +76,7 @@ std::vector<StepReport> StepZero() {
   e0.step_seconds = 0.9;
   e0.spans = {{SpanKind::kCompute, 0, 0, 0.4}};
   e0.grad_norm = 0.75;
+  e0.images = 3;
   return {l0, l1, g0, e0};
 }
 
@@ -112,6 +115,9 @@ TEST_F(StepCommitterTest, CommitsTheHandComputedStepInTheTrainersFormat) {
   EXPECT_DOUBLE_EQ(commit.metrics.loss, 0.75);
   EXPECT_DOUBLE_EQ(commit.metrics.tokens_per_second, 120.0);
   EXPECT_TRUE(commit.checkpoint_dir.empty());
+  EXPECT_EQ(commit.metrics.images, 3);
+  EXPECT_EQ(commit.metrics.gen_targets, 4);
+  EXPECT_NEAR(commit.metrics.bubble_ratio, 0.2 / 4.6, 1e-12);
 
   EXPECT_EQ(Lines(run_.path() + "/metrics.jsonl"),
             std::vector<std::string>{

@@ -19,17 +19,8 @@ PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
 PYTHON=${PYTHON:-/usr/bin/python3}
 PROM=deploy/prometheus
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/braid-prom-test.XXXXXX")
-cleanup() { rm -rf "$T"; }
-trap cleanup EXIT
-
-CHECKS=0
-fail() {
-  echo "FAIL: $*"
-  [[ -f $T/out ]] && { echo "--- output:"; head -c 4000 "$T/out"; echo; }
-  exit 1
-}
-ok() { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
+source tests/shell_lib.sh
+test_begin braid-prom-test
 
 # check DESCRIPTION CMD...: runs CMD, output in $T/out; fails on non-zero exit.
 check() {

@@ -118,11 +118,11 @@ TEST(ProcessMetricsTest, ReadsThisProcess) {
   }
 }
 
-TEST(StatusCodeNameTest, NamesEveryCode) {
-  EXPECT_EQ(StatusCodeName(0), "OK");
-  EXPECT_EQ(StatusCodeName(3), "INVALID_ARGUMENT");
-  EXPECT_EQ(StatusCodeName(16), "UNAUTHENTICATED");
-  EXPECT_EQ(StatusCodeName(42), "CODE_42");
+TEST(GrpcCodeNameTest, NamesEveryCode) {
+  EXPECT_EQ(GrpcCodeName(0), "OK");
+  EXPECT_EQ(GrpcCodeName(3), "INVALID_ARGUMENT");
+  EXPECT_EQ(GrpcCodeName(16), "UNAUTHENTICATED");
+  EXPECT_EQ(GrpcCodeName(42), "CODE_42");
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 
 namespace braid {
 
-std::string StatusCodeName(int code) {
+std::string GrpcCodeName(int code) {
   static const char* const kNames[] = {"OK",
                                        "CANCELLED",
                                        "UNKNOWN",
@@ -39,7 +39,7 @@ class CountingInterceptor final : public grpc::experimental::Interceptor {
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS))
-      family_->Add({{"method", method_}, {"code", StatusCodeName(int(methods->GetSendStatus().error_code()))}})
+      family_->Add({{"method", method_}, {"code", GrpcCodeName(int(methods->GetSendStatus().error_code()))}})
           .Increment();
     methods->Proceed();
   }

@@ -11,8 +11,9 @@
 
 namespace braid {
 
-// "OK", "INVALID_ARGUMENT", ... (grpc::StatusCode names).
-std::string StatusCodeName(int code);
+// The name of a grpc::StatusCode ("OK", "INVALID_ARGUMENT", ...; braid::StatusCodeName
+// names braid's own, smaller enum).
+std::string GrpcCodeName(int code);
 
 // The interceptor factory; `registry` must outlive the server.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeRpcMetrics(prometheus::Registry& registry);

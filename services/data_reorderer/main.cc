@@ -1,6 +1,9 @@
 // braid-reorderer: the data service. Loads each job's dataset index,
 // preprocesses on CPU and streams every worker its share of each microbatch,
 // ahead of compute (docs/PROTOCOL.md, DataService).
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -9,8 +12,6 @@
 #include "common/base/threads.h"
 #include "common/metrics/metrics_server.h"
 #include "common/metrics/rpc_metrics.h"
-#include <prometheus/counter.h>
-#include <prometheus/histogram.h>
 #include "common/rpc/address_file.h"
 #include "common/rpc/server.h"
 #include "common/rpc/shutdown_signal.h"
@@ -51,11 +52,11 @@ int main(int argc, char** argv) {
                         .Name("braid_reorder_plan_seconds")
                         .Help("Seconds to prepare and plan one global batch")
                         .Register((*metrics)->registry());
-    core.SetPlanObserver([&batches, &seconds](const std::string& job_id, double s) {
+    const prometheus::Histogram::BucketBoundaries buckets = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                                              0.1,   0.2,   0.5,   1,    2,    5};
+    core.SetPlanObserver([&batches, &seconds, buckets](const std::string& job_id, double s) {
       batches.Add({{"job", job_id}}).Increment();
-      seconds.Add({{"job", job_id}}, prometheus::Histogram::BucketBoundaries{0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
-                                                                             0.1, 0.2, 0.5, 1, 2, 5})
-          .Observe(s);
+      seconds.Add({{"job", job_id}}, buckets).Observe(s);  // the buckets count only on the first Add
     });
   }
   braid::reorderer::DataServiceImpl service(&core, prefetch);

@@ -121,12 +121,10 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
   double text_sum = 0, gen_sum = 0, longest_rank = 0, end_unix = 0;
   bool timed = true;  // every rank sent its wall-clock start
   int64_t text_total = 0, gen_total = 0, tokens = 0, images = 0;
-  double rank_seconds = 0, recv_wait = 0;
+  double rank_seconds = 0;
   for (const auto& [key, r] : reports) {
     if (r.role == Role::kEncoder) images += r.images;
     rank_seconds += r.step_seconds;
-    for (const Span& s : r.spans)
-      if (s.kind == SpanKind::kRecvWait) recv_wait += s.seconds;
     if (r.role == Role::kLlm) {
       text_sum += r.text_loss_sum;
       tokens += r.tokens;
@@ -161,7 +159,6 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
   m.tokens_per_second = step_seconds > 0 ? double(tokens) / step_seconds : 0.0;
   m.images = images;
   m.gen_targets = gen_total;
-  m.bubble_ratio = rank_seconds > 0 ? recv_wait / rank_seconds : 0.0;
   if (llm0.plan_imbalance.size() == 3) m.imbalance = llm0.plan_imbalance;
 
   json norms;
@@ -182,6 +179,7 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
 
   RETURN_IF_ERROR(AppendLine(run / "timeline.jsonl", TimelineLine(step, reports).dump()));
 
+  double recv_wait = 0;  // every rank's RECV_WAIT seconds
   for (Role role : kRoles) {
     ModuleTimeline t;
     t.module = role;
@@ -215,9 +213,11 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
     t.compute_seconds /= dp;
     t.communication_seconds /= dp;
     t.exposed_communication_seconds /= dp;
+    recv_wait += t.bubble_seconds;  // before the mean over ranks: the sum over every rank
     t.bubble_seconds /= dp;
     c.timeline.push_back(t);
   }
+  m.bubble_ratio = rank_seconds > 0 ? recv_wait / rank_seconds : 0.0;
 
   int wrote = 0;
   std::string missing;
