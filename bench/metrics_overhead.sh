@@ -57,7 +57,7 @@ YAML
       --web.listen-address=127.0.0.1:0 > "$tmp/prom-$n.log" 2>&1 &
     prom=$!
   fi
-  "$BIN/braid" run "$tmp/job.yaml" -q --pools "$tmp/$side.yaml" --state-dir "$state" > "$tmp/run.out"
+  "$BIN/braid" run "$tmp/job.yaml" -q --runs-root "$tmp" --pools "$tmp/$side.yaml" --state-dir "$state" > "$tmp/run.out"
   [ -n "$prom" ] && { kill "$prom"; wait "$prom" 2>/dev/null || true; }
   step_seconds "$(sed -n 's/^RUN_DIR //p' "$tmp/run.out")" "$SKIP" | median
 }

@@ -40,7 +40,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     echo "round $r/$ROUNDS, layout $layout: profile, braid run ($STEPS steps), profile..." >&2
     profile "$d/before.yaml"
     demo_job "$d/job.yaml" "$STEPS" "$layout"
-    "$BIN/braid" run "$d/job.yaml" -q --state-dir "$d/state" > "$d/run.out"
+    "$BIN/braid" run "$d/job.yaml" -q --runs-root "$tmp" --state-dir "$d/state" > "$d/run.out"
     sed -n 's/^RUN_DIR //p' "$d/run.out" > "$d/run.dir"
     profile "$d/after.yaml"
   done

@@ -55,7 +55,7 @@ for i in "${!order[@]}"; do
   policy=${order[$i]}
   demo_job "$tmp/job-$i.yaml" "$STEPS" "$LAYOUT" "$policy" "$tmp/runs-$i"
   echo "runtime run $((i + 1))/${#order[@]}: $policy" >&2
-  "$BIN/braid" run "$tmp/job-$i.yaml" -q --state-dir "$tmp/state-$i" > "$tmp/run-$i.out"
+  "$BIN/braid" run "$tmp/job-$i.yaml" -q --runs-root "$tmp" --state-dir "$tmp/state-$i" > "$tmp/run-$i.out"
   dirs+=("$policy=$(sed -n 's/^RUN_DIR //p' "$tmp/run-$i.out")")
 done
 /usr/bin/python3 - "$LAYOUT" "${dirs[@]}" <<'PY'

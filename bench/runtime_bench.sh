@@ -19,7 +19,7 @@ echo "== single-process ($STEPS steps)"
 echo "== braid run, layout $LAYOUT ($STEPS steps)"
 pools_args=()
 [ -n "$POOLS" ] && pools_args=(--pools "$POOLS")
-"$BIN/braid" run "$tmp/job.yaml" -q --keep-up --state-dir "$tmp/state" "${pools_args[@]}" > "$tmp/run.out"
+"$BIN/braid" run "$tmp/job.yaml" -q --runs-root "$tmp" --keep-up --state-dir "$tmp/state" "${pools_args[@]}" > "$tmp/run.out"
 job_id="$(sed -n 's/^RUN_ID //p' "$tmp/run.out")"
 run_dir="$(sed -n 's/^RUN_DIR //p' "$tmp/run.out")"
 "$BIN/braid" status "$job_id" --json --state-dir "$tmp/state" > "$tmp/status.json"

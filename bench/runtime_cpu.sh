@@ -17,7 +17,7 @@ LONG="${3:-70}"
 for n in "$SHORT" "$LONG"; do
   demo_job "$tmp/job$n.yaml" "$n" "$LAYOUT"
   echo "layout $LAYOUT: braid run, $n steps..." >&2
-  /usr/bin/time -f "%U %S" -o "$tmp/cpu$n" "$BIN/braid" run "$tmp/job$n.yaml" -q --state-dir "$tmp/s$n" > "$tmp/run$n.out"
+  /usr/bin/time -f "%U %S" -o "$tmp/cpu$n" "$BIN/braid" run "$tmp/job$n.yaml" -q --runs-root "$tmp" --state-dir "$tmp/s$n" > "$tmp/run$n.out"
   sed -n 's/^RUN_DIR //p' "$tmp/run$n.out" > "$tmp/dir$n"
 done
 /usr/bin/python3 - "$LAYOUT" "$tmp" "$SHORT" "$LONG" <<'PY'

@@ -2,6 +2,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -154,6 +155,15 @@ void RegisterJobCommands(CLI::App& app, std::function<int()>* run) {
           const v1::Job& j = reply.job();
           std::printf("%s\n", JobLine(j).c_str());
           std::printf("  run directory %s\n", j.run_dir().c_str());
+          if (j.restarts() > 0 || j.history_size() > 0)
+            std::printf("  attempt %d, restarts %d of %d (reliability.max_restarts)\n", j.attempt(), j.restarts(),
+                        j.max_restarts());
+          for (const v1::JobHistoryEvent& e : j.history()) {
+            const std::time_t t = std::time_t(e.unix());
+            char when[32];
+            std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+            std::printf("  %s  %s\n", when, e.text().c_str());
+          }
           for (const auto& t : j.timeline())
             std::printf("  %-9s compute %.3f s  communication %.3f s  exposed %.3f s  bubble %.3f s (last step)\n",
                         v1::Module_Name(t.module()).c_str() + 7, t.compute_seconds(), t.communication_seconds(),

@@ -26,6 +26,7 @@ struct PoolArgs {
   std::string pools;
   std::string state_dir = kDefaultStateDir;
   std::string job_file;
+  std::string runs_root;
   bool keep_up = false;
   bool quiet = false;
 };
@@ -43,9 +44,13 @@ void PrintCluster(const LocalCluster& c) {
 void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
   {
     auto a = std::make_shared<PoolArgs>();
-    CLI::App* cmd = app.add_subcommand("up", "Start local pools (orchestrator, reorderer, workers) in the background");
+    CLI::App* cmd = app.add_subcommand(
+        "up", "Start local pools (orchestrator, reorderer, workers) in the background, under a supervisor that "
+              "restarts any process that dies");
     cmd->add_option("--pools", a->pools, "pools file")->default_str("deploy/local/pools.yaml");
     cmd->add_option("--state-dir", a->state_dir, "where PIDs, addresses and logs go")->capture_default_str();
+    cmd->add_option("--runs-root", a->runs_root,
+                    "jobs' run dirs must be under this directory (default: the working directory)");
     cmd->callback([run, a] {
       *run = [a] {
         const std::string path = a->pools.empty() ? "deploy/local/pools.yaml" : a->pools;
@@ -54,12 +59,14 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
           std::fprintf(stderr, "%s\n", pools.status().message().c_str());
           return kExitBadInput;
         }
-        auto c = StartLocalPools(*pools, a->state_dir);
+        auto c = StartLocalPools(*pools, a->state_dir, {/*supervise=*/true, a->runs_root});
         if (!c.ok()) {
           std::fprintf(stderr, "braid up: %s\n", c.status().message().c_str());
           return kExitRuntime;
         }
         PrintCluster(*c);
+        std::fprintf(stderr, "  %-13s pid %-7d restarts any process that dies; log %s/logs/supervisor.log\n",
+                     "supervisor", c->supervisor_pid, a->state_dir.c_str());
         std::printf("%s\n", c->orchestrator.c_str());
         std::fprintf(stderr, "state file %s/state.json; stop with `braid down`\n", a->state_dir.c_str());
         std::fprintf(stderr, "Prometheus file_sd targets: %s\n", std::filesystem::absolute(TargetsPath(a->state_dir)).c_str());
@@ -90,6 +97,8 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
     cmd->add_option("job", a->job_file, "job spec (YAML)")->required();
     cmd->add_option("--pools", a->pools, "pools file (default: pools sized to the job's layout)");
     cmd->add_option("--state-dir", a->state_dir, "state directory (default: .braid/run-<pid>)");
+    cmd->add_option("--runs-root", a->runs_root,
+                    "the job's run dir must be under this directory (default: the working directory)");
     cmd->add_flag("--keep-up", a->keep_up, "leave the pools running afterwards");
     cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
     cmd->callback([run, a] {
@@ -110,7 +119,7 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
         }
         std::string state_dir = a->state_dir;
         if (state_dir == kDefaultStateDir) state_dir = std::string(kDefaultStateDir) + "/run-" + std::to_string(getpid());
-        auto c = StartLocalPools(pools, state_dir);
+        auto c = StartLocalPools(pools, state_dir, {/*supervise=*/false, a->runs_root});
         if (!c.ok()) {
           std::fprintf(stderr, "braid run: %s\n", c.status().message().c_str());
           return kExitRuntime;

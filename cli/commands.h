@@ -29,5 +29,21 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run);  // up down
 void RegisterReorder(CLI::App& app, std::function<int()>* run);       // reorder (policies on one batch)
 void RegisterProfile(CLI::App& app, std::function<int()>* run);       // profile (cost coefficients)
 void RegisterPlan(CLI::App& app, std::function<int()>* run);          // plan (layouts from a cluster spec)
+void RegisterCerts(CLI::App& app, std::function<int()>* run);         // certs (dev CA + per-service certificates)
+
+// The client's security flags (docs/RELIABILITY.md, "Security"), on the
+// top-level app and accepted after any subcommand: --token-file FILE (env
+// BRAID_TOKEN_FILE; else the token is env BRAID_TOKEN), --tls-ca FILE (env
+// BRAID_TLS_CA: dial the orchestrator over TLS), --tls-cert/--tls-key (an
+// optional client certificate). Once parsed they are loaded into
+// rpc::ProcessSecurity(), which MakeJobStub uses; a problem (unreadable or
+// empty file) is a CLI::ValidationError (exit 2).
+struct SecurityFlags {
+  std::string token_file, tls_ca, tls_cert, tls_key;
+};
+void AddSecurityFlags(CLI::App& app);
+// The flags as given (paths), e.g. for `braid up` to pass on to the
+// processes it starts.
+const SecurityFlags& ClientSecurityFlags();
 
 }  // namespace braid::cli

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/commands.h"
 #include "cli/local_launcher.h"
 #include "common/base/clock.h"
+#include "common/rpc/security.h"
 #include "common/rpc/status_convert.h"
 
 namespace braid::cli {
@@ -23,7 +25,35 @@ StatusOr<std::string> ResolveOrchestrator(const std::string& flag, const std::st
 }
 
 std::unique_ptr<v1::JobService::Stub> MakeJobStub(const std::string& address) {
-  return v1::JobService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  return v1::JobService::NewStub(rpc::MakeChannel(address, rpc::ProcessSecurity()));
+}
+
+namespace {
+SecurityFlags& MutableSecurityFlags() {
+  static SecurityFlags f;
+  return f;
+}
+}  // namespace
+
+const SecurityFlags& ClientSecurityFlags() { return MutableSecurityFlags(); }
+
+void AddSecurityFlags(CLI::App& app) {
+  SecurityFlags* f = &MutableSecurityFlags();
+  app.add_option("--token-file", f->token_file, "file holding the bearer token sent on every call (else $BRAID_TOKEN)")
+      ->envname("BRAID_TOKEN_FILE");
+  app.add_option("--tls-ca", f->tls_ca, "PEM CA certificate: dial the orchestrator over TLS verified against it")
+      ->envname("BRAID_TLS_CA");
+  app.add_option("--tls-cert", f->tls_cert, "PEM client certificate (optional, with --tls-key)")
+      ->envname("BRAID_TLS_CERT");
+  app.add_option("--tls-key", f->tls_key, "PEM private key of --tls-cert")->envname("BRAID_TLS_KEY");
+  app.parse_complete_callback([f] {
+    rpc::RpcSecurity s;
+    s.tls_ca = f->tls_ca;
+    s.tls_cert = f->tls_cert;
+    s.tls_key = f->tls_key;
+    if (Status st = rpc::LoadSecurity(f->token_file, &s); !st.ok()) throw CLI::ValidationError(st.message());
+    rpc::SetProcessSecurity(s);
+  });
 }
 
 std::string StateName(v1::JobState s) {
@@ -73,8 +103,10 @@ StatusOr<v1::Job> WatchUntilDone(v1::JobService::Stub* stub, const std::string& 
     while (reader->Read(&ev)) {
       last = ev.job();
       if (quiet) continue;
-      if (last.state() == v1::JOB_STATE_PENDING && last.reason() != printed_reason) {
-        std::fprintf(stderr, "%s: PENDING (%s)\n", job_id.c_str(), last.reason().c_str());
+      if ((last.state() == v1::JOB_STATE_PENDING || last.state() == v1::JOB_STATE_RECOVERING) &&
+          last.reason() != printed_reason) {
+        std::fprintf(stderr, "%s%s: %s (%s)\n", tty && printed_step >= 0 ? "\n" : "", job_id.c_str(),
+                     StateName(last.state()).c_str(), last.reason().c_str());
         printed_reason = last.reason();
       }
       if (last.step() != printed_step && last.total_steps() > 0 && last.step() > 0) {

@@ -5,13 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/supervisor.h"
 #include "common/rpc/address_file.h"
 
 namespace braid::cli {
@@ -35,7 +38,9 @@ bool IsOurs(int pid, const std::string& binary) {
   return !ec && fs::equivalent(exe, binary, ec);
 }
 
-StatusOr<int> Spawn(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+}  // namespace
+
+StatusOr<int> SpawnProcess(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
   if (access(binary.c_str(), X_OK) != 0) return Status::NotFound(binary + ": not found or not executable");
   const pid_t pid = fork();
   if (pid < 0) return Status::Internal("fork failed");
@@ -59,6 +64,8 @@ StatusOr<int> Spawn(const std::string& binary, const std::vector<std::string>& a
   return int(pid);
 }
 
+namespace {
+
 // Writes `text` to `path` through a temporary file and a rename.
 Status WriteFileAtomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
@@ -76,10 +83,33 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
 Status WriteState(const LocalCluster& c) {
   json j;
   j["orchestrator"] = c.orchestrator;
+  if (c.supervisor_pid > 0) j["supervisor_pid"] = c.supervisor_pid;
   for (const auto& p : c.processes)
     j["processes"].push_back({{"name", p.name}, {"binary", p.binary}, {"pid", p.pid}, {"address", p.address},
-                              {"metrics", p.metrics}, {"log", p.log}});
+                              {"metrics", p.metrics}, {"log", p.log}, {"restarts", p.restarts}});
   return WriteFileAtomically((fs::path(c.state_dir) / "state.json").string(), j.dump(2) + "\n");
+}
+
+// SIGTERM to each live process of `procs` that is still its binary, last
+// first; SIGKILL after `grace_seconds`. Reaps the ones that are our children.
+void StopProcesses(const std::vector<LaunchedProcess>& procs, double grace_seconds) {
+  std::vector<LaunchedProcess> signalled;
+  for (auto it = procs.rbegin(); it != procs.rend(); ++it)
+    if (Alive(it->pid) && IsOurs(it->pid, it->binary)) {
+      kill(it->pid, SIGTERM);
+      signalled.push_back(*it);
+    }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
+  for (const auto& p : signalled) {
+    while (Alive(p.pid) && std::chrono::steady_clock::now() < deadline) {
+      waitpid(p.pid, nullptr, WNOHANG);  // reap when it is our child
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (Alive(p.pid) && IsOurs(p.pid, p.binary)) {
+      kill(p.pid, SIGKILL);
+      waitpid(p.pid, nullptr, 0);
+    }
+  }
 }
 
 }  // namespace
@@ -93,13 +123,25 @@ StatusOr<LocalCluster> ReadClusterState(const std::string& state_dir) {
   LocalCluster c;
   c.state_dir = state_dir;
   c.orchestrator = j.value("orchestrator", "");
-  for (const auto& p : j.value("processes", json::array()))
-    c.processes.push_back({p.value("name", ""), p.value("binary", ""), p.value("pid", 0), p.value("address", ""),
-                           p.value("metrics", ""), p.value("log", "")});
+  c.supervisor_pid = j.value("supervisor_pid", 0);
+  for (const auto& p : j.value("processes", json::array())) {
+    LaunchedProcess lp;
+    lp.name = p.value("name", "");
+    lp.binary = p.value("binary", "");
+    lp.pid = p.value("pid", 0);
+    lp.address = p.value("address", "");
+    lp.metrics = p.value("metrics", "");
+    lp.log = p.value("log", "");
+    lp.restarts = p.value("restarts", 0);
+    c.processes.push_back(std::move(lp));
+  }
   return c;
 }
 
-StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir) {
+namespace {
+
+StatusOr<LocalCluster> StartProcesses(const PoolsConfig& pools, const std::string& state_dir,
+                                      const std::string& runs_root_flag) {
   if (auto existing = ReadClusterState(state_dir); existing.ok()) {
     for (const auto& p : existing->processes)
       if (Alive(p.pid) && IsOurs(p.pid, p.binary))
@@ -127,7 +169,8 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
     args.push_back(sd + "/addr/" + name);
     args.push_back("--metrics-address-file");
     args.push_back(sd + "/addr/" + name + ".metrics");
-    ASSIGN_OR_RETURN(p.pid, Spawn(p.binary, args, p.log));
+    p.args = args;
+    ASSIGN_OR_RETURN(p.pid, SpawnProcess(p.binary, args, p.log));
     c.processes.push_back(p);
     return WriteState(c);
   };
@@ -135,7 +178,7 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
     (void)StopLocalPools(state_dir, 5);
     return s;
   };
-  const std::string runs_root = fs::current_path().string();
+  const std::string runs_root = fs::absolute(runs_root_flag.empty() ? "." : runs_root_flag).lexically_normal().string();
   Status s = launch("reorderer", "braid-reorderer",
                     {"--listen", pools.reorderer.listen, "--metrics-listen", pools.reorderer.metrics_listen,
                      "--threads", std::to_string(pools.reorderer.threads)},
@@ -181,6 +224,8 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
   return c;
 }
 
+}  // namespace
+
 std::string TargetsPath(const std::string& state_dir) { return (fs::path(state_dir) / "targets.json").string(); }
 
 std::string TargetsJson(const LocalCluster& c) {
@@ -195,29 +240,89 @@ std::string TargetsJson(const LocalCluster& c) {
 
 Status StopLocalPools(const std::string& state_dir, double grace_seconds) {
   ASSIGN_OR_RETURN(LocalCluster c, ReadClusterState(state_dir));
-  // Workers first, then the orchestrator and the reorderer.
-  std::vector<LaunchedProcess> order(c.processes.rbegin(), c.processes.rend());
-  std::vector<LaunchedProcess> signalled;
-  for (const auto& p : order)
-    if (Alive(p.pid) && IsOurs(p.pid, p.binary)) {
-      kill(p.pid, SIGTERM);
-      signalled.push_back(p);
-    }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
-  for (const auto& p : signalled) {
-    while (Alive(p.pid) && std::chrono::steady_clock::now() < deadline) {
-      waitpid(p.pid, nullptr, WNOHANG);  // reap when it is our child (braid run)
+  const std::string self = (fs::path(SelfBinDir()) / "braid").string();
+  if (c.supervisor_pid > 0 && Alive(c.supervisor_pid) && IsOurs(c.supervisor_pid, self)) {
+    // The supervisor stops its processes in order and removes the files.
+    kill(c.supervisor_pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds + 5);
+    while (Alive(c.supervisor_pid) && std::chrono::steady_clock::now() < deadline) {
+      waitpid(c.supervisor_pid, nullptr, WNOHANG);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (Alive(p.pid) && IsOurs(p.pid, p.binary)) {
-      kill(p.pid, SIGKILL);
-      waitpid(p.pid, nullptr, 0);
-    }
+    if (auto now = ReadClusterState(state_dir); now.ok()) c = *now;  // restarted PIDs
+    if (Alive(c.supervisor_pid) && IsOurs(c.supervisor_pid, self)) kill(c.supervisor_pid, SIGKILL);
   }
+  // Without a supervisor (`braid run`), or whatever it left behind.
+  StopProcesses(c.processes, grace_seconds);
   std::error_code ec;
   fs::remove(fs::path(state_dir) / "state.json", ec);
   fs::remove(TargetsPath(state_dir), ec);
   return Status::Ok();
+}
+
+Status WriteClusterFiles(const LocalCluster& c) {
+  RETURN_IF_ERROR(WriteState(c));
+  return WriteFileAtomically(TargetsPath(c.state_dir), TargetsJson(c));
+}
+
+void StopClusterProcesses(const LocalCluster& c, double grace_seconds) { StopProcesses(c.processes, grace_seconds); }
+
+StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir,
+                                       const LaunchOptions& options) {
+  if (!options.supervise) return StartProcesses(pools, state_dir, options.runs_root);
+  // The supervisor is a child in a session of its own; it starts the
+  // processes (so they are its children) and reports through a pipe.
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::Internal("pipe failed");
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return Status::Internal("fork failed");
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    std::error_code ec;
+    fs::create_directories(fs::path(state_dir) / "logs", ec);
+    const std::string log = (fs::path(state_dir) / "logs" / "supervisor.log").string();
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    StatusOr<LocalCluster> c = StartProcesses(pools, state_dir, options.runs_root);
+    std::string reply = "ok\n";
+    if (c.ok()) {
+      c->supervisor_pid = int(getpid());
+      Status w = WriteClusterFiles(*c);
+      if (!w.ok()) {
+        StopProcesses(c->processes, 5);
+        reply = w.message();
+      }
+    } else {
+      reply = c.status().message();
+    }
+    (void)!write(fds[1], reply.data(), reply.size());
+    close(fds[1]);
+    if (reply != "ok\n") _exit(1);
+    _exit(SuperviseLocalPools(*c));
+  }
+  close(fds[1]);
+  std::string reply;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    reply.append(buf, size_t(n));
+  }
+  close(fds[0]);
+  if (reply != "ok\n") {
+    waitpid(pid, nullptr, 0);
+    return Status::Unavailable(reply.empty() ? "the supervisor died while starting the pools (see " + state_dir +
+                                                   "/logs/supervisor.log)"
+                                             : reply);
+  }
+  return ReadClusterState(state_dir);
 }
 
 }  // namespace braid::cli

@@ -18,11 +18,14 @@ struct LaunchedProcess {
   std::string address;  // bound HOST:PORT (from its address file)
   std::string metrics;  // its Prometheus metrics HOST:PORT ("" = not known)
   std::string log;      // its stdout + stderr
+  std::vector<std::string> args;  // its command line after the binary
+  int restarts = 0;     // times the supervisor restarted it
 };
 
 struct LocalCluster {
   std::string state_dir;
   std::string orchestrator;  // HOST:PORT
+  int supervisor_pid = 0;    // `braid up`'s supervisor (0 = none: `braid run`)
   std::vector<LaunchedProcess> processes;
 };
 
@@ -36,12 +39,32 @@ std::string TargetsPath(const std::string& state_dir);  // <state_dir>/targets.j
 std::string TargetsJson(const LocalCluster& c);
 
 // Starts everything, waits until every process serves its metrics (and the
-// orchestrator and reorderer their gRPC), writes state.json and targets.json. On failure stops what it started. Refuses when state.json exists
-// and its processes are alive (AlreadyExists).
-StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir);
-// SIGTERM to exactly the recorded PIDs (if they are still those binaries),
-// SIGKILL after `grace_seconds`, then removes state.json.
+// orchestrator and reorderer their gRPC), writes state.json and
+// targets.json. On failure stops what it started. Refuses when state.json
+// exists and its processes are alive (AlreadyExists).
+// options.supervise: the processes are started by a supervisor process of their
+// own (supervisor.h), which restarts any that dies; `braid up` does this.
+// Without it they are children of the caller (`braid run`).
+// runs_root: the orchestrator's --runs-root, where job run dirs may go
+// ("" = the working directory).
+struct LaunchOptions {
+  bool supervise = false;
+  std::string runs_root;
+};
+StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir,
+                                       const LaunchOptions& options = {});
+// Stops the supervisor first when there is one (it stops its processes in
+// order), then SIGTERM to exactly the recorded PIDs still alive (if they are
+// still those binaries), SIGKILL after `grace_seconds`; removes state.json.
 Status StopLocalPools(const std::string& state_dir, double grace_seconds = 10);
 StatusOr<LocalCluster> ReadClusterState(const std::string& state_dir);
+
+// For the supervisor: starts `binary args...` in its own session with
+// stdout and stderr appended to `log`; returns its PID.
+StatusOr<int> SpawnProcess(const std::string& binary, const std::vector<std::string>& args, const std::string& log);
+// Writes state.json and targets.json (each atomically).
+Status WriteClusterFiles(const LocalCluster& c);
+// SIGTERM to the live processes (last first), SIGKILL after grace_seconds.
+void StopClusterProcesses(const LocalCluster& c, double grace_seconds);
 
 }  // namespace braid::cli

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
                "`braid run JOB.yaml` trains with local pools of processes; `braid train\n"
                "JOB.yaml --single-process` is the numerical reference."};
   app.require_subcommand(1);
+  app.fallthrough();  // the security flags may follow the subcommand
+  braid::cli::AddSecurityFlags(app);
   std::function<int()> run;
   braid::cli::RegisterTrain(app, &run);
   braid::cli::RegisterEval(app, &run);
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   braid::cli::RegisterReorder(app, &run);
   braid::cli::RegisterProfile(app, &run);
   braid::cli::RegisterPlan(app, &run);
+  braid::cli::RegisterCerts(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

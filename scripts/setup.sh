@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libpng-dev zlib1g-dev libsqlite3-dev
+  libssl-dev openssl
   dataset-fashion-mnist fortunes fortunes-min
   prometheus yamllint
   python3-matplotlib python3-numpy

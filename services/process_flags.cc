@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/base/log.h"
+#include "common/metrics/rpc_metrics.h"
 #include "common/rpc/address_file.h"
 #include "common/rpc/server.h"
 
@@ -21,6 +22,31 @@ void AddProcessFlags(CLI::App& app, ProcessFlags* f) {
   app.add_option("--log-level", f->log_level, "debug, info, warn or error")
       ->envname("BRAID_LOG_LEVEL")
       ->capture_default_str();
+  app.add_option("--token-file", f->token_file,
+                 "file holding the bearer token required of (and sent on) every call (else env BRAID_TOKEN)")
+      ->envname("BRAID_TOKEN_FILE");
+  app.add_option("--tls-cert", f->security.tls_cert, "PEM certificate: serve TLS (also the client certificate)")
+      ->envname("BRAID_TLS_CERT");
+  app.add_option("--tls-key", f->security.tls_key, "PEM private key of --tls-cert")->envname("BRAID_TLS_KEY");
+  app.add_option("--tls-ca", f->security.tls_ca,
+                 "PEM CA certificate: dial other braid services over TLS verified against it, and verify client "
+                 "certificates")
+      ->envname("BRAID_TLS_CA");
+  app.add_flag("--insecure-listen", f->security.insecure_listen,
+               "allow a non-loopback --listen without TLS (plaintext; the log says so)")
+      ->envname("BRAID_INSECURE_LISTEN");
+  app.parse_complete_callback([f] {
+    if (Status s = rpc::LoadSecurity(f->token_file, &f->security); !s.ok()) throw CLI::ValidationError(s.message());
+    rpc::SetProcessSecurity(f->security);
+  });
+}
+
+rpc::ServerOptions ServerOptionsFor(const ProcessFlags& f, prometheus::Registry& registry, int max_receive_bytes) {
+  rpc::ServerOptions o;
+  o.security = f.security;
+  o.on_auth_failure = MakeAuthFailureCounter(registry);
+  o.max_receive_bytes = max_receive_bytes;
+  return o;
 }
 
 bool ApplyLogLevel(const ProcessFlags& f) {

@@ -1,9 +1,18 @@
 // Flags every braid process shares (docs/PROTOCOL.md, "Process command
-// lines"): --listen, --address-file, --metrics-listen, --log-level.
+// lines"): --listen, --address-file, --metrics-listen, --log-level, and the
+// security flags (docs/RELIABILITY.md, "Security"): --token-file, --tls-cert,
+// --tls-key, --tls-ca, --insecure-listen.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
+
+#include "common/rpc/security.h"
+#include "common/rpc/server.h"
+
+namespace prometheus {
+class Registry;
+}
 
 namespace braid {
 
@@ -13,9 +22,22 @@ struct ProcessFlags {
   std::string metrics_listen = "127.0.0.1:0";  // Prometheus exposition; empty = off
   std::string metrics_address_file;          // written with the metrics HOST:PORT once serving
   std::string log_level = "info";
+  std::string token_file;  // --token-file (env BRAID_TOKEN_FILE); else env BRAID_TOKEN
+  // --tls-cert/--tls-key/--tls-ca/--insecure-listen, and once parsed the
+  // token and the PEM files' contents (rpc::LoadSecurity).
+  rpc::RpcSecurity security;
 };
 
+// Adds the flags to `app`. Once `app` has parsed, the token and the TLS files
+// are loaded into flags->security (a problem is a CLI::ValidationError: the
+// process exits with its message, code 2 in every braid binary) and
+// flags->security becomes the process's default client security
+// (rpc::SetProcessSecurity).
 void AddProcessFlags(CLI::App& app, ProcessFlags* flags);
+// rpc::StartServer's options for this process: its security, the auth
+// failures counted in `registry` (braid_auth_failures_total, docs/METRICS.md)
+// and the receive limit `max_receive_bytes`.
+rpc::ServerOptions ServerOptionsFor(const ProcessFlags& flags, prometheus::Registry& registry, int max_receive_bytes);
 // Applies --log-level; false (after printing why) when it is not a level.
 bool ApplyLogLevel(const ProcessFlags& flags);
 // Writes the metrics server's HOST:PORT (port = `bound_port`) to

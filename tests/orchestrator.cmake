@@ -7,7 +7,8 @@ braid_test(orchestrator_core_test
           ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_scheduler_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_rendezvous_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_step_committer_test.cc
-  LIBS braid_orchestrator_core
+          ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_recovery_test.cc
+  LIBS braid_orchestrator_core nlohmann_json::nlohmann_json
   LABELS orchestrator)
 target_compile_definitions(orchestrator_core_test PRIVATE BRAID_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 braid_test(orchestrator_auto_layout_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/orchestrator_auto_layout_test.cc

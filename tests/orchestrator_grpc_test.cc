@@ -30,6 +30,7 @@
 #include "tests/fork_child.h"
 #include "tests/temp_dir.h"
 #include "tests/test_files.h"
+#include "tests/http_get.h"
 
 namespace braid::orchestrator {
 namespace {
@@ -216,7 +217,8 @@ TEST_F(OrchestratorGrpcTest, FakeWorkersRunAJobToSuccess) {
     ASSERT_TRUE(registry_->GetAssignment(rpc::MakeContext(10).get(), req, &reply).ok());
     ASSERT_TRUE(reply.assigned());
     EXPECT_EQ(reply.assignment().role(), m);
-    EXPECT_EQ(reply.assignment().rendezvous_prefix(), "job/" + job.id() + "/");
+    EXPECT_EQ(reply.assignment().rendezvous_prefix(), "job/" + job.id() + "/a1/");
+    EXPECT_EQ(reply.assignment().attempt(), 1);
   }
   for (int64_t step = 0; step < 4; ++step) {
     for (auto& [m, id] : ids) {
@@ -258,7 +260,7 @@ TEST_F(OrchestratorGrpcTest, FakeWorkersRunAJobToSuccess) {
   for (auto& [m, id] : ids) EXPECT_EQ(orch_->workers().Get(id)->job_id, "");
 }
 
-TEST_F(OrchestratorGrpcTest, DeadWorkerFailsItsJobAndCancelsTheOthers) {
+TEST_F(OrchestratorGrpcTest, DeadWorkerPutsItsJobInRecoveryAndCancelsTheOthers) {
   pb::Job job;
   std::map<pb::Module, std::string> ids;
   ASSERT_NO_FATAL_FAILURE(StartTinyJob(&job, &ids));
@@ -267,9 +269,16 @@ TEST_F(OrchestratorGrpcTest, DeadWorkerFailsItsJobAndCancelsTheOthers) {
   for (pb::Module m : {pb::MODULE_ENCODER, pb::MODULE_GENERATOR}) ASSERT_TRUE(orch_->Heartbeat(ids[m], job.id(), 0).ok());
   now_ = 5.5;  // the LLM worker has been silent for 5.5 s
   orch_->Tick();
-  const pb::Job failed = Get(job.id());
-  EXPECT_EQ(failed.state(), pb::JOB_STATE_FAILED);
-  EXPECT_EQ(failed.reason(), "llm rank 0 (worker " + ids[pb::MODULE_LLM] + ", pid 4002) stopped sending heartbeats");
+  const pb::Job lost = Get(job.id());
+  EXPECT_EQ(lost.state(), pb::JOB_STATE_RECOVERING);
+  EXPECT_EQ(lost.reason().rfind("llm rank 0 (worker " + ids[pb::MODULE_LLM] +
+                                    ", pid 4002) lost at step 0 (stopped sending heartbeats), resuming from step 0",
+                                0),
+            0u)
+      << lost.reason();
+  EXPECT_EQ(lost.restarts(), 1);
+  ASSERT_GE(lost.history_size(), 1);
+  EXPECT_NE(lost.history(0).text().find("lost at step 0"), std::string::npos);
   pb::HeartbeatRequest hb;
   hb.set_worker_id(ids[pb::MODULE_ENCODER]);
   hb.set_job_id(job.id());
@@ -300,27 +309,7 @@ TEST(OrchestratorBinaryTest, ServesWritesItsAddressAndExitsZeroOnSigterm) {
   EXPECT_EQ(orch.Wait(5.0), 0) << "-1: still running 5 s after SIGTERM";
 }
 
-// Everything a plain HTTP/1.0 GET of http://ADDR/metrics returns, or "".
-std::string HttpGetMetrics(const std::string& addr) {
-  std::string host;
-  int port = 0;
-  if (!rpc::SplitHostPort(addr, &host, &port).ok()) return "";
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(uint16_t(port));
-  inet_pton(AF_INET, host.c_str(), &sa.sin_addr);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
-    const std::string req = "GET /metrics HTTP/1.0\r\nHost: " + addr + "\r\n\r\n";
-    if (write(fd, req.data(), req.size()) == ssize_t(req.size())) {
-      char buf[4096];
-      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
-    }
-  }
-  close(fd);
-  return out;
-}
+using testing_util::HttpGetMetrics;
 
 // Polls the orchestrator's metrics until one idle encoder worker shows.
 bool WaitForIdleEncoder(const std::string& metrics_addr, double seconds) {

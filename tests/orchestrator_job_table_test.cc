@@ -76,14 +76,29 @@ TEST(JobTableTest, IdsRunDirAndResolvedSpec) {
   EXPECT_EQ(d->id, "tiny-" + LocalTimestamp(now) + "-2");
 }
 
-TEST(JobTableTest, AbsoluteCheckpointDirIsUsedAsIs) {
+TEST(JobTableTest, AbsoluteCheckpointDirInsideTheRunsRootIsUsedAsIs) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  JobTable jobs(root.path(), [] { return kT0; });
+  const std::string inside = root.path() + "/team/a";
+  StatusOr<Job> j = jobs.Submit(Replace(TinyJobYaml(), "dir: runs", "dir: " + inside));
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(fs::path(j->run_dir), fs::weakly_canonical(inside) / j->id);
+}
+
+TEST(JobTableTest, CheckpointDirOutsideTheRunsRootIsRefused) {
   testing_util::ScopedTempDir root("braid_jobs_");
   testing_util::ScopedTempDir elsewhere("braid_jobs_abs_");
   JobTable jobs(root.path(), [] { return kT0; });
-  StatusOr<Job> j = jobs.Submit(Replace(TinyJobYaml(), "dir: runs", "dir: " + elsewhere.path()));
-  ASSERT_TRUE(j.ok()) << j.status().ToString();
-  EXPECT_EQ(fs::path(j->run_dir), fs::path(elsewhere.path()) / j->id);
-  EXPECT_TRUE(fs::is_empty(root.path()));
+  fs::create_symlink(elsewhere.path(), root.path() + "/link");
+  for (const std::string& dir : {elsewhere.path(), std::string("../escape"), std::string("runs/../../escape"),
+                                 std::string("link/runs")}) {
+    StatusOr<Job> j = jobs.Submit(Replace(TinyJobYaml(), "dir: runs", "dir: " + dir));
+    ASSERT_EQ(j.status().code(), StatusCode::kInvalidArgument) << dir;
+    EXPECT_EQ(j.status().message().rfind("checkpoint.dir: ", 0), 0u) << j.status().message();
+    EXPECT_NE(j.status().message().find("is outside the runs root"), std::string::npos) << j.status().message();
+  }
+  EXPECT_TRUE(fs::is_empty(elsewhere.path()));
+  EXPECT_TRUE(jobs.List().empty());
 }
 
 TEST(JobTableTest, ListIsNewestFirst) {

@@ -119,7 +119,8 @@ TEST_F(SchedulerTest, AssignsRanksByRegistrationOrderAfterOpeningTheJob) {
     EXPECT_EQ(a.rank, want[i].second.second);
     EXPECT_EQ(a.layout, planner_.last_layout);
     EXPECT_EQ(a.reorderer_address, "127.0.0.1:7777");
-    EXPECT_EQ(a.rendezvous_prefix, "job/" + job.id + "/");
+    EXPECT_EQ(a.rendezvous_prefix, "job/" + job.id + "/a1/");
+    EXPECT_EQ(a.attempt, 1);
     EXPECT_EQ(a.run_dir, job.run_dir);
     EXPECT_EQ(a.start_step, 0);
     EXPECT_EQ(a.job_yaml, planner_.last_yaml);
@@ -147,13 +148,19 @@ TEST_F(SchedulerTest, DataPlannerFailureFailsTheJobWithItsMessage) {
   Add(Role::kEncoder);
   Add(Role::kLlm);
   Add(Role::kGenerator);
+  // A reorderer that is down (restarting) makes the job wait, not fail.
   planner_.fail = Status::Unavailable("reorderer at 127.0.0.1:7777 is down");
   const std::string id = jobs_.Submit(YamlWithLayout(1, 1, 1))->id;
   const std::string second = jobs_.Submit(YamlWithLayout(1, 1, 1))->id;
   EXPECT_FALSE(scheduler_.RunOnce().has_value());
+  EXPECT_EQ(jobs_.Get(id)->state, JobState::kPending);
+  EXPECT_EQ(jobs_.Get(id)->reason, "waiting for the reorderer: reorderer at 127.0.0.1:7777 is down");
+  // One that refuses the job fails it with its message.
+  planner_.fail = Status::InvalidArgument("data.fashion_mnist: no such directory");
+  EXPECT_FALSE(scheduler_.RunOnce().has_value());
   EXPECT_EQ(jobs_.Get(id)->state, JobState::kFailed);
   EXPECT_EQ(jobs_.Get(id)->reason,
-            "reorderer could not open the job: UNAVAILABLE: reorderer at 127.0.0.1:7777 is down");
+            "reorderer could not open the job: INVALID_ARGUMENT: data.fashion_mnist: no such directory");
   EXPECT_EQ(jobs_.Get(second)->reason, "queued behind " + id);
   for (Role r : kRoles) EXPECT_EQ(workers_.CountBusy(r), 0);
 

@@ -71,12 +71,16 @@ TEST(WorkerTableTest, CancelIsDeliveredOnlyWhileTheWorkerIsOnThatJob) {
   EXPECT_EQ(t.WorkersOf("j1").size(), 1u);
   t.ReleaseJob("j1", true, "job failed");
   EXPECT_EQ(t.WorkersOf("j1").size(), 0u);
-  EXPECT_EQ(t.Idle(Role::kLlm).size(), 1u);
+  // Not handed new work until it polls again (it may still be in j1, or dead).
+  EXPECT_EQ(t.Idle(Role::kLlm).size(), 0u);
+  EXPECT_EQ(t.CountBusy(Role::kLlm), 1);
   StatusOr<WorkerCommand> c = t.Heartbeat(w, "j1");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->command, Command::kCancelJob);
   EXPECT_EQ(c->job_id, "j1");
   EXPECT_EQ(t.Heartbeat(w, "j1")->command, Command::kNone);
+  EXPECT_FALSE(t.WaitForAssignment(w, 0)->assigned);
+  EXPECT_EQ(t.Idle(Role::kLlm).size(), 1u);
 
   // A stale cancel (the worker already moved on) is dropped.
   ASSERT_TRUE(t.Assign(w, a).ok());

@@ -421,4 +421,21 @@ StatusOr<std::string> FindLatestGoodCheckpoint(const std::string& checkpoints_di
                           " step dirs, none verified)");
 }
 
+StatusOr<ResumePoint> FindResumePoint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return Status::NotFound(path + ": no such directory");
+  ResumePoint r;
+  if (fs::exists(fs::path(path) / kManifest, ec)) {
+    RETURN_IF_ERROR(VerifyCheckpoint(path));
+    r.dir = path;
+  } else {
+    const fs::path sub = fs::path(path) / "checkpoints";
+    const std::string dir = fs::is_directory(sub, ec) ? sub.string() : path;
+    ASSIGN_OR_RETURN(r.dir, FindLatestGoodCheckpoint(dir, &r.skipped));
+  }
+  ASSIGN_OR_RETURN(Manifest m, ReadManifest(r.dir));
+  r.step = m.step;
+  return r;
+}
+
 }  // namespace braid

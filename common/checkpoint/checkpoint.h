@@ -71,4 +71,17 @@ StatusOr<std::string> FindLatestGoodCheckpoint(const std::string& checkpoints_di
 // Manifest format, step number vs dir name, and each listed file's size and crc32.
 Status VerifyCheckpoint(const std::string& step_dir);
 
+// Where a run continues: a verified step-N dir and its step (the manifest's
+// "step", which is the next step to run). Corrupt step dirs passed over are
+// in `skipped` as "<dir>: <error>".
+struct ResumePoint {
+  std::string dir;
+  int64_t step = 0;
+  std::vector<std::string> skipped;
+};
+// `path` is a step-N dir (it must verify), a checkpoints dir, or a run dir
+// holding checkpoints/ (their newest step-N that verifies). NotFound when
+// there is none; DataLoss when a named step dir does not verify.
+StatusOr<ResumePoint> FindResumePoint(const std::string& path);
+
 }  // namespace braid

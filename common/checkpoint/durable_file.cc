@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
 namespace braid {
 
@@ -123,5 +125,40 @@ StatusOr<std::string> ReadWholeFile(const std::string& path) {
 }
 
 uint32_t Crc32Of(const void* data, size_t n) { return Crc32Update(0, data, n); }
+
+Status ReplaceFileAtomically(const std::string& path, const std::string& contents) {
+  namespace fs = std::filesystem;
+  const std::string tmp = path + ".tmp";
+  RETURN_IF_ERROR(WriteFileDurably(tmp, contents));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Status::Unavailable(Errno("cannot rename " + tmp + " to", path));
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  const fs::path parent = fs::path(path).parent_path();
+  return FsyncDir(parent.empty() ? "." : parent.string());
+}
+
+Status RewindJsonl(const std::string& path, int64_t step) {
+  StatusOr<std::string> text = ReadWholeFile(path);
+  if (text.status().code() == StatusCode::kNotFound) return Status::Ok();
+  if (!text.ok()) return text.status();
+  std::string kept;
+  size_t begin = 0;
+  while (begin < text->size()) {
+    size_t end = text->find('\n', begin);
+    if (end == std::string::npos) end = text->size();
+    const std::string_view line(text->data() + begin, end - begin);
+    begin = end + 1;
+    if (line.empty()) continue;
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() < step) {
+      kept.append(line);
+      kept.push_back('\n');
+    }
+  }
+  if (kept == *text) return Status::Ok();
+  return ReplaceFileAtomically(path, kept);
+}
 
 }  // namespace braid

@@ -36,6 +36,13 @@ class DurableWriter {
 Status WriteFileDurably(const std::string& path, const std::string& contents);
 // fsync a directory so that renames and creations inside it are durable.
 Status FsyncDir(const std::string& dir);
+// Replaces `path` atomically with `contents`: a temporary file beside it,
+// fsync, rename, fsync of the directory. A crash leaves the old or the new file.
+Status ReplaceFileAtomically(const std::string& path, const std::string& contents);
+// Keeps only the lines of a JSONL file whose integer "step" is below `step`
+// (a resumed run's metrics, ledger and timeline), atomically as above.
+// Lines without a step are dropped. A missing file is fine.
+Status RewindJsonl(const std::string& path, int64_t step);
 // Whole file into memory; NotFound if missing.
 StatusOr<std::string> ReadWholeFile(const std::string& path);
 uint32_t Crc32Of(const void* data, size_t n);

@@ -105,7 +105,17 @@ struct CheckpointConfig {
   int every = 500;  // steps between checkpoints
   int keep = 3;     // newest checkpoints kept
   std::string dir = "runs";  // run dirs go under dir/<job-id>/
+  // Start from this checkpoint: a step-N dir, or a run dir or checkpoints dir
+  // (its newest good step-N). Any layout may load it (DP replicates state).
+  // "" = start from scratch. Relative paths are under the runs root.
+  std::string resume_from;
   bool operator==(const CheckpointConfig&) const = default;
+};
+
+// What the orchestrator does when a rank is lost (docs/RELIABILITY.md).
+struct ReliabilityConfig {
+  int max_restarts = 3;  // recoveries allowed before the job FAILS
+  bool operator==(const ReliabilityConfig&) const = default;
 };
 
 struct JobConfig {
@@ -116,6 +126,7 @@ struct JobConfig {
   TrainConfig train;
   ParallelConfig parallel;
   CheckpointConfig checkpoint;
+  ReliabilityConfig reliability;
   bool operator==(const JobConfig&) const = default;
 };
 

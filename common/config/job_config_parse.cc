@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+
 #include "common/config/job_config.h"
 #include "common/config/yaml_fields.h"
 
@@ -132,6 +134,13 @@ Status ParseCheckpoint(YamlFields& root, CheckpointConfig* c) {
   RETURN_IF_ERROR(f.Int("every", &c->every));
   RETURN_IF_ERROR(f.Int("keep", &c->keep));
   RETURN_IF_ERROR(f.String("dir", &c->dir));
+  RETURN_IF_ERROR(f.String("resume_from", &c->resume_from));
+  return f.Finish();
+}
+
+Status ParseReliability(YamlFields& root, ReliabilityConfig* c) {
+  ASSIGN_OR_RETURN(YamlFields f, Section(root, "reliability"));
+  RETURN_IF_ERROR(f.Int("max_restarts", &c->max_restarts));
   return f.Finish();
 }
 
@@ -144,21 +153,47 @@ Status ParseRoot(const YAML::Node& doc, JobConfig* cfg) {
   RETURN_IF_ERROR(ParseTrain(root, &cfg->train));
   RETURN_IF_ERROR(ParseParallel(root, &cfg->parallel));
   RETURN_IF_ERROR(ParseCheckpoint(root, &cfg->checkpoint));
+  RETURN_IF_ERROR(ParseReliability(root, &cfg->reliability));
   return root.Finish();
 }
+
+constexpr size_t kMaxYamlDocuments = 16;
+
+// Parser events nobody needs: ParseJobConfig only counts the documents.
+class IgnoreYamlEvents final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
 
 }  // namespace
 
 StatusOr<JobConfig> ParseJobConfig(const std::string& yaml_text, const std::string& source_name) {
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(yaml_text);
+    // Counted first, with a cap: YAML::LoadAll never returns on some input
+    // (yaml-cpp 0.7 yields empty documents forever for a lone ",", found by
+    // fuzz/job_yaml_fuzz.cc).
+    std::istringstream in(yaml_text);
+    YAML::Parser parser(in);
+    IgnoreYamlEvents ignore;
+    size_t count = 0;
+    while (count <= kMaxYamlDocuments && parser.HandleNextDocument(ignore)) ++count;
+    if (count != 1) {
+      return Status::InvalidArgument(source_name + ": expected one YAML document, got " +
+                                     (count > kMaxYamlDocuments ? "more than " + std::to_string(kMaxYamlDocuments)
+                                                                : std::to_string(count)));
+    }
+    docs.push_back(YAML::Load(yaml_text));
   } catch (const YAML::Exception& e) {
     return YamlSyntaxError(source_name, e);
-  }
-  if (docs.size() != 1) {
-    return Status::InvalidArgument(source_name + ": expected one YAML document, got " +
-                                   std::to_string(docs.size()));
   }
   if (!docs[0].IsMap()) {
     return Status::InvalidArgument(source_name + ": expected a mapping at the top level, got " +

@@ -237,7 +237,9 @@ Status ValidateJobConfig(const JobConfig& cfg) {
   RETURN_IF_ERROR(ValidateContext(cfg));
   RETURN_IF_ERROR(ValidateTrain(cfg.train));
   RETURN_IF_ERROR(ValidateParallel(cfg.parallel, cfg.model));
-  return ValidateCheckpoint(cfg.checkpoint);
+  RETURN_IF_ERROR(ValidateCheckpoint(cfg.checkpoint));
+  if (cfg.reliability.max_restarts < 0) return Bad("reliability.max_restarts", "must be >= 0");
+  return Status::Ok();
 }
 
 }  // namespace braid

@@ -129,6 +129,10 @@ std::string JobConfigToYaml(const JobConfig& cfg) {
   w.Field(1, "every", cfg.checkpoint.every);
   w.Field(1, "keep", cfg.checkpoint.keep);
   w.Field(1, "dir", cfg.checkpoint.dir);
+  w.Field(1, "resume_from", cfg.checkpoint.resume_from);
+
+  w.Section(0, "reliability");
+  w.Field(1, "max_restarts", cfg.reliability.max_restarts);
   return w.str();
 }
 

@@ -32,6 +32,14 @@ namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
+prometheus::Family<prometheus::Counter>& RequestsFamily(prometheus::Registry& registry) {
+  // Registering the same name again returns the same family (Registry's Merge behaviour).
+  return prometheus::BuildCounter()
+      .Name("braid_rpc_requests_total")
+      .Help("gRPC requests served, by full method name and status code")
+      .Register(registry);
+}
+
 class CountingInterceptor final : public grpc::experimental::Interceptor {
  public:
   CountingInterceptor(std::string method, prometheus::Family<prometheus::Counter>* family)
@@ -51,11 +59,7 @@ class CountingInterceptor final : public grpc::experimental::Interceptor {
 
 class CountingFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit CountingFactory(prometheus::Registry& registry)
-      : family_(&prometheus::BuildCounter()
-                     .Name("braid_rpc_requests_total")
-                     .Help("gRPC requests served, by full method name and status code")
-                     .Register(registry)) {}
+  explicit CountingFactory(prometheus::Registry& registry) : family_(&RequestsFamily(registry)) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
     return new CountingInterceptor(info->method() ? info->method() : "unknown", family_);
@@ -69,6 +73,18 @@ class CountingFactory final : public grpc::experimental::ServerInterceptorFactor
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeRpcMetrics(prometheus::Registry& registry) {
   return std::make_unique<CountingFactory>(registry);
+}
+
+std::function<void(const std::string& method)> MakeAuthFailureCounter(prometheus::Registry& registry) {
+  auto* requests = &RequestsFamily(registry);
+  auto* failures = &prometheus::BuildCounter()
+                        .Name("braid_auth_failures_total")
+                        .Help("gRPC calls refused for a missing or wrong bearer token, by full method name")
+                        .Register(registry);
+  return [requests, failures](const std::string& method) {
+    failures->Add({{"method", method}}).Increment();
+    requests->Add({{"method", method}, {"code", GrpcCodeName(int(grpc::StatusCode::UNAUTHENTICATED))}}).Increment();
+  };
 }
 
 }  // namespace braid

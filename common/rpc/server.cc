@@ -4,6 +4,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include "common/base/log.h"
+
 namespace braid::rpc {
 
 Status SplitHostPort(const std::string& host_port, std::string* host, int* port) {
@@ -31,15 +33,28 @@ std::string DialAddress(const std::string& listen, int port) {
 
 StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& listen,
                                                     const std::vector<grpc::Service*>& services, int* bound_port,
-                                                    InterceptorFactories interceptors) {
+                                                    InterceptorFactories interceptors, const ServerOptions& options) {
   std::string host;
   int port = 0;
   RETURN_IF_ERROR(SplitHostPort(listen, &host, &port));
+  const RpcSecurity& sec = options.security;
+  if (!sec.server_tls() && !IsLoopbackHost(host)) {
+    if (!sec.insecure_listen)
+      return Status::InvalidArgument(
+          "--listen " + listen +
+          " is not a loopback address and no TLS certificate is configured: refusing to serve unencrypted gRPC "
+          "there. Pass --tls-cert and --tls-key (`braid certs` makes a dev CA), or --insecure-listen to serve "
+          "plaintext anyway");
+    LOG_WARN("serving plaintext gRPC on %s (--insecure-listen): traffic is unencrypted%s", listen.c_str(),
+             sec.token.empty() ? " and unauthenticated" : ", the token included");
+  }
   grpc::EnableDefaultHealthCheckService(true);  // process-wide; read when the builder builds
   grpc::ServerBuilder builder;
   if (!interceptors.empty()) builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  if (options.max_receive_bytes > 0) builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  if (options.max_send_bytes > 0) builder.SetMaxSendMessageSize(options.max_send_bytes);
   int selected = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected);
+  builder.AddListeningPort(listen, MakeServerCredentials(sec, options.on_auth_failure), &selected);
   for (grpc::Service* s : services) builder.RegisterService(s);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || selected == 0) {
@@ -47,6 +62,9 @@ StatusOr<std::unique_ptr<grpc::Server>> StartServer(const std::string& listen,
     return Status::Unavailable("cannot listen on " + listen + " (address in use or not local?)");
   }
   if (bound_port) *bound_port = selected;
+  if (sec.server_tls() || !sec.token.empty())
+    LOG_INFO("gRPC on %s:%d: TLS %s, bearer token %s", host.c_str(), selected, sec.server_tls() ? "on" : "off",
+             sec.token.empty() ? "off" : "required");
   return server;
 }
 

@@ -34,6 +34,8 @@ Status FromGrpcStatus(const grpc::Status& s) {
     case grpc::StatusCode::DEADLINE_EXCEEDED: code = StatusCode::kDeadlineExceeded; break;
     case grpc::StatusCode::INTERNAL: code = StatusCode::kInternal; break;
     case grpc::StatusCode::UNIMPLEMENTED: code = StatusCode::kUnimplemented; break;
+    case grpc::StatusCode::UNAUTHENTICATED:  // a missing or wrong token (docs/RELIABILITY.md, "Security")
+      return Status(StatusCode::kInternal, "UNAUTHENTICATED: " + s.error_message());
     default: return Status(StatusCode::kInternal, "gRPC " + std::to_string(int(s.error_code())) + ": " + s.error_message());
   }
   return Status(code, s.error_message());

@@ -10,6 +10,7 @@
 #include "common/base/log.h"
 #include "common/base/threads.h"
 #include "common/checkpoint/checkpoint.h"
+#include "common/checkpoint/durable_file.h"
 #include "common/optim/adamw.h"
 #include "common/optim/from_config.h"
 #include "common/optim/grad_clip.h"
@@ -22,27 +23,6 @@ namespace braid::train {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-// Keeps only the lines of a JSONL file whose "step" is below `step` (resume).
-Status TruncateJsonl(const std::string& path, int64_t step) {
-  std::ifstream in(path);
-  if (!in) return Status::Ok();
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("step")) continue;
-    if (j["step"].get<int64_t>() < step) kept += line + "\n";
-  }
-  in.close();
-  std::ofstream out(path, std::ios::trunc);
-  out << kept;
-  if (!out) return Status::Internal("cannot rewrite " + path);
-  return Status::Ok();
-}
-
-}  // namespace
 
 StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptions& opt) {
   Stopwatch total;
@@ -82,8 +62,8 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
                  "(a changed train.steps also changes the learning-rate schedule)", latest->c_str());
     }
   }
-  RETURN_IF_ERROR(TruncateJsonl((run / "metrics.jsonl").string(), start));
-  RETURN_IF_ERROR(TruncateJsonl((run / "ledger.jsonl").string(), start));
+  RETURN_IF_ERROR(RewindJsonl((run / "metrics.jsonl").string(), start));
+  RETURN_IF_ERROR(RewindJsonl((run / "ledger.jsonl").string(), start));
   {
     std::ofstream y(run / "job.yaml", std::ios::trunc);
     y << JobConfigToYaml(cfg);

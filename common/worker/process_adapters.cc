@@ -18,8 +18,9 @@ struct GrpcKvStore::Impl {
   std::unique_ptr<v1::Rendezvous::Stub> stub;
 };
 
-GrpcKvStore::GrpcKvStore(const std::string& address) : impl_(std::make_unique<Impl>()) {
-  impl_->stub = v1::Rendezvous::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+GrpcKvStore::GrpcKvStore(const std::string& address, const rpc::RpcSecurity& security)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->stub = v1::Rendezvous::NewStub(rpc::MakeChannel(address, security));
 }
 GrpcKvStore::~GrpcKvStore() = default;
 

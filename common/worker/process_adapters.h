@@ -17,6 +17,7 @@
 #include "common/comm/gloo_group.h"
 #include "common/comm/kv_store.h"
 #include "common/comm/ucx_channel.h"
+#include "common/rpc/security.h"
 #include "common/worker/transport.h"
 
 namespace braid::v1 {
@@ -25,10 +26,13 @@ class Rendezvous;
 
 namespace braid::worker {
 
-// Keys live on the orchestrator (docs/PROTOCOL.md, Rendezvous).
+// Keys live on the orchestrator (docs/PROTOCOL.md, Rendezvous). `security`:
+// the token and TLS settings of the channel (default: the process's, set by
+// its flags).
 class GrpcKvStore : public comm::KvStore {
  public:
-  explicit GrpcKvStore(const std::string& orchestrator_address);
+  explicit GrpcKvStore(const std::string& orchestrator_address,
+                       const rpc::RpcSecurity& security = rpc::ProcessSecurity());
   ~GrpcKvStore() override;
   Status Set(const std::string& key, const std::vector<uint8_t>& value) override;
   StatusOr<std::vector<uint8_t>> Get(const std::string& key, double timeout_seconds) override;

@@ -1,11 +1,15 @@
 #include "common/worker/worker_main.h"
 
 #include <grpcpp/grpcpp.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdio>
 #include <deque>
 #include <mutex>
@@ -48,19 +52,23 @@ struct WorkerFlags {
 };
 
 // Reads a job's microbatches from the reorderer on a thread, a bounded
-// queue ahead of compute.
+// queue ahead of compute. It asks for kWindowSteps steps per stream, so
+// neither side buffers more than that however large the flow-control
+// windows grow, and a restarted reorderer is found at the next window.
 class MicrobatchStream {
  public:
-  MicrobatchStream(const std::string& address, const v1::StreamMicrobatchesRequest& req, size_t capacity)
+  static constexpr int64_t kWindowSteps = 8;
+
+  MicrobatchStream(std::shared_ptr<grpc::Channel> channel, const v1::StreamMicrobatchesRequest& req, size_t capacity)
       : capacity_(capacity) {
-    stub_ = v1::DataService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    stub_ = v1::DataService::NewStub(std::move(channel));
     thread_ = std::thread([this, req] { Run(req); });
   }
   ~MicrobatchStream() {
-    ctx_.TryCancel();
     {
       std::lock_guard<std::mutex> lock(mu_);
       closed_ = true;
+      if (ctx_) ctx_->TryCancel();
       cv_.notify_all();
     }
     thread_.join();
@@ -82,18 +90,33 @@ class MicrobatchStream {
   }
 
  private:
-  void Run(const v1::StreamMicrobatchesRequest& req) {
-    auto reader = stub_->StreamMicrobatches(&ctx_, req);
-    v1::WorkerMicrobatch m;
-    while (reader->Read(&m)) {
-      RankMicrobatch r = FromProto(m);
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return queue_.size() < capacity_ || closed_; });
-      if (closed_) break;
-      queue_.push_back(std::move(r));
-      cv_.notify_all();
+  void Run(v1::StreamMicrobatchesRequest req) {
+    const int64_t end = req.end_step();
+    Status s;
+    for (int64_t first = req.start_step(); first < end && s.ok();) {
+      req.set_start_step(first);
+      req.set_end_step(std::min(end, first + kWindowSteps));
+      grpc::ClientContext ctx;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (closed_) break;
+        ctx_ = &ctx;
+      }
+      auto reader = stub_->StreamMicrobatches(&ctx, req);
+      v1::WorkerMicrobatch m;
+      while (reader->Read(&m)) {
+        RankMicrobatch r = FromProto(m);
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return queue_.size() < capacity_ || closed_; });
+        if (closed_) break;
+        queue_.push_back(std::move(r));
+        cv_.notify_all();
+      }
+      s = rpc::FromGrpcStatus(reader->Finish());
+      std::lock_guard<std::mutex> lock(mu_);
+      ctx_ = nullptr;
+      first = req.end_step();
     }
-    Status s = rpc::FromGrpcStatus(reader->Finish());
     std::lock_guard<std::mutex> lock(mu_);
     if (!s.ok()) status_ = Status(s.code(), "data stream: " + s.message());
     done_ = true;
@@ -101,7 +124,7 @@ class MicrobatchStream {
   }
 
   std::unique_ptr<v1::DataService::Stub> stub_;
-  grpc::ClientContext ctx_;
+  grpc::ClientContext* ctx_ = nullptr;  // the window's stream, under mu_
   size_t capacity_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -110,6 +133,27 @@ class MicrobatchStream {
   Status status_;
   std::thread thread_;
 };
+
+// Fault injection for the reliability tests (tests/fault_injection_test.py):
+// with BRAID_FAULT_CRASH_IN_CHECKPOINT=<step>:<marker file>, the first
+// process to write checkpoint step-<step> (the one that creates the marker)
+// leaves half of its params file behind and dies by SIGKILL, as a crash in
+// the middle of the write would.
+void MaybeCrashInCheckpoint(int64_t checkpoint_step, const std::string& tmp_dir, const std::string& module) {
+  const char* spec = std::getenv("BRAID_FAULT_CRASH_IN_CHECKPOINT");
+  if (!spec) return;
+  const std::string s = spec;
+  const size_t colon = s.find(':');
+  if (colon == std::string::npos || std::to_string(checkpoint_step) != s.substr(0, colon)) return;
+  const int fd = ::open(s.substr(colon + 1).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) return;  // another process (or an earlier run of this one) took it
+  ::close(fd);
+  const std::string params = tmp_dir + "/" + module + ".safetensors";
+  struct stat st {};
+  if (::stat(params.c_str(), &st) == 0) (void)!::truncate(params.c_str(), st.st_size / 2);
+  LOG_WARN("fault injection: dying in the middle of checkpoint step-%lld", (long long)checkpoint_step);
+  ::raise(SIGKILL);
+}
 
 // What the worker is doing, for its WorkerStatus service.
 struct WorkerState {
@@ -147,7 +191,7 @@ class Worker {
       : role_(role), flags_(std::move(flags)), shutdown_(shutdown), state_(state), metrics_(metrics) {}
 
   int Run() {
-    registry_ = v1::WorkerRegistry::NewStub(grpc::CreateChannel(orchestrator_, grpc::InsecureChannelCredentials()));
+    registry_ = v1::WorkerRegistry::NewStub(rpc::MakeChannel(orchestrator_, flags_.process.security));
     if (int rc = Register(); rc != 0) return rc;
     std::thread heartbeat([this] { HeartbeatLoop(); });
     while (!shutdown_->requested() && !stop_) {
@@ -212,6 +256,14 @@ class Worker {
         LOG_INFO("%s worker registered as %s with %s", RoleName(role_), worker_id_.c_str(), orchestrator_.c_str());
         return 0;
       }
+      if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {  // docs/RELIABILITY.md, "Security"
+        std::fprintf(stderr,
+                     "braid-%s-worker: the orchestrator at %s refused registration: UNAUTHENTICATED: %s (this "
+                     "worker's token, from --token-file or BRAID_TOKEN, is missing or does not match the "
+                     "orchestrator's)\n",
+                     RoleName(role_), orchestrator_.c_str(), s.error_message().c_str());
+        return 2;
+      }
       if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
           s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
         std::fprintf(stderr, "braid-%s-worker: registration refused: %s\n", RoleName(role_),
@@ -228,10 +280,12 @@ class Worker {
   void HeartbeatLoop() {
     while (!stop_ && !shutdown_->requested()) {
       v1::HeartbeatRequest req;
+      int64_t generation = 0;
       {
         std::lock_guard<std::mutex> lock(mu_);
         req.set_worker_id(worker_id_);
         req.set_job_id(job_id_);
+        generation = generation_;
       }
       req.set_step(step_);
       v1::HeartbeatReply reply;
@@ -239,9 +293,12 @@ class Worker {
       grpc::Status s = registry_->Heartbeat(ctx.get(), req, &reply);
       // Unknown to the orchestrator: whatever job this worker runs is over
       // there; the main loop registers again.
-      if (s.error_code() == grpc::StatusCode::NOT_FOUND) CancelJob("the orchestrator no longer knows this worker");
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND)
+        CancelJob("the orchestrator no longer knows this worker", generation);
       if (s.ok()) {
-        if (reply.command() == v1::COMMAND_CANCEL_JOB) CancelJob(reply.reason());
+        // Only for the assignment the heartbeat spoke for: a reply that
+        // crosses the start of the next attempt of the same job must not cancel it.
+        if (reply.command() == v1::COMMAND_CANCEL_JOB) CancelJob(reply.reason(), generation);
         if (reply.command() == v1::COMMAND_SHUTDOWN) {
           stop_ = true;
           CancelJob("shutdown");
@@ -253,8 +310,10 @@ class Worker {
     CancelJob("shutting down");
   }
 
-  void CancelJob(const std::string& why) {
+  // generation: the assignment this is about (-1 = whatever runs now).
+  void CancelJob(const std::string& why, int64_t generation = -1) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (generation >= 0 && generation != generation_) return;
     if (!job_id_.empty() && !cancelled_) LOG_WARN("cancelling job %s: %s", job_id_.c_str(), why.c_str());
     cancelled_ = true;
     if (transport_) transport_->Cancel();
@@ -264,7 +323,8 @@ class Worker {
     v1::ReportFailureRequest req;
     req.set_worker_id(worker_id_);
     req.set_job_id(a.job_id());
-    req.set_message(std::string(RoleName(role_)) + " rank " + std::to_string(a.rank()) + ": " + s.message());
+    req.set_message(s.message());
+    req.set_attempt(a.attempt());
     v1::ReportFailureReply reply;
     auto ctx = rpc::MakeContext();
     registry_->ReportFailure(ctx.get(), req, &reply);
@@ -275,13 +335,15 @@ class Worker {
       std::lock_guard<std::mutex> lock(mu_);
       job_id_ = a.job_id();
       cancelled_ = false;
+      ++generation_;
     }
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       state_->job_id = a.job_id();
       state_->rank = a.rank();
     }
-    LOG_INFO("assigned job %s as %s rank %d", a.job_id().c_str(), RoleName(role_), a.rank());
+    LOG_INFO("assigned job %s (attempt %d) as %s rank %d from step %lld", a.job_id().c_str(), a.attempt(),
+             RoleName(role_), a.rank(), (long long)a.start_step());
     Status s = RunJobSteps(a);
     if (!s.ok() && !cancelled_) {
       LOG_ERROR("job %s failed: %s", a.job_id().c_str(), s.ToString().c_str());
@@ -314,6 +376,20 @@ class Worker {
     ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, a.rank(), dp[int(role_)], flags_.host,
                                                      flags_.comm_timeout));
     ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get());
+    if (!a.resume_checkpoint().empty()) {
+      // Every rank loads its module's shard (DP replicates it), verifying
+      // every file's crc32 and size first (docs/RELIABILITY.md).
+      StatusOr<nlohmann::json> extra =
+          LoadCheckpoint(a.resume_checkpoint(), {{RoleName(role_), &runner.params(), &runner.optimizer()}});
+      if (!extra.ok()) return Status(extra.status().code(), "cannot resume: " + extra.status().message());
+      const int64_t next = extra->value("next_step", int64_t{-1});
+      if (next != a.start_step())
+        return Status::FailedPrecondition("cannot resume: " + a.resume_checkpoint() + " continues at step " +
+                                          std::to_string(next) + ", the assignment starts at " +
+                                          std::to_string(a.start_step()));
+      LOG_INFO("job %s: %s rank %d loaded %s", a.job_id().c_str(), RoleName(role_), a.rank(),
+               a.resume_checkpoint().c_str());
+    }
     // Boundary transfers move on between ops while this rank computes.
     SetOpBoundaryHook([](void* t) { static_cast<UcxTransport*>(t)->Poll(); }, transport.get());
     struct ClearHook {
@@ -325,7 +401,8 @@ class Worker {
     sreq.set_rank(a.rank());
     sreq.set_start_step(a.start_step());
     sreq.set_end_step(cfg.train.steps);
-    MicrobatchStream stream(a.reorderer_address(), sreq, size_t(2 * cfg.train.microbatches));
+    MicrobatchStream stream(rpc::MakeChannel(a.reorderer_address(), flags_.process.security), sreq,
+                            size_t(2 * cfg.train.microbatches));
     const std::string ckpt_dir = a.run_dir() + "/checkpoints";
     for (int64_t step = a.start_step(); step < cfg.train.steps; ++step) {
       step_ = step;
@@ -345,6 +422,7 @@ class Worker {
       if (a.rank() == 0 && ((step + 1) % cfg.checkpoint.every == 0 || last)) {
         const std::string tmp = ckpt_dir + "/step-" + std::to_string(step + 1) + ".tmp";
         RETURN_IF_ERROR(WriteModuleShard(tmp, {RoleName(role_), &runner.params(), &runner.optimizer()}));
+        MaybeCrashInCheckpoint(step + 1, tmp, RoleName(role_));
         wrote = true;
       }
       v1::ReportStepRequest rep;
@@ -369,6 +447,7 @@ class Worker {
       rep.set_transfer_seconds_max(r.transfer_seconds_max);
       rep.set_messages(r.messages);
       rep.set_plan_solve_ms(mbs[0].plan_solve_ms);
+      rep.set_attempt(a.attempt());
       rep.mutable_plan_imbalance()->Add(mbs[0].plan_imbalance.begin(), mbs[0].plan_imbalance.end());
       for (const SpanRecord& sp : r.spans) {
         v1::Span* p = rep.add_spans();
@@ -387,6 +466,7 @@ class Worker {
     v1::ReportDoneRequest done;
     done.set_worker_id(worker_id_);
     done.set_job_id(a.job_id());
+    done.set_attempt(a.attempt());
     v1::ReportDoneReply dreply;
     auto ctx = rpc::MakeContext();
     registry_->ReportDone(ctx.get(), done, &dreply);
@@ -408,6 +488,7 @@ class Worker {
   std::atomic<int64_t> step_{0};
   std::mutex mu_;
   std::string job_id_;
+  int64_t generation_ = 0;  // assignments started; guarded by mu_
   UcxTransport* transport_ = nullptr;
 };
 
@@ -476,7 +557,9 @@ int RunWorkerMain(Role role, int argc, char** argv) {
   int port = 0;
   rpc::InterceptorFactories interceptors;
   interceptors.push_back(MakeRpcMetrics((*metrics)->registry()));
-  auto server = rpc::StartServer(f.process.listen, {&status_service}, &port, std::move(interceptors));
+  auto server = rpc::StartServer(f.process.listen, {&status_service}, &port, std::move(interceptors),
+                                 ServerOptionsFor(f.process, (*metrics)->registry(),
+                                                  rpc::kWorkerStatusMaxMessageBytes));
   if (!server.ok()) {
     std::fprintf(stderr, "%s: --listen %s: %s\n", title.c_str(), f.process.listen.c_str(),
                  server.status().message().c_str());

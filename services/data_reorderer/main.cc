@@ -27,7 +27,11 @@ int main(int argc, char** argv) {
   int threads = 1, prefetch = 4;
   app.add_option("--threads", threads, "preprocessing threads")->check(CLI::PositiveNumber);
   app.add_option("--prefetch", prefetch, "microbatches planned ahead per worker stream")->check(CLI::PositiveNumber);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (!braid::ApplyLogLevel(flags)) return 2;
   braid::SetComputeThreads(threads);
 
@@ -63,7 +67,11 @@ int main(int argc, char** argv) {
   int port = 0;
   braid::rpc::InterceptorFactories interceptors;
   interceptors.push_back(braid::MakeRpcMetrics((*metrics)->registry()));
-  auto server = braid::rpc::StartServer(flags.listen, {&service}, &port, std::move(interceptors));
+  // Receives OpenJob (it carries the job spec), sends WorkerMicrobatches.
+  braid::rpc::ServerOptions server_options =
+      braid::ServerOptionsFor(flags, (*metrics)->registry(), braid::rpc::kJobApiMaxMessageBytes);
+  server_options.max_send_bytes = braid::rpc::kMicrobatchMaxMessageBytes;  // one WorkerMicrobatch
+  auto server = braid::rpc::StartServer(flags.listen, {&service}, &port, std::move(interceptors), server_options);
   if (!server.ok()) {
     std::fprintf(stderr, "braid-reorderer: --listen %s: %s\n", flags.listen.c_str(), server.status().message().c_str());
     return 2;

@@ -31,12 +31,12 @@ reorder::ModelShapes ShapesOf(const ModelConfig& m) {
 }  // namespace
 
 StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::string& job_yaml) {
+  ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(job_yaml, "job " + job_id));
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(job_id);
-    if (it != jobs_.end()) return it->second->data->epoch_samples();
+    if (it != jobs_.end() && it->second->cfg == cfg) return it->second->data->epoch_samples();
   }
-  ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(job_yaml, "job " + job_id));
   auto job = std::make_shared<OpenedJob>();
   job->id = job_id;
   job->cfg = cfg;
@@ -57,7 +57,7 @@ StatusOr<int64_t> ReordererCore::OpenJob(const std::string& job_id, const std::s
   job->image_tokens = int32_t(job->data->mix().patches_per_image);
   const int64_t n = job->data->epoch_samples();
   std::lock_guard<std::mutex> lock(mu_);
-  jobs_.emplace(job_id, std::move(job));
+  jobs_[job_id] = std::move(job);
   return n;
 }
 

@@ -64,7 +64,9 @@ struct OpenedJob {
 
 class ReordererCore {
  public:
-  // Parses and validates the spec, loads the data. Re-opening an open job is a no-op.
+  // Parses and validates the spec, loads the data. Re-opening an open job
+  // with the same spec is a no-op; with another spec (a recovered job whose
+  // layout changed) it replaces the job.
   StatusOr<int64_t> OpenJob(const std::string& job_id, const std::string& job_yaml);
   void CloseJob(const std::string& job_id);
   StatusOr<std::shared_ptr<const OpenedJob>> Find(const std::string& job_id) const;

@@ -43,6 +43,7 @@ const char* JobStateName(JobState s) {
     case JobState::kSucceeded: return "SUCCEEDED";
     case JobState::kFailed: return "FAILED";
     case JobState::kCancelled: return "CANCELLED";
+    case JobState::kRecovering: return "RECOVERING";
   }
   return "UNKNOWN";
 }

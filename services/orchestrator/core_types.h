@@ -39,9 +39,19 @@ Layout ResolveLayout(const JobConfig& cfg);
 void ApplyLayout(const Layout& layout, JobConfig* cfg);
 
 // Same numbers as braid.v1.JobState.
-enum class JobState { kPending = 1, kRunning = 2, kSucceeded = 3, kFailed = 4, kCancelled = 5 };
+// RECOVERING: a rank was lost; the job waits for workers to resume from
+// its last good checkpoint (docs/RELIABILITY.md).
+enum class JobState { kPending = 1, kRunning = 2, kSucceeded = 3, kFailed = 4, kCancelled = 5, kRecovering = 6 };
 const char* JobStateName(JobState s);  // "PENDING", ...
-inline bool IsFinal(JobState s) { return s != JobState::kPending && s != JobState::kRunning; }
+inline bool IsFinal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+}
+
+// One entry of a job's history (losses, recoveries, skipped checkpoints).
+struct JobHistoryEvent {
+  double unix = 0;
+  std::string text;
+};
 
 // One committed step (a metrics.jsonl line, abridged).
 struct StepMetrics {
@@ -77,6 +87,14 @@ struct Job {
   double submitted_unix = 0, started_unix = 0, finished_unix = 0;
   std::vector<ModuleTimeline> timeline;
   double eta_seconds = 0;
+  int attempt = 0;        // runs started (1 = the first); assignments and reports carry it
+  int restarts = 0;       // recoveries so far
+  int max_restarts = 0;   // reliability.max_restarts
+  int64_t resume_step = 0;  // the step the next attempt starts at
+  std::string resume_checkpoint;  // its step-N dir ("" = from scratch)
+  int64_t initial_step = 0;       // where the job started: 0, or checkpoint.resume_from's step
+  std::string initial_checkpoint;
+  std::vector<JobHistoryEvent> history;
 };
 
 // Same numbers as braid.v1.Command.
@@ -90,6 +108,8 @@ struct Assignment {
   Layout layout;
   std::string reorderer_address, rendezvous_prefix, run_dir;
   int64_t start_step = 0;
+  int attempt = 1;
+  std::string resume_checkpoint;  // step-N dir to load before start_step ("" = fresh init)
 };
 
 // Same numbers as braid.v1.Span.Kind.
@@ -128,6 +148,7 @@ struct StepReport {
   int64_t messages = 0;
   double plan_solve_ms = 0;
   std::vector<double> plan_imbalance;  // encoder, LLM, generator; empty = not reported
+  int attempt = 0;  // the assignment's attempt (0 = not said)
 };
 
 using braid::UnixNowSeconds;

@@ -8,6 +8,7 @@
 #include "common/base/log.h"
 #include "common/rpc/address_file.h"
 #include "common/rpc/client_context.h"
+#include "common/rpc/security.h"
 #include "common/rpc/status_convert.h"
 #include "services/orchestrator/proto_convert.h"
 #include "services/orchestrator/services.h"
@@ -19,11 +20,14 @@ namespace pb = braid::v1;
 
 class DataClient final : public DataPlanner {
  public:
-  DataClient(std::string address, std::string address_file, double timeout)
-      : address_(std::move(address)), address_file_(std::move(address_file)), timeout_(timeout) {}
+  DataClient(std::string address, std::string address_file, double timeout, rpc::RpcSecurity security)
+      : address_(std::move(address)),
+        address_file_(std::move(address_file)),
+        timeout_(timeout),
+        security_(std::move(security)) {}
 
   Status OpenJob(const std::string& job_id, const std::string& job_yaml, const Layout& layout) override {
-    ASSIGN_OR_RETURN(pb::DataService::Stub * stub, Stub());
+    ASSIGN_OR_RETURN(std::shared_ptr<pb::DataService::Stub> stub, Stub());
     pb::OpenJobRequest req;
     req.set_job_id(job_id);
     req.set_job_yaml(job_yaml);
@@ -31,7 +35,12 @@ class DataClient final : public DataPlanner {
     pb::OpenJobReply reply;
     auto ctx = rpc::MakeContext(timeout_);
     Status st = rpc::FromGrpcStatus(stub->OpenJob(ctx.get(), req, &reply));
-    if (!st.ok()) return Status(st.code(), "DataService.OpenJob at " + address() + ": " + st.message());
+    if (!st.ok()) {
+      const std::string where = address();
+      // A restarted reorderer may serve elsewhere: read its address file again next time.
+      if (st.code() == StatusCode::kUnavailable) Forget();
+      return Status(st.code(), "DataService.OpenJob at " + where + ": " + st.message());
+    }
     return Status::Ok();
   }
 
@@ -52,31 +61,39 @@ class DataClient final : public DataPlanner {
   }
 
  private:
-  StatusOr<pb::DataService::Stub*> Stub() {
+  void Forget() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stub_) return stub_.get();
+    if (address_file_.empty()) return;
+    address_.clear();
+    stub_.reset();
+  }
+  // Shared: Forget() may drop it while another thread's call still uses it.
+  StatusOr<std::shared_ptr<pb::DataService::Stub>> Stub() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stub_) return stub_;
     if (address_.empty()) {
       if (address_file_.empty())
         return Status::FailedPrecondition(
             "no reorderer configured: start braid-orchestrator with --reorderer HOST:PORT or --reorderer-address-file");
       ASSIGN_OR_RETURN(address_, rpc::ReadAddressFile(address_file_, 10.0));
     }
-    stub_ = pb::DataService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-    return stub_.get();
+    stub_ = pb::DataService::NewStub(rpc::MakeChannel(address_, security_));
+    return stub_;
   }
 
   mutable std::mutex mu_;
   std::string address_;
   const std::string address_file_;
   const double timeout_;
-  std::unique_ptr<pb::DataService::Stub> stub_;
+  const rpc::RpcSecurity security_;
+  std::shared_ptr<pb::DataService::Stub> stub_;
 };
 
 }  // namespace
 
 std::unique_ptr<DataPlanner> MakeDataClient(const std::string& address, const std::string& address_file,
-                                            double rpc_timeout_seconds) {
-  return std::make_unique<DataClient>(address, address_file, rpc_timeout_seconds);
+                                            double rpc_timeout_seconds, const rpc::RpcSecurity& security) {
+  return std::make_unique<DataClient>(address, address_file, rpc_timeout_seconds, security);
 }
 
 }  // namespace braid::orchestrator

@@ -18,6 +18,7 @@
 #include "common/base/status.h"
 #include "common/config/job_config.h"
 #include "services/orchestrator/core_types.h"
+#include "services/orchestrator/job_store.h"
 
 namespace braid::orchestrator {
 
@@ -44,6 +45,12 @@ class JobTable {
   // PENDING. InvalidArgument "<field.path>: <problem>" for a bad spec, with
   // nothing created; Unavailable when the run dir cannot be made.
   StatusOr<Job> Submit(const std::string& yaml_text, const std::string& source_name = "<request>");
+  // From then on every state transition is saved to `store` (not owned)
+  // before it is visible; a Submit that cannot be saved fails (Unavailable).
+  void AttachStore(JobStore* store);
+  // Puts a job read back from the store into the table, as it was.
+  // AlreadyExists for a known id; InvalidArgument when its spec does not parse.
+  Status Restore(const StoredJob& stored);
   StatusOr<Job> Get(const std::string& id) const;
   std::vector<Job> List() const;  // newest first
   // PENDING/RUNNING -> CANCELLED (reason "cancelled by user"). NotFound;
@@ -53,12 +60,23 @@ class JobTable {
 
   // ---- for the scheduler and the step committer -------------------------
   StatusOr<JobConfig> Config(const std::string& id) const;
-  std::vector<std::string> PendingIds() const;  // oldest first
-  // Sets a PENDING job's reason (an event only when it changes).
+  // Jobs waiting for workers, PENDING or RECOVERING, oldest first.
+  std::vector<std::string> PendingIds() const;
+  // Sets a waiting job's reason (an event only when it changes). For a
+  // RECOVERING job the reason follows what was lost: "<loss>; <reason>".
   Status SetPendingReason(const std::string& id, const std::string& reason);
-  // PENDING -> RUNNING with the layout actually used; job.yaml is rewritten
-  // with it (parallel.auto_layout resolved). FailedPrecondition unless PENDING.
-  Status MarkRunning(const std::string& id, const Layout& layout);
+  // PENDING or RECOVERING -> RUNNING with the layout actually used, and the
+  // next attempt; job.yaml is rewritten with the layout (parallel.auto_layout
+  // resolved). Returns the attempt number. FailedPrecondition otherwise.
+  StatusOr<int> MarkRunning(const std::string& id, const Layout& layout);
+  // RUNNING (or RECOVERING, after an orchestrator restart) -> RECOVERING: `loss` ("llm rank 1 (worker w-3, pid 42) lost at
+  // step 37: ...") becomes the reason and a history event; the job's step
+  // goes back to resume_step, the next attempt starts there from
+  // resume_checkpoint ("" = step 0 from scratch). Counts a restart.
+  Status MarkRecovering(const std::string& id, const std::string& loss, int64_t resume_step,
+                        const std::string& resume_checkpoint);
+  // Appends to the job's history (shown by `braid status`).
+  Status AddHistory(const std::string& id, const std::string& text);
   // -> a final state with a reason. FailedPrecondition when already final.
   Status MarkFinal(const std::string& id, JobState state, const std::string& reason);
   // A committed step: step = metrics.step + 1, last metrics, timeline, eta.
@@ -76,16 +94,19 @@ class JobTable {
   bool shutting_down() const;
 
   static constexpr size_t kMaxEventsPerJob = 256;
+  static constexpr size_t kMaxHistory = 100;  // history entries kept per job
 
  private:
   struct Record {
     Job job;
     JobConfig config;
     std::deque<Event> events;
+    std::string loss;  // what a RECOVERING job lost (the first part of its reason)
   };
   Record* Find(const std::string& id);
   const Record* Find(const std::string& id) const;
   void Emit(Record& r, EventKind kind);  // with mu_ held
+  Status Persist(const Record& r);       // with mu_ held; Ok without a store
 
   const std::string runs_root_;
   const UnixClock clock_;
@@ -95,6 +116,7 @@ class JobTable {
   std::vector<std::string> order_;  // submission order
   int64_t seq_ = 0;
   bool shutdown_ = false;
+  JobStore* store_ = nullptr;
 };
 
 }  // namespace braid::orchestrator

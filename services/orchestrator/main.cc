@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <ctime>
 #include <thread>
 
 #include "common/base/blas_core.h"
@@ -59,7 +60,7 @@ int Run(const Flags& f) {
   }
   if (!WriteMetricsAddress(f.process, (*metrics)->bound_port())) return kExitRuntime;
 
-  std::unique_ptr<DataPlanner> planner = MakeDataClient(f.reorderer, f.reorderer_address_file);
+  std::unique_ptr<DataPlanner> planner = MakeDataClient(f.reorderer, f.reorderer_address_file, 10.0, f.process.security);
   OrchestratorOptions opt;
   opt.runs_root = f.runs_root;
   opt.heartbeat_timeout_seconds = f.heartbeat_timeout;
@@ -78,6 +79,26 @@ int Run(const Flags& f) {
   OrchestratorMetrics orch_metrics((*metrics)->registry(), cluster);
   orch_metrics.Observe(&opt);
   Orchestrator orch(opt, planner.get());
+  {
+    // Ids of this run's workers: a worker of a previous run (before a
+    // restart) must get NOT_FOUND and register again, never someone else's id.
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "w-%llx-", (unsigned long long)std::time(nullptr));
+    orch.workers().set_id_prefix(prefix);
+  }
+  // The job table lives in <state-dir>/orchestrator.db: a restarted
+  // orchestrator resumes its running jobs (docs/RELIABILITY.md).
+  const std::string db_path = (std::filesystem::path(f.state_dir) / "orchestrator.db").string();
+  StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(db_path);
+  if (!store.ok()) {
+    LOG_ERROR("%s", store.status().ToString().c_str());
+    return kExitRuntime;
+  }
+  if (Status st = orch.RestoreJobs(store->get()); !st.ok()) {
+    LOG_ERROR("cannot restore the jobs of %s: %s (move the file away to start empty)", db_path.c_str(),
+              st.ToString().c_str());
+    return kExitRuntime;
+  }
   orch_metrics.UpdateTables(orch);
   std::unique_ptr<grpc::Service> job_service = MakeJobService(&orch);
   std::unique_ptr<grpc::Service> registry_service = MakeWorkerRegistryService(&orch);
@@ -85,11 +106,13 @@ int Run(const Flags& f) {
   int port = 0;
   rpc::InterceptorFactories interceptors;
   interceptors.push_back(MakeRpcMetrics((*metrics)->registry()));
+  // One port for the job API, worker reports and rendezvous: 4 MiB.
   auto server = rpc::StartServer(f.process.listen, {job_service.get(), registry_service.get(), rendezvous_service.get()},
-                                 &port, std::move(interceptors));
+                                 &port, std::move(interceptors),
+                                 ServerOptionsFor(f.process, (*metrics)->registry(), rpc::kJobApiMaxMessageBytes));
   if (!server.ok()) {
     LOG_ERROR("%s", server.status().ToString().c_str());
-    return kExitRuntime;
+    return server.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitRuntime;
   }
   const std::string address = rpc::DialAddress(f.process.listen, port);
   if (!f.process.address_file.empty()) {

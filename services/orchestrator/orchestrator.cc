@@ -1,8 +1,25 @@
 #include "services/orchestrator/orchestrator.h"
 
+#include <filesystem>
+
 #include "common/base/log.h"
+#include "common/checkpoint/checkpoint.h"
+#include "common/checkpoint/durable_file.h"
 
 namespace braid::orchestrator {
+namespace {
+
+// Steps committed to a run dir (lines of its metrics.jsonl): a job's step
+// is not saved on every commit, so after a restart this is where it was.
+int64_t CommittedSteps(const std::string& run_dir) {
+  StatusOr<std::string> text = ReadWholeFile(run_dir + "/metrics.jsonl");
+  if (!text.ok()) return 0;
+  int64_t n = 0;
+  for (size_t i = 0; i < text->size(); ++i) n += (*text)[i] == '\n' && (i == 0 || (*text)[i - 1] != '\n');
+  return n;
+}
+
+}  // namespace
 
 Orchestrator::Orchestrator(const OrchestratorOptions& options, DataPlanner* planner, WorkerTable::Clock mono_clock,
                            JobTable::UnixClock unix_clock)
@@ -21,6 +38,7 @@ Orchestrator::Orchestrator(const OrchestratorOptions& options, DataPlanner* plan
         cj.run_dir = job->run_dir;
         cj.layout = s.layout;
         cj.total_steps = cfg->train.steps;
+        cj.start_step = job->resume_step;
         cj.checkpoint_keep = cfg->checkpoint.keep;
         cj.job_yaml = s.assignments.empty() ? "" : s.assignments[0].job_yaml;
         cj.seed = cfg->seed;
@@ -60,6 +78,8 @@ StatusOr<Command> Orchestrator::ReportStep(const StepReport& r) {
   RETURN_IF_ERROR(workers_.Touch(r.worker_id));
   ASSIGN_OR_RETURN(Job job, jobs_.Get(r.job_id));
   if (IsFinal(job.state)) return job.state == JobState::kSucceeded ? Command::kNone : Command::kCancelJob;
+  // A rank of a lost attempt that has not noticed yet.
+  if (job.state != JobState::kRunning || (r.attempt != 0 && r.attempt != job.attempt)) return Command::kCancelJob;
   ASSIGN_OR_RETURN(WorkerInfo w, workers_.Get(r.worker_id));
   if (w.job_id != r.job_id || w.reg.role != r.role || w.rank != r.rank)
     return Status::InvalidArgument("worker " + r.worker_id + " reports " + RoleName(r.role) + " rank " +
@@ -81,32 +101,102 @@ StatusOr<Command> Orchestrator::ReportStep(const StepReport& r) {
 }
 
 Status Orchestrator::ReportFailure(const std::string& worker_id, const std::string& job_id,
-                                   const std::string& message) {
+                                   const std::string& message, int attempt) {
   ASSIGN_OR_RETURN(WorkerInfo w, workers_.Get(worker_id));
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(Job job, jobs_.Get(job_id));
+    if (attempt != 0 && attempt != job.attempt) return Status::Ok();  // an older attempt's: already handled
     if (w.job_id != job_id) return Status::FailedPrecondition("worker " + worker_id + " is not in job " + job_id);
-    if (!IsFinal(job.state)) {
-      const std::string reason = DescribeWorker(w) + ": " + message;
-      LOG_ERROR("job %s FAILED: %s", job_id.c_str(), reason.c_str());
-      FinishLocked(job_id, JobState::kFailed, reason, worker_id);
-    }
+    if (job.state == JobState::kRunning) LoseRankLocked(job_id, DescribeWorker(w) + " failed", message, worker_id);
   }
   CloseOnPlanner();
   return Status::Ok();
 }
 
-Status Orchestrator::ReportDone(const std::string& worker_id, const std::string& job_id) {
+Status Orchestrator::ReportDone(const std::string& worker_id, const std::string& job_id, int attempt) {
   ASSIGN_OR_RETURN(WorkerInfo w, workers_.Get(worker_id));
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(Job job, jobs_.Get(job_id));
+    if (attempt != 0 && attempt != job.attempt) return Status::Ok();
     if (w.job_id != job_id) return Status::FailedPrecondition("worker " + worker_id + " is not in job " + job_id);
     done_[job_id].insert(worker_id);
     MaybeSucceedLocked(job_id);
   }
   CloseOnPlanner();
+  return Status::Ok();
+}
+
+StatusOr<Orchestrator::ResumeAt> Orchestrator::PrepareResumeLocked(const Job& job) {
+  namespace fs = std::filesystem;
+  // The newest checkpoint of this run that verifies; without one, where
+  // the job started (step 0, or checkpoint.resume_from).
+  const fs::path ckpts = fs::path(job.run_dir) / "checkpoints";
+  ResumeAt at{job.initial_step, job.initial_checkpoint};
+  StatusOr<ResumePoint> rp = FindResumePoint(ckpts.string());
+  if (rp.ok()) {
+    at = {rp->step, rp->dir};
+    for (const std::string& s : rp->skipped) (void)jobs_.AddHistory(job.id, "corrupt checkpoint skipped: " + s);
+  }
+  // Drop what was committed after the resume point, and half-written
+  // checkpoint dirs.
+  for (const char* f : {"metrics.jsonl", "ledger.jsonl", "timeline.jsonl"}) {
+    if (Status st = RewindJsonl((fs::path(job.run_dir) / f).string(), at.step); !st.ok())
+      return Status(st.code(), "cannot rewind the run to step " + std::to_string(at.step) + ": " + st.message());
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(ckpts, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("step-") && name.find(".tmp") != std::string::npos) fs::remove_all(e.path(), ec);
+  }
+  return at;
+}
+
+void Orchestrator::LoseRankLocked(const std::string& job_id, const std::string& what, const std::string& cause,
+                                  const std::string& except_worker_id) {
+  auto job = jobs_.Get(job_id);
+  if (!job.ok() || job->state != JobState::kRunning) return;
+  const std::string loss = what + " at step " + std::to_string(job->step) + " (" + cause + ")";
+  auto fail = [&](const std::string& reason) {
+    LOG_ERROR("job %s FAILED: %s", job_id.c_str(), reason.c_str());
+    FinishLocked(job_id, JobState::kFailed, reason, except_worker_id);
+  };
+  if (job->restarts >= job->max_restarts)
+    return fail(loss + "; no restarts left (reliability.max_restarts " + std::to_string(job->max_restarts) + ")");
+  StatusOr<ResumeAt> at = PrepareResumeLocked(*job);
+  if (!at.ok()) return fail(loss + "; " + at.status().message());
+  LOG_WARN("job %s RECOVERING: %s, resuming from step %lld (restart %d of %d)", job_id.c_str(), loss.c_str(),
+           (long long)at->step, job->restarts + 1, job->max_restarts);
+  (void)jobs_.MarkRecovering(job_id, loss, at->step, at->checkpoint);
+  CleanupLocked(job_id, /*cancel_workers=*/true, except_worker_id);
+  if (options_.on_recovery) {
+    if (auto j = jobs_.Get(job_id); j.ok()) options_.on_recovery(*j);
+  }
+}
+
+Status Orchestrator::RestoreJobs(JobStore* store) {
+  ASSIGN_OR_RETURN(std::vector<StoredJob> stored, store->LoadAll());
+  std::lock_guard<std::mutex> lock(mu_);
+  jobs_.AttachStore(store);
+  for (const StoredJob& s : stored) {
+    if (Status st = jobs_.Restore(s); !st.ok()) {
+      LOG_ERROR("job store %s: job %s: %s", store->path().c_str(), s.job.id.c_str(), st.ToString().c_str());
+      continue;
+    }
+    if (s.job.state != JobState::kRunning && s.job.state != JobState::kRecovering) continue;
+    // Its workers were this orchestrator's: they register again; the job
+    // resumes from its newest good checkpoint like after a lost rank.
+    const std::string loss = "orchestrator restarted at step " + std::to_string(CommittedSteps(s.job.run_dir));
+    StatusOr<ResumeAt> at = PrepareResumeLocked(s.job);
+    if (!at.ok()) {
+      (void)jobs_.MarkFinal(s.job.id, JobState::kFailed, loss + "; " + at.status().message());
+      continue;
+    }
+    (void)jobs_.MarkRecovering(s.job.id, loss, at->step, at->checkpoint);
+    LOG_WARN("job %s RECOVERING: %s, resuming from step %lld", s.job.id.c_str(), loss.c_str(), (long long)at->step);
+  }
+  LOG_INFO("job store %s: %zu jobs restored", store->path().c_str(), stored.size());
   return Status::Ok();
 }
 
@@ -135,6 +225,7 @@ void Orchestrator::CleanupLocked(const std::string& job_id, bool cancel_workers,
 }
 
 void Orchestrator::CloseOnPlanner() {
+  std::lock_guard<std::mutex> order(close_mu_);
   std::vector<std::string> close;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -148,10 +239,18 @@ void Orchestrator::Tick() {
     std::lock_guard<std::mutex> lock(mu_);
     LOG_WARN("worker %s stopped sending heartbeats", DescribeWorker(w).c_str());
     if (options_.on_worker_lost) options_.on_worker_lost(w);
-    if (w.job_id.empty()) continue;
-    auto job = jobs_.Get(w.job_id);
-    if (job.ok() && !IsFinal(job->state))
-      FinishLocked(w.job_id, JobState::kFailed, DescribeWorker(w) + " stopped sending heartbeats", w.id);
+    if (!w.job_id.empty()) {
+      LoseRankLocked(w.job_id, DescribeWorker(w) + " lost", "stopped sending heartbeats", w.id);
+    } else if (!w.last_job_id.empty()) {
+      // Its job already went on without it (a peer reported the failure
+      // first): say which rank it was.
+      auto job = jobs_.Get(w.last_job_id);
+      WorkerInfo was = w;
+      was.rank = w.last_rank;
+      if (job.ok() && !IsFinal(job->state))
+        (void)jobs_.AddHistory(w.last_job_id, DescribeWorker(was) + " of attempt " +
+                                                  std::to_string(w.last_attempt) + " stopped sending heartbeats");
+    }
   }
   {
     // Jobs that turned final behind our back (e.g. the scheduler failed one).

@@ -5,10 +5,15 @@
 //   - a job is final -> its workers go idle (CANCEL_JOB queued when it did
 //     not succeed), its rendezvous keys "job/<id>/" are dropped, the
 //     reorderer gets CloseJob;
-//   - ReportFailure or a dead worker of a RUNNING job -> FAILED, naming the
-//     role, rank, worker id and pid:
-//       "llm rank 1 (worker w-3, pid 4242) stopped sending heartbeats"
-//       "llm rank 1 (worker w-3, pid 4242): <the worker's message>"
+//   - a rank of a RUNNING job is lost (ReportFailure, or its worker stopped
+//     sending heartbeats) -> RECOVERING while the job has restarts left
+//     (reliability.max_restarts): metrics, ledger and timeline are rewound
+//     to the newest good checkpoint, the other ranks get CANCEL_JOB, and the
+//     scheduler starts the next attempt from that checkpoint as soon as
+//     workers fit (docs/RELIABILITY.md). With no restarts left -> FAILED,
+//     naming the role, rank, worker id and pid:
+//       "llm rank 1 (worker w-3, pid 4242) lost at step 37 (stopped sending heartbeats)"
+//   - reports of an older attempt are ignored (ReportStep answers CANCEL_JOB);
 //   - the last step committed and every rank ReportDone'd -> SUCCEEDED.
 //
 // Threads: every public method is thread-safe. GetAssignment, the
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "services/orchestrator/data_planner.h"
+#include "services/orchestrator/job_store.h"
 #include "services/orchestrator/job_table.h"
 #include "services/orchestrator/rendezvous_store.h"
 #include "services/orchestrator/scheduler.h"
@@ -43,6 +49,7 @@ struct OrchestratorOptions {
   // cheap and do not call back into the Orchestrator.
   std::function<void(const Job& job, const JobConfig& cfg, const StepCommit& commit)> on_commit;
   std::function<void(const WorkerInfo& w)> on_worker_lost;
+  std::function<void(const Job& job)> on_recovery;  // the job just went RECOVERING
 };
 
 class Orchestrator {
@@ -66,13 +73,23 @@ class Orchestrator {
   // The command in the reply: CANCEL_JOB when the job is already over
   // without success, else NONE.
   StatusOr<Command> ReportStep(const StepReport& report);
-  Status ReportFailure(const std::string& worker_id, const std::string& job_id, const std::string& message);
-  Status ReportDone(const std::string& worker_id, const std::string& job_id);
+  // attempt: the assignment's (0 = not said: taken as the current one).
+  Status ReportFailure(const std::string& worker_id, const std::string& job_id, const std::string& message,
+                       int attempt = 0);
+  Status ReportDone(const std::string& worker_id, const std::string& job_id, int attempt = 0);
   double heartbeat_interval() const { return workers_.heartbeat_interval(); }
   double heartbeat_timeout() const { return workers_.heartbeat_timeout(); }
 
   // ---- Rendezvous ----
   RendezvousStore& rendezvous() { return rendezvous_; }
+
+  // ---- restart ----
+  // Reads every job from `store` (not owned; it outlives this) and saves
+  // every later transition there. RUNNING and RECOVERING jobs become
+  // RECOVERING ("orchestrator restarted at step N"), rewound to their newest
+  // good checkpoint; the scheduler resumes them as workers register again.
+  // Call once, before serving.
+  Status RestoreJobs(JobStore* store);
 
   // ---- background ----
   // Declares dead workers (failing their jobs), cleans up final jobs, runs
@@ -90,13 +107,29 @@ class Orchestrator {
   // With mu_ held: the job is final; release its workers, drop its keys.
   void CleanupLocked(const std::string& job_id, bool cancel_workers, const std::string& except_worker_id);
   void MaybeSucceedLocked(const std::string& job_id);
-  void CloseOnPlanner();  // without mu_: CloseJob for the jobs queued by cleanup
+  // With mu_ held: a rank of RUNNING job `job_id` is lost; the loss reads
+  // "<what> at step N (<cause>)". RECOVERING within the retry budget, else FAILED.
+  void LoseRankLocked(const std::string& job_id, const std::string& what, const std::string& cause,
+                      const std::string& except_worker_id);
+  struct ResumeAt {
+    int64_t step = 0;
+    std::string checkpoint;  // "" = from scratch
+  };
+  // With mu_ held: where `job` resumes (its newest good checkpoint; corrupt
+  // ones skipped go into its history); rewinds its metrics, ledger and
+  // timeline to there and removes half-written checkpoint dirs.
+  StatusOr<ResumeAt> PrepareResumeLocked(const Job& job);
+  // Without mu_: CloseJob for the jobs queued by cleanup. Serialised by
+  // close_mu_, so once it returns every close queued before it has reached
+  // the reorderer (Tick calls it before the scheduler may reopen a job).
+  void CloseOnPlanner();
 
   OrchestratorOptions options_;
   DataPlanner* planner_;
   JobTable jobs_;
   WorkerTable workers_;
   RendezvousStore rendezvous_;
+  std::mutex close_mu_;  // CloseOnPlanner
   std::mutex mu_;  // job state transitions, committer, active_, done_
   StepCommitter committer_;
   Scheduler scheduler_;

@@ -113,10 +113,10 @@ void OrchestratorMetrics::UpdateTables(Orchestrator& orch) {
     workers_.Add({{"role", RoleName(role)}, {"state", "idle"}}).Set(double(idle));
     workers_.Add({{"role", RoleName(role)}, {"state", "busy"}}).Set(double(busy));
   }
-  int counts[6] = {0, 0, 0, 0, 0, 0};
+  int counts[7] = {};  // by JobState value (1..6)
   for (const Job& j : orch.ListJobs()) ++counts[int(j.state)];
-  for (JobState s : {JobState::kPending, JobState::kRunning, JobState::kSucceeded, JobState::kFailed,
-                     JobState::kCancelled})
+  for (JobState s : {JobState::kPending, JobState::kRunning, JobState::kRecovering, JobState::kSucceeded,
+                     JobState::kFailed, JobState::kCancelled})
     jobs_.Add({{"state", LowerCase(JobStateName(s))}}).Set(counts[int(s)]);
 }
 

@@ -46,6 +46,14 @@ void ToProto(const Job& job, braid::v1::Job* out) {
     p->set_messages(t.messages);
   }
   out->set_eta_seconds(job.eta_seconds);
+  out->set_attempt(job.attempt);
+  out->set_restarts(job.restarts);
+  out->set_max_restarts(job.max_restarts);
+  for (const JobHistoryEvent& e : job.history) {
+    braid::v1::JobHistoryEvent* p = out->add_history();
+    p->set_unix(e.unix);
+    p->set_text(e.text);
+  }
 }
 
 void ToProto(const Assignment& a, braid::v1::Assignment* out) {
@@ -58,6 +66,8 @@ void ToProto(const Assignment& a, braid::v1::Assignment* out) {
   out->set_rendezvous_prefix(a.rendezvous_prefix);
   out->set_run_dir(a.run_dir);
   out->set_start_step(a.start_step);
+  out->set_attempt(a.attempt);
+  out->set_resume_checkpoint(a.resume_checkpoint);
 }
 
 WorkerRegistration FromProto(const braid::v1::RegisterWorkerRequest& req) {
@@ -98,6 +108,7 @@ StepReport FromProto(const braid::v1::ReportStepRequest& req) {
   r.messages = req.messages();
   r.plan_solve_ms = req.plan_solve_ms();
   r.plan_imbalance.assign(req.plan_imbalance().begin(), req.plan_imbalance().end());
+  r.attempt = req.attempt();
   return r;
 }
 

@@ -114,9 +114,13 @@ std::optional<StartedJob> Scheduler::RunOnce() {
         a.role = r;
         a.rank = rank;
         a.layout = plan.layout;
-        a.rendezvous_prefix = "job/" + plan.job_id + "/";
+        // Each attempt rendezvouses under its own prefix: keys of a lost
+        // attempt can never be read by the next one.
+        a.attempt = job.attempt + 1;
+        a.rendezvous_prefix = "job/" + plan.job_id + "/a" + std::to_string(a.attempt) + "/";
         a.run_dir = job.run_dir;
-        a.start_step = 0;
+        a.start_step = job.resume_step;
+        a.resume_checkpoint = job.resume_checkpoint;
         plan.assignments.push_back(a);
         plan.worker_ids.push_back(idle_workers[RoleIndex(r)][rank].id);
       }
@@ -132,6 +136,12 @@ std::optional<StartedJob> Scheduler::RunOnce() {
   const Status opened = planner_->OpenJob(plan.job_id, yaml, plan.layout);
 
   std::lock_guard<std::mutex> lock(*state_mu_);
+  if (opened.code() == StatusCode::kUnavailable || opened.code() == StatusCode::kDeadlineExceeded) {
+    // The reorderer is down or restarting (its supervisor brings it back):
+    // wait for it rather than fail the job.
+    (void)jobs_->SetPendingReason(plan.job_id, "waiting for the reorderer: " + opened.message());
+    return std::nullopt;
+  }
   if (!opened.ok()) {
     const std::string msg = "reorderer could not open the job: " + opened.ToString();
     LOG_ERROR("job %s: %s", plan.job_id.c_str(), msg.c_str());

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "common/rpc/security.h"
 #include "services/orchestrator/data_planner.h"
 #include "services/orchestrator/orchestrator.h"
 
@@ -26,7 +27,9 @@ std::unique_ptr<grpc::Service> MakeRendezvousService(Orchestrator* orchestrator)
 // `address_file` (read, waiting up to 10 s, at the first OpenJob: the
 // reorderer may start after the orchestrator). With neither, OpenJob fails
 // with FailedPrecondition saying how to configure one.
+// `security`: its token and TLS settings (docs/RELIABILITY.md, "Security").
 std::unique_ptr<DataPlanner> MakeDataClient(const std::string& address, const std::string& address_file,
-                                            double rpc_timeout_seconds = 10.0);
+                                            double rpc_timeout_seconds = 10.0,
+                                            const rpc::RpcSecurity& security = rpc::RpcSecurity());
 
 }  // namespace braid::orchestrator

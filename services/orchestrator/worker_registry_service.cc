@@ -57,11 +57,11 @@ class WorkerRegistryImpl final : public pb::WorkerRegistry::Service {
 
   grpc::Status ReportFailure(grpc::ServerContext*, const pb::ReportFailureRequest* req,
                              pb::ReportFailureReply*) override {
-    return ToGrpcStatus(o_->ReportFailure(req->worker_id(), req->job_id(), req->message()));
+    return ToGrpcStatus(o_->ReportFailure(req->worker_id(), req->job_id(), req->message(), req->attempt()));
   }
 
   grpc::Status ReportDone(grpc::ServerContext*, const pb::ReportDoneRequest* req, pb::ReportDoneReply*) override {
-    return ToGrpcStatus(o_->ReportDone(req->worker_id(), req->job_id()));
+    return ToGrpcStatus(o_->ReportDone(req->worker_id(), req->job_id(), req->attempt()));
   }
 
  private:

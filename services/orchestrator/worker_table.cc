@@ -29,7 +29,7 @@ StatusOr<WorkerInfo> WorkerTable::Register(const WorkerRegistration& reg) {
   std::lock_guard<std::mutex> lock(mu_);
   Record r;
   r.info.order = next_order_++;
-  r.info.id = "w-" + std::to_string(r.info.order);
+  r.info.id = id_prefix_ + std::to_string(r.info.order);
   r.info.reg = reg;
   r.info.last_seen = clock_();
   LOG_INFO("registered %s worker %s (host %s, pid %d%s%s)", RoleName(reg.role), r.info.id.c_str(), reg.host.c_str(),
@@ -69,6 +69,7 @@ StatusOr<WorkerTable::Poll> WorkerTable::WaitForAssignment(const std::string& wo
                        [](const WorkerCommand& c) { return c.command == Command::kShutdown; });
   };
   std::erase_if(r->commands, [](const WorkerCommand& c) { return c.command == Command::kCancelJob; });
+  if (r->info.job_id.empty()) r->info.ready = true;  // out of any old job, alive
   cv_.wait_for(lock, std::chrono::duration<double>(std::max(0.0, wait_seconds)), [&] {
     r = Find(worker_id);  // RemoveDead may have dropped it meanwhile
     return shutdown_ || !r || r->undelivered.has_value() || has_shutdown();
@@ -85,6 +86,11 @@ StatusOr<WorkerTable::Poll> WorkerTable::WaitForAssignment(const std::string& wo
     std::erase_if(r->commands, [](const WorkerCommand& c) { return c.command == Command::kShutdown; });
   }
   return p;
+}
+
+void WorkerTable::set_id_prefix(std::string prefix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  id_prefix_ = std::move(prefix);
 }
 
 std::vector<WorkerInfo> WorkerTable::RemoveDead() {
@@ -108,7 +114,7 @@ std::vector<WorkerInfo> WorkerTable::Idle(Role role) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<WorkerInfo> out;
   for (const auto& [id, r] : workers_)
-    if (r.info.reg.role == role && r.info.job_id.empty()) out.push_back(r.info);
+    if (r.info.reg.role == role && r.info.job_id.empty() && r.info.ready) out.push_back(r.info);
   std::sort(out.begin(), out.end(), [](const WorkerInfo& a, const WorkerInfo& b) { return a.order < b.order; });
   return out;
 }
@@ -116,7 +122,7 @@ std::vector<WorkerInfo> WorkerTable::Idle(Role role) const {
 int WorkerTable::CountBusy(Role role) const {
   std::lock_guard<std::mutex> lock(mu_);
   int n = 0;
-  for (const auto& [id, r] : workers_) n += r.info.reg.role == role && !r.info.job_id.empty();
+  for (const auto& [id, r] : workers_) n += r.info.reg.role == role && (!r.info.job_id.empty() || !r.info.ready);
   return n;
 }
 
@@ -146,6 +152,7 @@ Status WorkerTable::Assign(const std::string& worker_id, const Assignment& a) {
     return Status::FailedPrecondition("worker " + worker_id + " is busy with job " + r->info.job_id);
   r->info.job_id = a.job_id;
   r->info.rank = a.rank;
+  r->info.attempt = a.attempt;
   r->undelivered = a;
   cv_.notify_all();
   return Status::Ok();
@@ -162,6 +169,10 @@ std::vector<WorkerInfo> WorkerTable::ReleaseJob(const std::string& job_id, bool 
     const bool started = !r.undelivered.has_value();
     r.undelivered.reset();
     if (cancel && started && id != except_worker_id) r.commands.push_back({Command::kCancelJob, job_id, reason});
+    if (started) r.info.ready = false;
+    r.info.last_job_id = job_id;
+    r.info.last_rank = r.info.rank;
+    r.info.last_attempt = r.info.attempt;
     r.info.job_id.clear();
     r.info.rank = -1;
   }

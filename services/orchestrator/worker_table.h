@@ -36,12 +36,21 @@ struct WorkerRegistration {
 };
 
 struct WorkerInfo {
-  std::string id;  // "w-<n>", n = registration order from 1
+  std::string id;  // "w-<n>" (see set_id_prefix), n = registration order from 1
   WorkerRegistration reg;
   int64_t order = 0;  // registration order
   double last_seen = 0;  // clock seconds of the last heartbeat (or any call)
   std::string job_id;    // empty = idle
   int rank = -1;         // DP rank in job_id
+  int attempt = 0;       // of job_id
+  // False from the release of a job the worker had started until its next
+  // GetAssignment: it may still be inside the old job, or dead. Only ready
+  // idle workers are handed new work.
+  bool ready = true;
+  // The job it was last released from (for the history of a worker that
+  // dies after its job went on without it).
+  std::string last_job_id;
+  int last_rank = -1, last_attempt = 0;
 };
 
 // "llm rank 1 (worker w-3, pid 4242)"
@@ -58,6 +67,10 @@ class WorkerTable {
   using Clock = std::function<double()>;  // monotonic seconds
 
   WorkerTable(double heartbeat_interval_seconds, double heartbeat_timeout_seconds, Clock clock = NowSeconds);
+  // Worker ids are "<prefix><n>". A restarted orchestrator must not hand out
+  // an id a worker of its previous run still uses: braid-orchestrator sets
+  // a prefix unique to the run ("w-<start time>-").
+  void set_id_prefix(std::string prefix);
 
   // FailedPrecondition "worker speaks protocol version X, orchestrator speaks
   // 1" when the version differs; InvalidArgument for a bad role.
@@ -84,8 +97,8 @@ class WorkerTable {
   // from the table and returned (each exactly once), busy ones included.
   std::vector<WorkerInfo> RemoveDead();
 
-  std::vector<WorkerInfo> Idle(Role role) const;  // registration order
-  int CountBusy(Role role) const;
+  std::vector<WorkerInfo> Idle(Role role) const;  // idle and ready, registration order
+  int CountBusy(Role role) const;                  // in a job, or not ready yet
   std::vector<WorkerInfo> WorkersOf(const std::string& job_id) const;  // by role, then rank
   StatusOr<WorkerInfo> Get(const std::string& worker_id) const;
 
@@ -117,6 +130,7 @@ class WorkerTable {
   std::condition_variable cv_;
   std::map<std::string, Record> workers_;
   int64_t next_order_ = 1;
+  std::string id_prefix_ = "w-";
   bool shutdown_ = false;
 };
 
