@@ -16,6 +16,7 @@ PACKAGES=(
   dataset-fashion-mnist fortunes fortunes-min
   prometheus yamllint
   python3-matplotlib python3-numpy
+  clang libclang-rt-14-dev libomp-dev llvm
 )
 
 SUDO=""

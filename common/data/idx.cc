@@ -72,8 +72,9 @@ StatusOr<std::vector<int64_t>> ParseHeader(const std::string& path, const std::v
   for (int i = 0; i < ndims; ++i) {
     int64_t d = ReadBe32(data.data() + 4 + 4 * i);
     dims.push_back(d);
+    // Checked before multiplying: two 32-bit dims overflow int64 (fuzz/idx).
+    if (d != 0 && total > kMaxElements / d) return Status::DataLoss(path + ": implausible dimensions in header");
     total *= d;
-    if (total > kMaxElements) return Status::DataLoss(path + ": implausible dimensions in header");
   }
   const size_t have = data.size() - header;
   if (static_cast<uint64_t>(total) > have) {

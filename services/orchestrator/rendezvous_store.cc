@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 namespace braid::orchestrator {
@@ -16,7 +17,8 @@ Status RendezvousStore::Set(const std::string& key, std::string value) {
 
 StatusOr<std::string> RendezvousStore::Get(const std::string& key, double wait_seconds) {
   if (key.empty()) return Status::InvalidArgument("key: must not be empty");
-  const double wait = std::clamp(wait_seconds, 0.0, kMaxWaitSeconds);
+  // NaN (a client's bad value) would pass std::clamp and overflow wait_for (fuzz/rpc_fuzz.cc).
+  const double wait = std::isnan(wait_seconds) ? 0.0 : std::clamp(wait_seconds, 0.0, kMaxWaitSeconds);
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::duration<double>(wait), [&] { return shutdown_ || kv_.count(key) > 0; });
   if (auto it = kv_.find(key); it != kv_.end()) return it->second;
