@@ -59,7 +59,8 @@ StatusOr<GrayImage> DecodePgm(const std::vector<uint8_t>& bytes, const std::stri
   if (!r.ReadUint(&w) || !r.ReadUint(&h) || !r.ReadUint(&maxval)) {
     return Status::DataLoss(path + ": PGM header truncated or malformed");
   }
-  if (w <= 0 || h <= 0 || w * h > kMaxImagePixels) {
+  // w > max / h, not w * h > max: each side may be up to 2^40 (fuzz/image).
+  if (w <= 0 || h <= 0 || w > kMaxImagePixels / h) {
     return Status::DataLoss(path + ": PGM has invalid size " + std::to_string(w) + "x" + std::to_string(h));
   }
   if (maxval < 1 || maxval > 65535) {
@@ -69,7 +70,6 @@ StatusOr<GrayImage> DecodePgm(const std::vector<uint8_t>& bytes, const std::stri
   img.width = static_cast<int>(w);
   img.height = static_cast<int>(h);
   const size_t n = static_cast<size_t>(w * h);
-  img.pixels.resize(n);
   const float fmax = static_cast<float>(maxval);
   if (binary) {
     // Exactly one whitespace byte separates maxval from the raster.
@@ -82,6 +82,7 @@ StatusOr<GrayImage> DecodePgm(const std::vector<uint8_t>& bytes, const std::stri
       return Status::DataLoss(path + ": PGM truncated: need " + std::to_string(need) + " raster bytes, have " +
                               std::to_string(have));
     }
+    img.pixels.resize(n);  // only now: a 20-byte header could ask for 2^28 pixels (fuzz/image)
     const uint8_t* p = bytes.data() + r.pos();
     for (size_t i = 0; i < n; ++i) {
       int64_t v = bps == 1 ? p[i] : (int64_t{p[2 * i]} << 8) | p[2 * i + 1];
@@ -89,6 +90,12 @@ StatusOr<GrayImage> DecodePgm(const std::vector<uint8_t>& bytes, const std::stri
       img.pixels[i] = static_cast<float>(v) / fmax;
     }
   } else {
+    // Each sample takes at least one byte: refuse a short file before allocating.
+    if (bytes.size() - r.pos() < n) {
+      return Status::DataLoss(path + ": PGM (P2) truncated: " + std::to_string(n) + " samples in " +
+                              std::to_string(bytes.size() - r.pos()) + " bytes");
+    }
+    img.pixels.resize(n);
     for (size_t i = 0; i < n; ++i) {
       int64_t v = 0;
       if (!r.ReadUint(&v)) {

@@ -11,6 +11,8 @@ namespace braid {
 
 MetricsServer::~MetricsServer() = default;
 
+void MetricsServer::StopServing() { exposer_.reset(); }
+
 StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen, const std::string& role) {
   std::unique_ptr<MetricsServer> s(new MetricsServer());
   s->registry_ = std::make_shared<prometheus::Registry>();

@@ -29,6 +29,10 @@ class MetricsServer {
   // braid_up. Unavailable when the address cannot be bound.
   static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen, const std::string& role = "");
   ~MetricsServer();
+  // Stops serving HTTP (civetweb may take its 2 s poll quantum) and keeps
+  // the registry: other threads may go on recording until the destructor.
+  // Any thread, but not together with serving() or bound_port().
+  void StopServing();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 

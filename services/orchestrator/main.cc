@@ -137,7 +137,9 @@ int Run(const Flags& f) {
            signal.signal_number() == SIGINT ? "SIGINT" : signal.signal_number() == SIGTERM ? "SIGTERM" : "requested");
   orch.Shutdown();  // long-polls and watches return now
   // civetweb's mg_stop takes up to its 2 s poll quantum: overlap it with the gRPC drain.
-  std::thread stop_metrics([&] { metrics.value().reset(); });
+  // The registry itself lives until Run returns: the calls drained below and
+  // the ticker still count into it (destroying it here was a use-after-free).
+  std::thread stop_metrics([&] { (*metrics)->StopServing(); });
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
   ticker.join();
   stop_metrics.join();
