@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/supervisor.h"
+#include "common/checkpoint/durable_file.h"
 #include "common/rpc/address_file.h"
 
 namespace braid::cli {
@@ -66,20 +67,6 @@ StatusOr<int> SpawnProcess(const std::string& binary, const std::vector<std::str
 
 namespace {
 
-// Writes `text` to `path` through a temporary file and a rename.
-Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return Status::Unavailable("cannot write " + tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Unavailable("cannot write " + path + ": " + ec.message());
-  return Status::Ok();
-}
-
 Status WriteState(const LocalCluster& c) {
   json j;
   j["orchestrator"] = c.orchestrator;
@@ -87,7 +74,23 @@ Status WriteState(const LocalCluster& c) {
   for (const auto& p : c.processes)
     j["processes"].push_back({{"name", p.name}, {"binary", p.binary}, {"pid", p.pid}, {"address", p.address},
                               {"metrics", p.metrics}, {"log", p.log}, {"restarts", p.restarts}});
-  return WriteFileAtomically((fs::path(c.state_dir) / "state.json").string(), j.dump(2) + "\n");
+  return ReplaceFileAtomically((fs::path(c.state_dir) / "state.json").string(), j.dump(2) + "\n");
+}
+
+// Waits until `pid` is gone or `deadline` passes, reaping it when it is our
+// child. True when it is gone.
+using Deadline = std::chrono::steady_clock::time_point;
+Deadline SecondsFromNow(double seconds) {
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+bool WaitGone(int pid, Deadline deadline) {
+  while (Alive(pid) && std::chrono::steady_clock::now() < deadline) {
+    waitpid(pid, nullptr, WNOHANG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !Alive(pid);
 }
 
 // SIGTERM to each live process of `procs` that is still its binary, last
@@ -99,13 +102,9 @@ void StopProcesses(const std::vector<LaunchedProcess>& procs, double grace_secon
       kill(it->pid, SIGTERM);
       signalled.push_back(*it);
     }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
+  const Deadline deadline = SecondsFromNow(grace_seconds);
   for (const auto& p : signalled) {
-    while (Alive(p.pid) && std::chrono::steady_clock::now() < deadline) {
-      waitpid(p.pid, nullptr, WNOHANG);  // reap when it is our child
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (Alive(p.pid) && IsOurs(p.pid, p.binary)) {
+    if (!WaitGone(p.pid, deadline) && IsOurs(p.pid, p.binary)) {
       kill(p.pid, SIGKILL);
       waitpid(p.pid, nullptr, 0);
     }
@@ -219,8 +218,7 @@ StatusOr<LocalCluster> StartProcesses(const PoolsConfig& pools, const std::strin
       return fail(Status::Unavailable(p.name + " serves no metrics (see " + p.log + "): " + addr.status().message()));
     p.metrics = *addr;
   }
-  RETURN_IF_ERROR(WriteState(c));
-  if (Status t = WriteFileAtomically(TargetsPath(state_dir), TargetsJson(c)); !t.ok()) return fail(t);
+  if (Status t = WriteClusterFiles(c); !t.ok()) return fail(t);
   return c;
 }
 
@@ -244,11 +242,7 @@ Status StopLocalPools(const std::string& state_dir, double grace_seconds) {
   if (c.supervisor_pid > 0 && Alive(c.supervisor_pid) && IsOurs(c.supervisor_pid, self)) {
     // The supervisor stops its processes in order and removes the files.
     kill(c.supervisor_pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds + 5);
-    while (Alive(c.supervisor_pid) && std::chrono::steady_clock::now() < deadline) {
-      waitpid(c.supervisor_pid, nullptr, WNOHANG);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    WaitGone(c.supervisor_pid, SecondsFromNow(grace_seconds + 5));
     if (auto now = ReadClusterState(state_dir); now.ok()) c = *now;  // restarted PIDs
     if (Alive(c.supervisor_pid) && IsOurs(c.supervisor_pid, self)) kill(c.supervisor_pid, SIGKILL);
   }
@@ -262,7 +256,7 @@ Status StopLocalPools(const std::string& state_dir, double grace_seconds) {
 
 Status WriteClusterFiles(const LocalCluster& c) {
   RETURN_IF_ERROR(WriteState(c));
-  return WriteFileAtomically(TargetsPath(c.state_dir), TargetsJson(c));
+  return ReplaceFileAtomically(TargetsPath(c.state_dir), TargetsJson(c));
 }
 
 void StopClusterProcesses(const LocalCluster& c, double grace_seconds) { StopProcesses(c.processes, grace_seconds); }

@@ -376,11 +376,12 @@ class Worker {
     ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, a.rank(), dp[int(role_)], flags_.host,
                                                      flags_.comm_timeout));
     ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get());
+    const ModuleState shard{RoleName(role_), &runner.params(), &runner.optimizer()};
     if (!a.resume_checkpoint().empty()) {
       // Every rank loads its module's shard (DP replicates it), verifying
       // every file's crc32 and size first (docs/RELIABILITY.md).
       StatusOr<nlohmann::json> extra =
-          LoadCheckpoint(a.resume_checkpoint(), {{RoleName(role_), &runner.params(), &runner.optimizer()}});
+          LoadCheckpoint(a.resume_checkpoint(), {shard});
       if (!extra.ok()) return Status(extra.status().code(), "cannot resume: " + extra.status().message());
       const int64_t next = extra->value("next_step", int64_t{-1});
       if (next != a.start_step())
@@ -421,7 +422,7 @@ class Worker {
       const bool last = step + 1 == cfg.train.steps;
       if (a.rank() == 0 && ((step + 1) % cfg.checkpoint.every == 0 || last)) {
         const std::string tmp = ckpt_dir + "/step-" + std::to_string(step + 1) + ".tmp";
-        RETURN_IF_ERROR(WriteModuleShard(tmp, {RoleName(role_), &runner.params(), &runner.optimizer()}));
+        RETURN_IF_ERROR(WriteModuleShard(tmp, shard));
         MaybeCrashInCheckpoint(step + 1, tmp, RoleName(role_));
         wrote = true;
       }

@@ -36,6 +36,24 @@ void ApplyLayout(const Layout& layout, JobConfig* cfg) {
   cfg->parallel.generator = {layout.generator.dp, layout.generator.tp, layout.generator.pp};
 }
 
+nlohmann::json LayoutToJson(const Layout& l) {
+  nlohmann::json j;
+  for (Role r : kRoles) j[RoleName(r)] = {{"dp", l.of(r).dp}, {"tp", l.of(r).tp}, {"pp", l.of(r).pp}};
+  return j;
+}
+
+bool LayoutFromJson(const nlohmann::json& j, Layout* l) {
+  for (Role r : kRoles) {
+    const char* name = RoleName(r);
+    if (!j.is_object() || !j.contains(name) || !j[name].is_object()) return false;
+    const nlohmann::json& m = j[name];
+    for (const char* k : {"dp", "tp", "pp"})
+      if (!m.contains(k) || !m[k].is_number_integer()) return false;
+    l->of(r) = {m["dp"].get<int>(), m["tp"].get<int>(), m["pp"].get<int>()};
+  }
+  return true;
+}
+
 const char* JobStateName(JobState s) {
   switch (s) {
     case JobState::kPending: return "PENDING";

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/base/clock.h"
 #include "common/config/job_config.h"
 
@@ -37,6 +39,11 @@ struct Layout {
 Layout ResolveLayout(const JobConfig& cfg);
 // Writes `layout` into cfg->parallel (auto_layout off): the spec a job runs with.
 void ApplyLayout(const Layout& layout, JobConfig* cfg);
+// {"encoder":{"dp":..,"tp":..,"pp":..},"llm":{..},"generator":{..}}: the
+// checkpoint manifest's "layout" and the job store's. FromJson: false
+// unless every module has integer dp, tp and pp.
+nlohmann::json LayoutToJson(const Layout& layout);
+bool LayoutFromJson(const nlohmann::json& j, Layout* layout);
 
 // Same numbers as braid.v1.JobState.
 // RECOVERING: a rank was lost; the job waits for workers to resume from

@@ -5,27 +5,6 @@
 namespace braid::orchestrator {
 using nlohmann::json;
 
-namespace {
-
-json LayoutToJson(const Layout& l) {
-  json j;
-  for (Role r : kRoles) j[RoleName(r)] = {l.of(r).dp, l.of(r).tp, l.of(r).pp};
-  return j;
-}
-
-bool LayoutFromJson(const json& j, Layout* l) {
-  for (Role r : kRoles) {
-    const char* name = RoleName(r);
-    if (!j.contains(name) || !j[name].is_array() || j[name].size() != 3) return false;
-    for (const json& v : j[name])
-      if (!v.is_number_integer()) return false;
-    l->of(r) = {j[name][0].get<int>(), j[name][1].get<int>(), j[name][2].get<int>()};
-  }
-  return true;
-}
-
-}  // namespace
-
 json JobToJson(const Job& job) {
   json history = json::array();
   for (const JobHistoryEvent& e : job.history) history.push_back({{"unix", e.unix}, {"text", e.text}});

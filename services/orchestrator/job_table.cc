@@ -15,13 +15,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// checkpoint.resume_from, relative to the runs root.
-StatusOr<ResumePoint> FindResumePoint(const std::string& resume_from, const std::string& runs_root) {
-  fs::path p(resume_from);
-  if (!p.is_absolute()) p = fs::path(runs_root.empty() ? "." : runs_root) / p;
+// The runs root ("" = the working directory), absolute with symlinks resolved.
+fs::path CanonicalRoot(const std::string& runs_root) {
   std::error_code ec;
-  p = fs::absolute(p, ec).lexically_normal();
-  StatusOr<ResumePoint> r = braid::FindResumePoint(p.string());
+  return fs::weakly_canonical(fs::absolute(runs_root.empty() ? "." : runs_root, ec), ec);
+}
+
+// checkpoint.resume_from, relative to the runs root.
+StatusOr<ResumePoint> FindResumePoint(const std::string& resume_from, const fs::path& root) {
+  fs::path p(resume_from);
+  if (!p.is_absolute()) p = root / p;
+  StatusOr<ResumePoint> r = braid::FindResumePoint(p.lexically_normal().string());
   if (!r.ok()) return Status::InvalidArgument("checkpoint.resume_from: " + r.status().message());
   return r;
 }
@@ -79,7 +83,7 @@ StatusOr<Job> JobTable::Submit(const std::string& yaml_text, const std::string& 
   const std::string yaml = JobConfigToYaml(cfg);
   ResumePoint resume;
   if (!cfg.checkpoint.resume_from.empty()) {
-    ASSIGN_OR_RETURN(resume, FindResumePoint(cfg.checkpoint.resume_from, runs_root_));
+    ASSIGN_OR_RETURN(resume, FindResumePoint(cfg.checkpoint.resume_from, CanonicalRoot(runs_root_)));
     if (resume.step >= cfg.train.steps)
       return Status::InvalidArgument("checkpoint.resume_from: " + resume.dir + " is at step " +
                                      std::to_string(resume.step) + ", not before train.steps " +
@@ -92,7 +96,7 @@ StatusOr<Job> JobTable::Submit(const std::string& yaml_text, const std::string& 
   // write anywhere else (checkpoint.dir "../x", an absolute path elsewhere,
   // or a symlink out of the root).
   std::error_code ec;
-  const fs::path root = fs::weakly_canonical(fs::absolute(runs_root_.empty() ? "." : runs_root_, ec), ec);
+  const fs::path root = CanonicalRoot(runs_root_);
   fs::path parent(cfg.checkpoint.dir);
   if (!parent.is_absolute()) parent = root / parent;
   parent = fs::weakly_canonical(parent.lexically_normal(), ec);

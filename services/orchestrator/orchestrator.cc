@@ -128,17 +128,14 @@ Status Orchestrator::ReportDone(const std::string& worker_id, const std::string&
   return Status::Ok();
 }
 
-StatusOr<Orchestrator::ResumeAt> Orchestrator::PrepareResumeLocked(const Job& job) {
+StatusOr<ResumePoint> Orchestrator::PrepareResumeLocked(const Job& job) {
   namespace fs = std::filesystem;
   // The newest checkpoint of this run that verifies; without one, where
   // the job started (step 0, or checkpoint.resume_from).
   const fs::path ckpts = fs::path(job.run_dir) / "checkpoints";
-  ResumeAt at{job.initial_step, job.initial_checkpoint};
-  StatusOr<ResumePoint> rp = FindResumePoint(ckpts.string());
-  if (rp.ok()) {
-    at = {rp->step, rp->dir};
-    for (const std::string& s : rp->skipped) (void)jobs_.AddHistory(job.id, "corrupt checkpoint skipped: " + s);
-  }
+  StatusOr<ResumePoint> found = FindResumePoint(ckpts.string());
+  ResumePoint at = found.ok() ? *found : ResumePoint{job.initial_checkpoint, job.initial_step, {}};
+  for (const std::string& s : at.skipped) (void)jobs_.AddHistory(job.id, "corrupt checkpoint skipped: " + s);
   // Drop what was committed after the resume point, and half-written
   // checkpoint dirs.
   for (const char* f : {"metrics.jsonl", "ledger.jsonl", "timeline.jsonl"}) {
@@ -164,11 +161,11 @@ void Orchestrator::LoseRankLocked(const std::string& job_id, const std::string& 
   };
   if (job->restarts >= job->max_restarts)
     return fail(loss + "; no restarts left (reliability.max_restarts " + std::to_string(job->max_restarts) + ")");
-  StatusOr<ResumeAt> at = PrepareResumeLocked(*job);
+  StatusOr<ResumePoint> at = PrepareResumeLocked(*job);
   if (!at.ok()) return fail(loss + "; " + at.status().message());
   LOG_WARN("job %s RECOVERING: %s, resuming from step %lld (restart %d of %d)", job_id.c_str(), loss.c_str(),
            (long long)at->step, job->restarts + 1, job->max_restarts);
-  (void)jobs_.MarkRecovering(job_id, loss, at->step, at->checkpoint);
+  (void)jobs_.MarkRecovering(job_id, loss, at->step, at->dir);
   CleanupLocked(job_id, /*cancel_workers=*/true, except_worker_id);
   if (options_.on_recovery) {
     if (auto j = jobs_.Get(job_id); j.ok()) options_.on_recovery(*j);
@@ -188,12 +185,12 @@ Status Orchestrator::RestoreJobs(JobStore* store) {
     // Its workers were this orchestrator's: they register again; the job
     // resumes from its newest good checkpoint like after a lost rank.
     const std::string loss = "orchestrator restarted at step " + std::to_string(CommittedSteps(s.job.run_dir));
-    StatusOr<ResumeAt> at = PrepareResumeLocked(s.job);
+    StatusOr<ResumePoint> at = PrepareResumeLocked(s.job);
     if (!at.ok()) {
       (void)jobs_.MarkFinal(s.job.id, JobState::kFailed, loss + "; " + at.status().message());
       continue;
     }
-    (void)jobs_.MarkRecovering(s.job.id, loss, at->step, at->checkpoint);
+    (void)jobs_.MarkRecovering(s.job.id, loss, at->step, at->dir);
     LOG_WARN("job %s RECOVERING: %s, resuming from step %lld", s.job.id.c_str(), loss.c_str(), (long long)at->step);
   }
   LOG_INFO("job store %s: %zu jobs restored", store->path().c_str(), stored.size());

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/checkpoint/checkpoint.h"
 #include "services/orchestrator/data_planner.h"
 #include "services/orchestrator/job_store.h"
 #include "services/orchestrator/job_table.h"
@@ -111,14 +112,11 @@ class Orchestrator {
   // "<what> at step N (<cause>)". RECOVERING within the retry budget, else FAILED.
   void LoseRankLocked(const std::string& job_id, const std::string& what, const std::string& cause,
                       const std::string& except_worker_id);
-  struct ResumeAt {
-    int64_t step = 0;
-    std::string checkpoint;  // "" = from scratch
-  };
-  // With mu_ held: where `job` resumes (its newest good checkpoint; corrupt
-  // ones skipped go into its history); rewinds its metrics, ledger and
-  // timeline to there and removes half-written checkpoint dirs.
-  StatusOr<ResumeAt> PrepareResumeLocked(const Job& job);
+  // With mu_ held: where `job` resumes (its newest good checkpoint, corrupt
+  // ones skipped going into its history; dir "" = from scratch); rewinds
+  // its metrics, ledger and timeline to there and removes half-written
+  // checkpoint dirs.
+  StatusOr<ResumePoint> PrepareResumeLocked(const Job& job);
   // Without mu_: CloseJob for the jobs queued by cleanup. Serialised by
   // close_mu_, so once it returns every close queued before it has reached
   // the reorderer (Tick calls it before the scheduler may reopen a job).

@@ -23,12 +23,6 @@ Status AppendLine(const fs::path& path, const std::string& line) {
   return Status::Ok();
 }
 
-json LayoutJson(const Layout& l) {
-  json j;
-  for (Role r : kRoles) j[RoleName(r)] = {{"dp", l.of(r).dp}, {"tp", l.of(r).tp}, {"pp", l.of(r).pp}};
-  return j;
-}
-
 const char* SpanKindName(SpanKind k) {
   switch (k) {
     case SpanKind::kCompute: return "compute";
@@ -227,7 +221,7 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
   }
   if (wrote == int(kRoles.size())) {
     const json extra =
-        CheckpointExtra(step + 1, js.job.job_yaml, js.job.seed, js.job.global_batch, LayoutJson(js.job.layout));
+        CheckpointExtra(step + 1, js.job.job_yaml, js.job.seed, js.job.global_batch, LayoutToJson(js.job.layout));
     const std::string dir = (run / "checkpoints").string();
     if (Status st = FinalizeCheckpointDir(dir, step + 1, extra, js.job.checkpoint_keep); st.ok()) {
       c.checkpoint_dir = (run / "checkpoints" / ("step-" + std::to_string(step + 1))).string();
