@@ -27,6 +27,7 @@ struct PoolArgs {
   std::string state_dir = kDefaultStateDir;
   std::string job_file;
   std::string runs_root;
+  std::string certs;
   bool keep_up = false;
   bool quiet = false;
 };
@@ -37,6 +38,20 @@ void PrintCluster(const LocalCluster& c) {
   for (const auto& p : c.processes)
     std::fprintf(stderr, "  %-13s pid %-7d %s  metrics %s  log %s\n", p.name.c_str(), p.pid, p.address.c_str(),
                  p.metrics.c_str(), p.log.c_str());
+}
+
+// The token file: the global --token-file (or env BRAID_TOKEN_FILE); env
+// BRAID_TOKEN reaches the processes by inheritance.
+LaunchOptions LaunchOptionsFor(const PoolArgs& a, bool supervise) {
+  return {supervise, a.runs_root, a.certs, ClientSecurityFlags().token_file};
+}
+
+// Bad --certs / --token-file is bad input (exit 2), found before anything starts.
+bool CheckSecurityArgs(const LaunchOptions& o, const char* command) {
+  Status s = o.certs_dir.empty() ? Status::Ok() : CheckCertsDir(o.certs_dir);
+  if (s.ok() && !o.token_file.empty()) s = rpc::LoadToken(o.token_file).status();
+  if (!s.ok()) std::fprintf(stderr, "braid %s: %s\n", command, s.message().c_str());
+  return s.ok();
 }
 
 }  // namespace
@@ -51,6 +66,9 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
     cmd->add_option("--state-dir", a->state_dir, "where PIDs, addresses and logs go")->capture_default_str();
     cmd->add_option("--runs-root", a->runs_root,
                     "jobs' run dirs must be under this directory (default: the working directory)");
+    cmd->add_option("--certs", a->certs,
+                    "a `braid certs` directory: every process serves and dials TLS with its certificate; later "
+                    "CLI calls with this --state-dir use its CA and client certificate");
     cmd->callback([run, a] {
       *run = [a] {
         const std::string path = a->pools.empty() ? "deploy/local/pools.yaml" : a->pools;
@@ -59,7 +77,9 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
           std::fprintf(stderr, "%s\n", pools.status().message().c_str());
           return kExitBadInput;
         }
-        auto c = StartLocalPools(*pools, a->state_dir, {/*supervise=*/true, a->runs_root});
+        const LaunchOptions options = LaunchOptionsFor(*a, /*supervise=*/true);
+        if (!CheckSecurityArgs(options, "up")) return kExitBadInput;
+        auto c = StartLocalPools(*pools, a->state_dir, options);
         if (!c.ok()) {
           std::fprintf(stderr, "braid up: %s\n", c.status().message().c_str());
           return kExitRuntime;
@@ -99,6 +119,9 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
     cmd->add_option("--state-dir", a->state_dir, "state directory (default: .braid/run-<pid>)");
     cmd->add_option("--runs-root", a->runs_root,
                     "the job's run dir must be under this directory (default: the working directory)");
+    cmd->add_option("--certs", a->certs,
+                    "a `braid certs` directory: every process serves and dials TLS with its certificate; later "
+                    "CLI calls with this --state-dir use its CA and client certificate");
     cmd->add_flag("--keep-up", a->keep_up, "leave the pools running afterwards");
     cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
     cmd->callback([run, a] {
@@ -119,12 +142,19 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
         }
         std::string state_dir = a->state_dir;
         if (state_dir == kDefaultStateDir) state_dir = std::string(kDefaultStateDir) + "/run-" + std::to_string(getpid());
-        auto c = StartLocalPools(pools, state_dir, {/*supervise=*/false, a->runs_root});
+        const LaunchOptions options = LaunchOptionsFor(*a, /*supervise=*/false);
+        if (!CheckSecurityArgs(options, "run")) return kExitBadInput;
+        auto c = StartLocalPools(pools, state_dir, options);
         if (!c.ok()) {
           std::fprintf(stderr, "braid run: %s\n", c.status().message().c_str());
           return kExitRuntime;
         }
         if (!a->quiet) PrintCluster(*c);
+        if (Status s = UseClusterSecurity(*c); !s.ok()) {
+          std::fprintf(stderr, "braid run: %s\n", s.message().c_str());
+          (void)StopLocalPools(state_dir);
+          return kExitBadInput;
+        }
         signal(SIGINT, [](int) { g_interrupted = 1; });
         signal(SIGTERM, [](int) { g_interrupted = 1; });
         std::string id;

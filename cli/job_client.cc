@@ -21,7 +21,14 @@ StatusOr<std::string> ResolveOrchestrator(const std::string& flag, const std::st
   auto state = ReadClusterState(state_dir);
   if (!state.ok())
     return Status::NotFound("no orchestrator: pass --orchestrator HOST:PORT, set BRAID_ORCHESTRATOR, or run `braid up`");
+  RETURN_IF_ERROR(UseClusterSecurity(*state));
   return state->orchestrator;
+}
+
+Status UseClusterSecurity(const LocalCluster& c) {
+  ASSIGN_OR_RETURN(rpc::RpcSecurity s, ClusterClientSecurity(c, rpc::ProcessSecurity()));
+  rpc::SetProcessSecurity(s);
+  return Status::Ok();
 }
 
 std::unique_ptr<v1::JobService::Stub> MakeJobStub(const std::string& address) {

@@ -6,14 +6,21 @@
 #include <string>
 
 #include "braid/v1/job.grpc.pb.h"
+#include "cli/local_launcher.h"
 #include "common/base/status.h"
 
 namespace braid::cli {
 
 inline constexpr char kDefaultStateDir[] = ".braid";
 
-// --orchestrator, else $BRAID_ORCHESTRATOR, else <state_dir>/state.json.
+// --orchestrator, else $BRAID_ORCHESTRATOR, else <state_dir>/state.json
+// (then with UseClusterSecurity of that cluster).
 StatusOr<std::string> ResolveOrchestrator(const std::string& flag, const std::string& state_dir);
+
+// Makes this process's clients use cluster c's TLS CA, client certificate
+// and token file (from `braid up --certs/--token-file`) where the CLI's own
+// flags and environment leave them unset.
+Status UseClusterSecurity(const LocalCluster& c);
 
 std::unique_ptr<v1::JobService::Stub> MakeJobStub(const std::string& address);
 

@@ -71,6 +71,8 @@ Status WriteState(const LocalCluster& c) {
   json j;
   j["orchestrator"] = c.orchestrator;
   if (c.supervisor_pid > 0) j["supervisor_pid"] = c.supervisor_pid;
+  if (!c.certs_dir.empty()) j["certs_dir"] = c.certs_dir;
+  if (!c.token_file.empty()) j["token_file"] = c.token_file;
   for (const auto& p : c.processes)
     j["processes"].push_back({{"name", p.name}, {"binary", p.binary}, {"pid", p.pid}, {"address", p.address},
                               {"metrics", p.metrics}, {"log", p.log}, {"restarts", p.restarts}});
@@ -123,6 +125,8 @@ StatusOr<LocalCluster> ReadClusterState(const std::string& state_dir) {
   c.state_dir = state_dir;
   c.orchestrator = j.value("orchestrator", "");
   c.supervisor_pid = j.value("supervisor_pid", 0);
+  c.certs_dir = j.value("certs_dir", "");
+  c.token_file = j.value("token_file", "");
   for (const auto& p : j.value("processes", json::array())) {
     LaunchedProcess lp;
     lp.name = p.value("name", "");
@@ -139,8 +143,14 @@ StatusOr<LocalCluster> ReadClusterState(const std::string& state_dir) {
 
 namespace {
 
+// The service whose certificate a process uses: "orchestrator",
+// "reorderer" or "worker".
+std::string CertName(const std::string& process) {
+  return process == "orchestrator" || process == "reorderer" ? process : "worker";
+}
+
 StatusOr<LocalCluster> StartProcesses(const PoolsConfig& pools, const std::string& state_dir,
-                                      const std::string& runs_root_flag) {
+                                      const LaunchOptions& options) {
   if (auto existing = ReadClusterState(state_dir); existing.ok()) {
     for (const auto& p : existing->processes)
       if (Alive(p.pid) && IsOurs(p.pid, p.binary))
@@ -156,6 +166,14 @@ StatusOr<LocalCluster> StartProcesses(const PoolsConfig& pools, const std::strin
   const std::string sd = fs::absolute(state_dir).string();
   LocalCluster c;
   c.state_dir = state_dir;
+  if (!options.certs_dir.empty()) {
+    RETURN_IF_ERROR(CheckCertsDir(options.certs_dir));
+    c.certs_dir = fs::absolute(options.certs_dir).lexically_normal().string();
+  }
+  if (!options.token_file.empty()) {
+    RETURN_IF_ERROR(rpc::LoadToken(options.token_file).status());
+    c.token_file = fs::absolute(options.token_file).lexically_normal().string();
+  }
   std::map<std::string, bool> serves_metrics;  // by process name
   auto launch = [&](const std::string& name, const std::string& binary_name, std::vector<std::string> args,
                     const std::string& metrics_listen) -> Status {
@@ -164,6 +182,12 @@ StatusOr<LocalCluster> StartProcesses(const PoolsConfig& pools, const std::strin
     p.name = name;
     p.binary = bin + "/" + binary_name;
     p.log = sd + "/logs/" + name + ".log";
+    if (!c.certs_dir.empty()) {
+      const std::string cert = c.certs_dir + "/" + CertName(name);
+      args.insert(args.end(), {"--tls-cert", cert + ".pem", "--tls-key", cert + ".key", "--tls-ca",
+                               c.certs_dir + "/ca.pem"});
+    }
+    if (!c.token_file.empty()) args.insert(args.end(), {"--token-file", c.token_file});
     args.push_back("--address-file");
     args.push_back(sd + "/addr/" + name);
     args.push_back("--metrics-address-file");
@@ -177,7 +201,8 @@ StatusOr<LocalCluster> StartProcesses(const PoolsConfig& pools, const std::strin
     (void)StopLocalPools(state_dir, 5);
     return s;
   };
-  const std::string runs_root = fs::absolute(runs_root_flag.empty() ? "." : runs_root_flag).lexically_normal().string();
+  const std::string runs_root =
+      fs::absolute(options.runs_root.empty() ? "." : options.runs_root).lexically_normal().string();
   Status s = launch("reorderer", "braid-reorderer",
                     {"--listen", pools.reorderer.listen, "--metrics-listen", pools.reorderer.metrics_listen,
                      "--threads", std::to_string(pools.reorderer.threads)},
@@ -254,6 +279,37 @@ Status StopLocalPools(const std::string& state_dir, double grace_seconds) {
   return Status::Ok();
 }
 
+Status CheckCertsDir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::InvalidArgument("--certs " + dir + ": not a directory (make one with `braid certs " + dir + "`)");
+  for (const char* name : {"ca.pem", "orchestrator.pem", "orchestrator.key", "reorderer.pem", "reorderer.key",
+                           "worker.pem", "worker.key", "client.pem", "client.key"}) {
+    const fs::path f = fs::path(dir) / name;
+    if (!fs::is_regular_file(f, ec))
+      return Status::InvalidArgument("--certs " + dir + ": " + f.string() + " is missing (`braid certs " + dir +
+                                     "` makes every file)");
+  }
+  return Status::Ok();
+}
+
+StatusOr<rpc::RpcSecurity> ClusterClientSecurity(const LocalCluster& c, const rpc::RpcSecurity& given) {
+  rpc::RpcSecurity s = given;
+  if (s.token.empty() && !c.token_file.empty()) {
+    ASSIGN_OR_RETURN(s.token, rpc::LoadToken(c.token_file));
+  }
+  if (s.tls_ca.empty() && !c.certs_dir.empty()) {
+    s.tls_ca = c.certs_dir + "/ca.pem";
+    if (s.tls_cert.empty() && s.tls_key.empty()) {
+      s.tls_cert = c.certs_dir + "/client.pem";
+      s.tls_key = c.certs_dir + "/client.key";
+    }
+    const std::string token = s.token;
+    RETURN_IF_ERROR(rpc::LoadSecurity("", &s));  // reads the PEM files (and the env token, kept below)
+    s.token = token;
+  }
+  return s;
+}
+
 Status WriteClusterFiles(const LocalCluster& c) {
   RETURN_IF_ERROR(WriteState(c));
   return ReplaceFileAtomically(TargetsPath(c.state_dir), TargetsJson(c));
@@ -263,7 +319,7 @@ void StopClusterProcesses(const LocalCluster& c, double grace_seconds) { StopPro
 
 StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir,
                                        const LaunchOptions& options) {
-  if (!options.supervise) return StartProcesses(pools, state_dir, options.runs_root);
+  if (!options.supervise) return StartProcesses(pools, state_dir, options);
   // The supervisor is a child in a session of its own; it starts the
   // processes (so they are its children) and reports through a pipe.
   int fds[2];
@@ -284,7 +340,7 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    StatusOr<LocalCluster> c = StartProcesses(pools, state_dir, options.runs_root);
+    StatusOr<LocalCluster> c = StartProcesses(pools, state_dir, options);
     std::string reply = "ok\n";
     if (c.ok()) {
       c->supervisor_pid = int(getpid());

@@ -8,6 +8,7 @@
 
 #include "cli/pools_config.h"
 #include "common/base/status.h"
+#include "common/rpc/security.h"
 
 namespace braid::cli {
 
@@ -26,6 +27,8 @@ struct LocalCluster {
   std::string state_dir;
   std::string orchestrator;  // HOST:PORT
   int supervisor_pid = 0;    // `braid up`'s supervisor (0 = none: `braid run`)
+  std::string certs_dir;     // absolute; "" = no TLS (LaunchOptions::certs_dir)
+  std::string token_file;    // absolute; "" = none given (LaunchOptions::token_file)
   std::vector<LaunchedProcess> processes;
 };
 
@@ -47,9 +50,16 @@ std::string TargetsJson(const LocalCluster& c);
 // Without it they are children of the caller (`braid run`).
 // runs_root: the orchestrator's --runs-root, where job run dirs may go
 // ("" = the working directory).
+// certs_dir: a `braid certs` directory: every process serves and dials TLS
+// with its service's certificate (worker.* for the workers) and ca.pem, and
+// the CLI, given only --state-dir, dials with client.* (ClusterSecurity).
+// token_file: passed to every process as --token-file (and used by the CLI
+// the same way); without it the processes inherit env BRAID_TOKEN[_FILE].
 struct LaunchOptions {
   bool supervise = false;
   std::string runs_root;
+  std::string certs_dir;
+  std::string token_file;
 };
 StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir,
                                        const LaunchOptions& options = {});
@@ -58,6 +68,14 @@ StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::stri
 // still those binaries), SIGKILL after `grace_seconds`; removes state.json.
 Status StopLocalPools(const std::string& state_dir, double grace_seconds = 10);
 StatusOr<LocalCluster> ReadClusterState(const std::string& state_dir);
+
+// The files a `braid certs` directory must hold for LaunchOptions::certs_dir;
+// InvalidArgument naming the first one missing.
+Status CheckCertsDir(const std::string& dir);
+// Client security for talking to cluster `c`: `given` (the CLI's own flags
+// and environment) with what it leaves unset taken from the cluster (its
+// CA and client certificate, its token file).
+StatusOr<rpc::RpcSecurity> ClusterClientSecurity(const LocalCluster& c, const rpc::RpcSecurity& given);
 
 // For the supervisor: starts `binary args...` in its own session with
 // stdout and stderr appended to `log`; returns its PID.

@@ -3,7 +3,7 @@
 
 Usage: fault_injection_test.py BRAID CASE
 
-`braid up` (with its supervisor) runs the tiny job with layout encoder 1 /
+`braid up` (with its supervisor) runs the demo job (cut to 32 steps) with layout encoder 1 /
 LLM 2 / generator 1; at a random step the test kill -9s one process:
 
   encoder, llm, generator   a worker (the LLM's rank 1)
@@ -45,14 +45,28 @@ def log(msg):
 
 
 def job_yaml(layout, extra=""):
-    text = open("tests/data/jobs/tiny.yaml").read()
-    text = re.sub(r"(?m)^  steps: \d+", f"  steps: {STEPS}", text)
-    text = re.sub(r"(?m)^  every: \d+", f"  every: {EVERY}", text)
-    text = re.sub(r"(?m)^  keep: \d+", "  keep: 10", text)
+    """The demo job (examples/fashion-mllm.yaml), cut to STEPS steps on one thread per rank."""
+    text = open("examples/fashion-mllm.yaml").read()
+
+    def put(key, value, current=r"[^#\n]*"):
+        nonlocal text
+        text, n = re.subn(rf"(?m)^  {key}: {current}", f"  {key}: {value} ", text, count=1)
+        if n != 1:
+            fail(f"examples/fashion-mllm.yaml has no '  {key}:' line to override")
+
+    put("steps", STEPS)
+    put("every", EVERY)
+    put("keep", 10)
+    put("threads", 1)
+    put("warmup_steps", 4)
+    put("epoch_samples", 2000)
     enc, llm, gen = layout
-    text += (f"parallel:\n  encoder: {{dp: {enc}}}\n  llm: {{dp: {llm}}}\n  generator: {{dp: {gen}}}\n"
-             "reliability:\n  max_restarts: 3\n")
-    return text.replace("  dir: runs\n", "  dir: runs\n" + extra)
+    put("encoder", f"{{dp: {enc}, tp: 1, pp: 1}}", r"\{dp: \d+, tp: 1, pp: 1\}")
+    put("llm", f"{{dp: {llm}, tp: 1, pp: 1}}", r"\{dp: \d+, tp: 1, pp: 1\}")
+    put("generator", f"{{dp: {gen}, tp: 1, pp: 1}}", r"\{dp: \d+, tp: 1, pp: 1\}")
+    if extra:
+        put("resume_from", extra)
+    return text
 
 
 def pools_yaml(enc, llm, gen):
@@ -237,7 +251,7 @@ def resize_case(braid, tmp, ref_metrics, ref_ledger):
         # Resume from step-8 itself, whatever the first run got to.
         resume = 8
         log(f"DP 2/2/1 run stopped; a 1/3/2 job resumes from its checkpoint step-{resume}")
-        second = c.submit(job_yaml((1, 3, 2), f"  resume_from: runs/{first}/checkpoints/step-{resume}\n"),
+        second = c.submit(job_yaml((1, 3, 2), f"runs/{first}/checkpoints/step-{resume}"),
                           "second.yaml")
         job = c.wait_final(second)
         if job["state"] != "JOB_STATE_SUCCEEDED":

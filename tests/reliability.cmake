@@ -1,6 +1,6 @@
 # Fault injection on a disaggregated job under `braid up`'s supervisor
 # (tests/fault_injection_test.py, docs/RELIABILITY.md): one test per case,
-# each ~30-60 s on 2 cores.
+# each 20-32 s on 2 cores (the demo model, 32 steps).
 if(TARGET braid)
   foreach(case encoder llm generator reorderer checkpoint orchestrator resize)
     add_test(NAME fault_injection_${case}

@@ -20,3 +20,10 @@ if(TARGET braid-orchestrator AND TARGET braid-encoder-worker AND TARGET braid-re
     BRAID_CLI_BIN="$<TARGET_FILE:braid>")
   add_dependencies(security_binary_test braid-orchestrator braid-encoder-worker braid-reorderer braid)
 endif()
+
+# `braid up --certs DIR --token-file FILE` end to end (~10 s).
+if(TARGET braid)
+  add_test(NAME security_braid_up_test
+           COMMAND /bin/bash ${CMAKE_CURRENT_SOURCE_DIR}/security_braid_up_test.sh $<TARGET_FILE:braid> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(security_braid_up_test PROPERTIES LABELS "integration;reliability;security" TIMEOUT 180)
+endif()
