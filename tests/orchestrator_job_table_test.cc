@@ -76,6 +76,22 @@ TEST(JobTableTest, IdsRunDirAndResolvedSpec) {
   EXPECT_EQ(d->id, "tiny-" + LocalTimestamp(now) + "-2");
 }
 
+TEST(JobTableTest, LayoutTheRuntimeCannotRunIsUnimplementedAndCreatesNothing) {
+  testing_util::ScopedTempDir root("braid_jobs_");
+  JobTable jobs(root.path(), [] { return kT0; });
+  for (const auto& [layout, field] :
+       {std::pair{"encoder: {dp: 1, tp: 2, pp: 1}", "parallel.encoder.tp: 2"},
+        std::pair{"llm: {dp: 1, tp: 1, pp: 2}", "parallel.llm.pp: 2"}}) {
+    const std::string two_layers = Replace(TinyJobYaml(), "layers: 1, heads: 2, mlp_hidden", "layers: 2, heads: 2, mlp_hidden");
+    const std::string yaml = two_layers + "parallel:\n  " + layout + "\n";
+    StatusOr<Job> j = jobs.Submit(yaml, "tiny.yaml");
+    ASSERT_EQ(j.status().code(), StatusCode::kUnimplemented) << layout << ": " << j.status().ToString();
+    EXPECT_EQ(j.status().message().rfind(field, 0), 0u) << j.status().message();
+  }
+  EXPECT_FALSE(fs::exists(fs::path(root.path()) / "runs"));
+  EXPECT_TRUE(jobs.List().empty());
+}
+
 TEST(JobTableTest, AbsoluteCheckpointDirInsideTheRunsRootIsUsedAsIs) {
   testing_util::ScopedTempDir root("braid_jobs_");
   JobTable jobs(root.path(), [] { return kT0; });

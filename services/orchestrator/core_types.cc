@@ -29,6 +29,23 @@ Layout ResolveLayout(const JobConfig& cfg) {
   return l;
 }
 
+Status RuntimeSupportsLayout(const JobConfig& cfg) {
+  if (cfg.parallel.auto_layout) return Status::Ok();  // the planner only picks DP for the runtime
+  const std::pair<const char*, const ModuleParallel*> modules[] = {
+      {"encoder", &cfg.parallel.encoder}, {"llm", &cfg.parallel.llm}, {"generator", &cfg.parallel.generator}};
+  for (const auto& [name, l] : modules) {
+    if (l->tp != 1)
+      return Status::Unimplemented(std::string("parallel.") + name + ".tp: " + std::to_string(l->tp) +
+                                   ": the distributed runtime runs tp: 1 only so far (tensor parallelism is "
+                                   "issue 8); set tp: 1, or use `braid train --single-process`");
+    if (l->pp != 1)
+      return Status::Unimplemented(std::string("parallel.") + name + ".pp: " + std::to_string(l->pp) +
+                                   ": the distributed runtime runs pp: 1 only so far (pipeline parallelism is "
+                                   "issue 8); set pp: 1, or use `braid train --single-process`");
+  }
+  return Status::Ok();
+}
+
 void ApplyLayout(const Layout& layout, JobConfig* cfg) {
   cfg->parallel.auto_layout = false;
   cfg->parallel.encoder = {layout.encoder.dp, layout.encoder.tp, layout.encoder.pp};

@@ -38,6 +38,10 @@ struct Layout {
 // the scheduler replaces it with the planned one (auto_layout.h).
 Layout ResolveLayout(const JobConfig& cfg);
 // Writes `layout` into cfg->parallel (auto_layout off): the spec a job runs with.
+// UNIMPLEMENTED naming the field when the spec asks for a layout the
+// distributed runtime cannot run yet (tp or pp other than 1), instead of
+// silently training another one.
+Status RuntimeSupportsLayout(const JobConfig& cfg);
 void ApplyLayout(const Layout& layout, JobConfig* cfg);
 // {"encoder":{"dp":..,"tp":..,"pp":..},"llm":{..},"generator":{..}}: the
 // checkpoint manifest's "layout" and the job store's. FromJson: false

@@ -80,6 +80,7 @@ void JobTable::Emit(Record& r, EventKind kind) {
 StatusOr<Job> JobTable::Submit(const std::string& yaml_text, const std::string& source_name) {
   // ParseJobConfig validates (the same checks as `braid train`).
   ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(yaml_text, source_name.empty() ? "<request>" : source_name));
+  RETURN_IF_ERROR(RuntimeSupportsLayout(cfg));
   const std::string yaml = JobConfigToYaml(cfg);
   ResumePoint resume;
   if (!cfg.checkpoint.resume_from.empty()) {
