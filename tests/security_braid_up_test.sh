@@ -39,7 +39,13 @@ ok "a certs dir without worker.key: exit 2, names the file, starts nothing"
 "$BRAID" --token-file "$T/token" up --pools "$T/pools.yaml" --state-dir "$T/state" --certs "$T/certs" \
   --runs-root "$T" >"$T/addr" 2>"$T/out" || fail "braid up --certs --token-file"
 addr=$(cat "$T/addr")
+# braid up waits for the orchestrator and reorderer; a worker without a
+# metrics port may still be starting, so its log gets up to 30 s.
 for log in "$T"/state/logs/{orchestrator,reorderer,encoder-0}.log; do
+  for _ in $(seq 1 120); do
+    grep -q "TLS on, bearer token required" "$log" 2>/dev/null && break
+    sleep 0.25
+  done
   grep -q "TLS on, bearer token required" "$log" || { cp "$log" "$T/out"; fail "${log##*/} does not serve TLS with a token"; }
 done
 ok "braid up --certs: orchestrator, reorderer and workers serve TLS with the token"

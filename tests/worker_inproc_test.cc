@@ -4,7 +4,9 @@
 // single-process trainer step by step (losses) and at the end (parameters).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 
 #include "common/base/threads.h"
 #include "common/checkpoint/checkpoint.h"
+#include "common/parallel/shard.h"
 #include "common/config/job_config.h"
 #include "common/reorder/in_order_router.h"
 #include "common/train/step_plan.h"
@@ -28,7 +31,8 @@ namespace {
 
 constexpr int kSteps = 20;
 
-JobConfig TestJob() {
+// wide: a model whose heads and hidden sizes divide by 2 and 3 (for TP).
+JobConfig TestJob(bool wide = false) {
   auto cfg = LoadJobConfig("tests/data/jobs/tiny.yaml");
   EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
   JobConfig c = *cfg;
@@ -38,6 +42,13 @@ JobConfig TestJob() {
   c.train.warmup_steps = 2;
   c.checkpoint.every = kSteps;
   c.model.generator.noise_samples = 2;
+  if (wide) {
+    c.model.llm.width = 48;
+    c.model.llm.heads = 6;
+    c.model.llm.mlp_hidden = 96;
+    c.model.encoder.width = 24;
+    c.model.encoder.heads = 6;
+  }
   EXPECT_TRUE(ValidateJobConfig(c).ok());
   return c;
 }
@@ -47,11 +58,13 @@ struct Reference {
   std::map<std::string, std::vector<float>> params;  // module -> flat params
 };
 
-// The single-process trainer's losses and final parameters (computed once).
-const Reference& SingleProcessReference() {
-  static Reference ref = [] {
+// The single-process trainer's losses and final parameters (computed once per model).
+const Reference& SingleProcessReference(bool wide) {
+  static std::map<bool, Reference> refs;
+  if (refs.count(wide)) return refs[wide];
+  refs[wide] = [wide] {
     Reference r;
-    JobConfig cfg = TestJob();
+    JobConfig cfg = TestJob(wide);
     testing_util::ScopedTempDir tmp("braid_inproc_ref_");
     train::TrainOptions opt;
     opt.run_dir = tmp.path() + "/run";
@@ -62,24 +75,53 @@ const Reference& SingleProcessReference() {
     r.params = testing_util::CheckpointParams(cfg, opt.run_dir, kSteps);
     return r;
   }();
-  return ref;
+  return refs[wide];
 }
 
-void RunLayout(int enc_dp, int llm_dp, int gen_dp) {
-  const Reference& ref = SingleProcessReference();
+// A rank's parameters next to its slice of the whole module's (views in the
+// same order; the whole buffer's offsets are the running sums of full sizes).
+std::vector<float> SliceOfWhole(const ParamBuffer& rank, const std::vector<float>& whole) {
+  std::vector<float> out(static_cast<size_t>(rank.size()));
+  int64_t offset = 0;
+  for (const ParamView& v : rank.views()) {
+    parallel::ExtractShard(whole.data() + offset, v.full_shape, v.shard, out.data() + v.offset);
+    int64_t n = 1;
+    for (int64_t d : v.full_shape) n *= d;
+    offset += n;
+  }
+  EXPECT_EQ(offset, int64_t(whole.size()));
+  return out;
+}
+
+using Layouts = std::array<parallel::Layout, kNumRoles>;
+
+std::string LayoutName(const Layouts& l) {
+  std::string s;
+  for (int r = 0; r < kNumRoles; ++r) {
+    s += (r ? " / " : "") + std::to_string(l[size_t(r)].dp);
+    if (l[size_t(r)].tp > 1) s += " (tp " + std::to_string(l[size_t(r)].tp) + ")";
+  }
+  return s;
+}
+
+void RunLayout(const Layouts& layouts, bool wide = false) {
+  const Reference& ref = SingleProcessReference(wide);
   ASSERT_EQ(ref.losses.size(), size_t(kSteps));
-  JobConfig cfg = TestJob();
+  JobConfig cfg = TestJob(wide);
+  cfg.parallel.encoder = {layouts[0].dp, layouts[0].tp, layouts[0].pp};
+  cfg.parallel.llm = {layouts[1].dp, layouts[1].tp, layouts[1].pp};
+  cfg.parallel.generator = {layouts[2].dp, layouts[2].tp, layouts[2].pp};
   auto data = train::TrainingData::Load(cfg);
   ASSERT_TRUE(data.ok()) << data.status().ToString();
   train::EpochSampler sampler(cfg.seed, (*data)->epoch_samples());
-  InProcFabric fabric(enc_dp, llm_dp, gen_dp, /*timeout_seconds=*/30);
-  const int sizes[kNumRoles] = {enc_dp, llm_dp, gen_dp};
+  InProcFabric fabric(layouts, /*timeout_seconds=*/30);
   std::vector<std::unique_ptr<ModuleRunner>> runners;
   for (int r = 0; r < kNumRoles; ++r)
-    for (int k = 0; k < sizes[r]; ++k)
-      runners.push_back(std::make_unique<ModuleRunner>(Role(r), k, cfg, fabric.transport(Role(r), k),
-                                                       fabric.dp_group(Role(r), k)));
-  const reorder::Layout layout{enc_dp, llm_dp, gen_dp};
+    for (int k = 0; k < layouts[size_t(r)].world(); ++k)
+      runners.push_back(std::make_unique<ModuleRunner>(
+          Role(r), k, cfg, fabric.transport(Role(r), k), fabric.dp_group(Role(r), k),
+          layouts[size_t(r)].tp > 1 ? fabric.tp_group(Role(r), k) : nullptr));
+  const reorder::Layout layout{layouts[0].dp, layouts[1].dp, layouts[2].dp};
   double worst = 0;
   for (int64_t step = 0; step < kSteps; ++step) {
     std::vector<Sample> samples;
@@ -95,7 +137,8 @@ void RunLayout(int enc_dp, int llm_dp, int gen_dp) {
       threads.emplace_back([&, i] {
         SetComputeThreads(1);
         ModuleRunner& mr = *runners[i];
-        results[i] = mr.RunStep(step, BuildRankShards(samples, plan, mr.role(), mr.rank(), cfg.seed));
+        // Every TP rank of a replica gets the replica's share of the data.
+        results[i] = mr.RunStep(step, BuildRankShards(samples, plan, mr.role(), mr.coord().dp, cfg.seed));
       });
     }
     for (auto& t : threads) t.join();
@@ -113,19 +156,35 @@ void RunLayout(int enc_dp, int llm_dp, int gen_dp) {
     EXPECT_LE(rel, 1e-4) << "step " << step << ": distributed " << loss << " vs single-process "
                          << ref.losses[size_t(step)];
   }
-  std::printf("layout %d/%d/%d: worst per-step loss rel diff %.3e\n", enc_dp, llm_dp, gen_dp, worst);
-  // Final parameters: every rank of a module holds the same values, equal to the reference.
+  std::printf("layout %s: worst per-step loss rel diff %.3e\n", LayoutName(layouts).c_str(), worst);
+  // Final parameters: every rank holds its slice of the reference's (all of
+  // it without TP).
   for (auto& mr : runners) {
-    const double d = testing_util::L2RelDiff(mr->params().params(), ref.params.at(mr->module_name()));
+    const std::vector<float> want = SliceOfWhole(mr->params(), ref.params.at(mr->module_name()));
+    const double d = testing_util::L2RelDiff(mr->params().params(), want);
     EXPECT_LE(d, 1e-4) << mr->module_name() << " rank " << mr->rank() << " params rel diff " << d;
     if (mr->rank() == 0) std::printf("  %s params rel diff %.3e\n", mr->module_name(), d);
   }
+}
+
+void RunLayout(int enc_dp, int llm_dp, int gen_dp) {
+  RunLayout({parallel::Layout{enc_dp, 1, 1}, parallel::Layout{llm_dp, 1, 1}, parallel::Layout{gen_dp, 1, 1}});
 }
 
 TEST(InProcRuntime, Layout111MatchesSingleProcess) { RunLayout(1, 1, 1); }
 TEST(InProcRuntime, Layout321MatchesSingleProcess) { RunLayout(3, 2, 1); }
 TEST(InProcRuntime, Layout212MatchesSingleProcess) { RunLayout(2, 1, 2); }
 TEST(InProcRuntime, Layout132MatchesSingleProcess) { RunLayout(1, 3, 2); }
+
+// Tensor parallelism (issue 8): TP ranks are threads too.
+TEST(InProcRuntime, LlmTp2MatchesSingleProcess) { RunLayout({{{1, 1, 1}, {1, 2, 1}, {1, 1, 1}}}); }
+TEST(InProcRuntime, LlmTp3MatchesSingleProcess) { RunLayout({{{1, 1, 1}, {1, 3, 1}, {1, 1, 1}}}, true); }
+TEST(InProcRuntime, EncoderTp2FeedsLlmTp3MatchesSingleProcess) {
+  RunLayout({{{1, 2, 1}, {1, 3, 1}, {1, 1, 1}}}, true);
+}
+TEST(InProcRuntime, TpWithDpOnEveryModuleMatchesSingleProcess) {
+  RunLayout({{{2, 3, 1}, {2, 2, 1}, {2, 1, 1}}}, true);
+}
 
 TEST(InProcRuntime, WarmupForwardsFollow1F1B) {
   EXPECT_EQ(WarmupForwards(Role::kEncoder, 4), 2);

@@ -82,6 +82,17 @@ Status ValidateModules(const std::vector<ModuleState>& modules) {
   return Status::Ok();
 }
 
+// Checkpoint files hold whole tensors: a tensor-parallel rank's slices must
+// be gathered first (worker/tp_checkpoint.h).
+Status CheckWholeTensors(const std::vector<ModuleState>& modules) {
+  for (const ModuleState& m : modules)
+    for (const ParamView& v : m.params->views())
+      if (!v.shard.replicated())
+        return Status::FailedPrecondition("checkpoint: module '" + m.name + "' tensor '" + v.name +
+                                          "' is a tensor-parallel slice; gather the whole tensors first");
+  return Status::Ok();
+}
+
 // crc32 and size of a file as written, by file name (the manifest's "files").
 struct FileSum {
   uint32_t crc32 = 0;
@@ -193,9 +204,11 @@ Status MatchViews(const SafetensorsFile& file, const std::string& path, const Pa
       auto it = file.tensors.find(name);
       if (it == file.tensors.end())
         return Status::NotFound("checkpoint file " + path + " has no tensor '" + name + "'");
-      if (it->second.shape != v.shape)
+      // Files hold whole tensors; a tensor-parallel rank takes its slice.
+      if (it->second.shape != v.full_shape)
         return Status::InvalidArgument("checkpoint file " + path + ": tensor '" + name + "' has shape " +
-                                       ShapeString(it->second.shape) + ", the model wants " + ShapeString(v.shape));
+                                       ShapeString(it->second.shape) + ", the model wants " +
+                                       ShapeString(v.full_shape));
     }
   }
   if (file.tensors.size() != pb.views().size() * prefixes.size()) {
@@ -225,7 +238,7 @@ int64_t ParseStepCount(const std::map<std::string, std::string>& meta, const std
 void CopyInto(const SafetensorsFile& file, const std::string& prefix, const ParamBuffer& pb, float* dst) {
   for (const ParamView& v : pb.views()) {
     const std::vector<float>& src = file.tensors.at(prefix + v.name).data;
-    std::copy(src.begin(), src.end(), dst + v.offset);
+    parallel::ExtractShard(src.data(), v.full_shape, v.shard, dst + v.offset);
   }
 }
 
@@ -303,6 +316,7 @@ Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const st
                       const nlohmann::json& extra, int keep) {
   if (step < 0) return Status::InvalidArgument("checkpoint: negative step " + std::to_string(step));
   RETURN_IF_ERROR(ValidateModules(modules));
+  RETURN_IF_ERROR(CheckWholeTensors(modules));
   const fs::path root(checkpoints_dir);
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -324,6 +338,7 @@ Status SaveCheckpoint(const std::string& checkpoints_dir, int64_t step, const st
 
 Status WriteModuleShard(const std::string& tmp_step_dir, const ModuleState& module) {
   RETURN_IF_ERROR(ValidateModules({module}));
+  RETURN_IF_ERROR(CheckWholeTensors({module}));
   std::error_code ec;
   fs::create_directories(tmp_step_dir, ec);
   if (ec) return Status::Unavailable("cannot create " + tmp_step_dir + ": " + ec.message());

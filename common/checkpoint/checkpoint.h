@@ -56,6 +56,10 @@ Status FinalizeCheckpointDir(const std::string& checkpoints_dir, int64_t step, c
 nlohmann::json CheckpointExtra(int64_t next_step, const std::string& job_yaml, uint64_t seed, int global_batch,
                                nlohmann::json layout);
 
+// Files always hold whole tensors (the single-process model's shapes); saving
+// a buffer with tensor-parallel slices (ParamView::shard) is
+// FailedPrecondition. Loading into one takes each view's slice of the whole
+// tensor, so a checkpoint resumes under any TP degree.
 // Verifies the manifest and every file's crc32 and size, then loads into the
 // given buffers (allocated, same views). Errors name the file (checksum,
 // missing file) or the tensor (missing view, shape mismatch, unexpected

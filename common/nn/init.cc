@@ -1,8 +1,10 @@
 #include "common/nn/init.h"
 
 #include <functional>
+#include <vector>
 
 #include "common/base/rng.h"
+#include "common/tensor/tensor.h"
 
 namespace braid::nn {
 namespace {
@@ -17,7 +19,15 @@ void InitNormal(ParamBuffer& pb, int index, uint64_t seed, float std) {
   const ParamView& v = pb.view(index);
   KeyedRng rng(HashKey(seed, NameHash(v.name)));
   float* p = pb.param(index);
-  for (int64_t i = 0; i < v.numel; ++i) p[i] = static_cast<float>(rng.Normal()) * std;
+  if (v.shard.replicated()) {
+    for (int64_t i = 0; i < v.numel; ++i) p[i] = static_cast<float>(rng.Normal()) * std;
+    return;
+  }
+  // A tensor-parallel slice: draw the full tensor, keep this rank's part,
+  // so every layout starts from the single-process model's weights.
+  std::vector<float> full(static_cast<size_t>(TensorT<float>::NumelOf(v.full_shape)));
+  for (float& x : full) x = static_cast<float>(rng.Normal()) * std;
+  parallel::ExtractShard(full.data(), v.full_shape, v.shard, p);
 }
 
 void InitConstant(ParamBuffer& pb, int index, float value) {

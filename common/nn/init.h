@@ -9,7 +9,8 @@
 
 namespace braid::nn {
 
-// Fills view `index` with N(0, std^2) drawn from HashKey(seed, hash(name)).
+// Fills view `index` with N(0, std^2) drawn from HashKey(seed, hash(name));
+// a sharded view gets its slice of the full tensor's draw.
 void InitNormal(ParamBuffer& pb, int index, uint64_t seed, float std);
 void InitConstant(ParamBuffer& pb, int index, float value);
 

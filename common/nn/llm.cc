@@ -12,14 +12,17 @@
 
 namespace braid::nn {
 
-Llm::Llm(const LlmConfig& cfg) : cfg_(cfg), C_(cfg.width), V_(cfg.vocab) {
-  tok_ = pb_.Add("tok_embed", {V_, C_});
+Llm::Llm(const LlmConfig& cfg, parallel::TpContext* tp) : cfg_(cfg), tp_(tp), C_(cfg.width), V_(cfg.vocab) {
+  const int T = tp ? tp->size() : 1, r = tp ? tp->rank() : 0;
+  vocab_ = parallel::EvenPart(V_, T, r);
+  const parallel::ShardSpec vocab_rows = parallel::SplitRows(T, r, 1, /*even=*/false);
+  tok_ = pb_.Add("tok_embed", {V_, C_}, true, vocab_rows);
   pos_ = pb_.Add("pos_embed", {int64_t(cfg.max_seq), C_}, false);
-  BlockConfig bc{C_, cfg.heads, cfg.mlp_hidden, true, true, true};
+  BlockConfig bc{C_, cfg.heads, cfg.mlp_hidden, true, true, true, T, r};
   blocks_.resize(size_t(cfg.layers));
-  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc);
+  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc, tp);
   normf_ = pb_.Add("norm_f.weight", {C_}, false);
-  head_ = pb_.Add("lm_head.weight", {V_, C_});
+  head_ = pb_.Add("lm_head.weight", {V_, C_}, true, vocab_rows);
   pb_.Allocate();
 }
 
@@ -53,7 +56,11 @@ double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidde
   act_->embed_ids_ = b.tokens;
   for (int32_t r : b.image_rows) act_->embed_ids_[size_t(r)] = 0;
   act_->xs_[0].Resize({N, C_});
-  ops::embedding_forward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), N, C_);
+  const bool tp = vocab_.size() != V_;
+  if (tp)
+    VocabParallelEmbeddingForward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), vocab_, N, C_, tp_);
+  else
+    ops::embedding_forward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), N, C_);
   for (size_t k = 0; k < b.image_rows.size(); ++k) {
     float* row = act_->xs_[0].data() + int64_t(b.image_rows[k]) * C_;
     const float* src = image_emb + int64_t(k) * C_;
@@ -67,12 +74,15 @@ double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidde
   act_->hf_.Resize({N, C_});
   act_->hf_rstd_.Resize({N});
   ops::rmsnorm_forward(act_->hf_.data(), act_->hf_rstd_.data(), act_->xs_.back().data(), pb_.param(normf_), N, C_);
-  act_->logits_.Resize({N, V_});
-  ops::matmul_forward<float>(act_->logits_.data(), act_->hf_.data(), pb_.param(head_), nullptr, N, C_, V_);
+  const int64_t Vl = vocab_.size();
+  act_->logits_.Resize({N, Vl});
+  ops::matmul_forward<float>(act_->logits_.data(), act_->hf_.data(), pb_.param(head_), nullptr, N, C_, Vl);
   int64_t count = 0;
-  double loss = b.targets.empty() ? 0.0
-                                  : ops::cross_entropy_forward<float>(nullptr, act_->logits_.data(), b.targets.data(), N,
-                                                                      V_, &count);
+  double loss = 0;
+  if (!b.targets.empty())
+    loss = tp ? VocabParallelCrossEntropyForward(act_->logits_.data(), b.targets.data(), vocab_, N, tp_, &count,
+                                                 &act_->ce_)
+              : ops::cross_entropy_forward<float>(nullptr, act_->logits_.data(), b.targets.data(), N, V_, &count);
   if (text_count) *text_count = count;
   if (gen_hidden) {
     gen_hidden->Resize({int64_t(b.gen_rows.size()), C_});
@@ -90,10 +100,17 @@ void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_em
   const LlmBatch& b = *act_->batch_;
   const int64_t N = b.size();
   const int S = b.num_seqs();
-  Tensor dlogits({N, V_}), dhf({N, C_}), dx({N, C_});
-  ops::cross_entropy_backward<float>(dlogits.data(), act_->logits_.data(), b.targets.data(), N, V_, text_scale);
+  const int64_t Vl = vocab_.size();
+  const bool tp = Vl != V_;
+  Tensor dlogits({N, Vl}), dhf({N, C_}), dx({N, C_});
+  if (tp)
+    VocabParallelCrossEntropyBackward(dlogits.data(), act_->logits_.data(), b.targets.data(), vocab_, N, act_->ce_,
+                                      text_scale);
+  else
+    ops::cross_entropy_backward<float>(dlogits.data(), act_->logits_.data(), b.targets.data(), N, V_, text_scale);
   ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), act_->hf_.data(), pb_.param(head_), N,
-                              C_, V_);
+                              C_, Vl);
+  if (tp) tp_->AllReduceSum(dhf.data(), N * C_);  // the head is column-parallel: partial input gradients
   if (dgen_hidden) {
     for (size_t k = 0; k < b.gen_rows.size(); ++k) {
       float* dst = dhf.data() + int64_t(b.gen_rows[k]) * C_;
@@ -116,7 +133,10 @@ void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_em
     std::copy(row, row + C_, dimage_emb->data() + int64_t(k) * C_);
     std::fill(row, row + C_, 0.0f);
   }
-  ops::embedding_backward(pb_.grad(tok_), dx.data(), act_->embed_ids_.data(), N, C_);
+  if (tp)
+    VocabParallelEmbeddingBackward(pb_.grad(tok_), dx.data(), act_->embed_ids_.data(), vocab_, N, C_);
+  else
+    ops::embedding_backward(pb_.grad(tok_), dx.data(), act_->embed_ids_.data(), N, C_);
 }
 
 }  // namespace braid::nn

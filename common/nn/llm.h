@@ -10,6 +10,7 @@
 
 #include "common/config/job_config.h"
 #include "common/nn/transformer_block.h"
+#include "common/nn/vocab_parallel.h"
 #include "common/tensor/param_buffer.h"
 #include "common/tensor/tensor.h"
 
@@ -38,7 +39,8 @@ struct LlmActivations {
   std::vector<int32_t> embed_ids_;  // token ids with image rows mapped to 0 (their table grad is skipped)
   std::vector<Tensor> xs_;
   std::vector<BlockCache> caches_;
-  Tensor hf_, hf_rstd_, logits_;
+  Tensor hf_, hf_rstd_, logits_;  // logits_: this rank's vocabulary columns under TP
+  VocabParallelCeCache ce_;       // TP only
 };
 
 class Llm {
@@ -47,7 +49,12 @@ class Llm {
 
  private:
  public:
-  explicit Llm(const LlmConfig& cfg);
+  // tp: this rank's TP group (null or size 1: the whole model). Under TP the
+  // blocks are sliced (TransformerBlock), the token table and LM head hold
+  // this rank's vocabulary rows (vocab_parallel.h), the rest is replicated;
+  // Forward's loss and gen_hidden and Backward's dimage_emb are whole and
+  // identical on every rank. `tp` must outlive the Llm.
+  explicit Llm(const LlmConfig& cfg, parallel::TpContext* tp = nullptr);
   void Init(uint64_t seed);
   ParamBuffer& params() { return pb_; }
   const ParamBuffer& params() const { return pb_; }
@@ -79,7 +86,9 @@ class Llm {
 
  private:
   LlmConfig cfg_;
+  parallel::TpContext* tp_;
   int64_t C_, V_;
+  parallel::Range vocab_;  // this rank's vocabulary rows
   ParamBuffer pb_;
   int tok_, pos_, normf_, head_;
   std::vector<TransformerBlock> blocks_;

@@ -13,21 +13,30 @@
 
 namespace braid::nn {
 
-void TransformerBlock::Declare(ParamBuffer& pb, const std::string& p, const BlockConfig& cfg) {
+void TransformerBlock::Declare(ParamBuffer& pb, const std::string& p, const BlockConfig& cfg,
+                               parallel::TpContext* tp) {
   BRAID_CHECK(cfg.width % cfg.heads == 0);
+  BRAID_CHECK(cfg.tp >= 1 && cfg.tp_rank >= 0 && cfg.tp_rank < cfg.tp);
+  BRAID_CHECK_MSG(cfg.heads % cfg.tp == 0 && cfg.hidden % cfg.tp == 0, "tp %d must divide heads %lld and hidden %lld",
+                  cfg.tp, (long long)cfg.heads, (long long)cfg.hidden);
+  BRAID_CHECK_MSG(cfg.tp == 1 || (tp && tp->size() == cfg.tp), "a block with tp %d needs its TP group", cfg.tp);
   cfg_ = cfg;
+  tp_ = tp;
   const int64_t C = cfg.width, F = cfg.swiglu ? 2 * cfg.hidden : cfg.hidden;
+  const int T = cfg.tp, r = cfg.tp_rank;
+  using parallel::SplitCols;
+  using parallel::SplitRows;
   ln1_w_ = pb.Add(p + "norm1.weight", {C}, false);
   if (!cfg.rmsnorm) ln1_b_ = pb.Add(p + "norm1.bias", {C}, false);
-  qkv_w_ = pb.Add(p + "attn.qkv.weight", {3 * C, C});
-  qkv_b_ = pb.Add(p + "attn.qkv.bias", {3 * C}, false);
-  proj_w_ = pb.Add(p + "attn.proj.weight", {C, C});
+  qkv_w_ = pb.Add(p + "attn.qkv.weight", {3 * C, C}, true, SplitRows(T, r, 3));
+  qkv_b_ = pb.Add(p + "attn.qkv.bias", {3 * C}, false, SplitRows(T, r, 3));
+  proj_w_ = pb.Add(p + "attn.proj.weight", {C, C}, true, SplitCols(T, r));
   proj_b_ = pb.Add(p + "attn.proj.bias", {C}, false);
   ln2_w_ = pb.Add(p + "norm2.weight", {C}, false);
   if (!cfg.rmsnorm) ln2_b_ = pb.Add(p + "norm2.bias", {C}, false);
-  fc_w_ = pb.Add(p + "mlp.fc.weight", {F, C});
-  fc_b_ = pb.Add(p + "mlp.fc.bias", {F}, false);
-  out_w_ = pb.Add(p + "mlp.proj.weight", {C, cfg.hidden});
+  fc_w_ = pb.Add(p + "mlp.fc.weight", {F, C}, true, SplitRows(T, r, cfg.swiglu ? 2 : 1));
+  fc_b_ = pb.Add(p + "mlp.fc.bias", {F}, false, SplitRows(T, r, cfg.swiglu ? 2 : 1));
+  out_w_ = pb.Add(p + "mlp.proj.weight", {C, cfg.hidden}, true, SplitCols(T, r));
   out_b_ = pb.Add(p + "mlp.proj.bias", {C}, false);
   bucket_ = pb.AddBucket(ln1_w_, out_b_);
 }
@@ -43,15 +52,32 @@ void TransformerBlock::Init(ParamBuffer& pb, uint64_t seed, int num_layers) cons
   // biases and LayerNorm biases stay zero (Allocate zero-fills)
 }
 
+// Row-parallel output: out = inp @ W^T summed over the TP group, then + bias
+// (once, after the sum). With tp 1 the bias goes into the matmul as before.
+void TransformerBlock::RowParallel(float* out, const float* inp, const ParamBuffer& pb, int w, int b, int64_t N,
+                                   int64_t in_local) const {
+  const int64_t C = cfg_.width;
+  if (cfg_.tp == 1) {
+    ops::matmul_forward(out, inp, pb.param(w), pb.param(b), N, in_local, C);
+    return;
+  }
+  ops::matmul_forward<float>(out, inp, pb.param(w), nullptr, N, in_local, C);
+  tp_->AllReduceSum(out, N * C);
+  const float* bias = pb.param(b);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) out[n * C + c] += bias[c];
+}
+
 void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out, const float* inp, int64_t N,
                                const int32_t* cu, int num_seqs) const {
-  const int64_t C = cfg_.width, H = cfg_.hidden, F = cfg_.swiglu ? 2 * H : H;
-  const int64_t NH = cfg_.heads, HD = C / NH;
+  // Local sizes: this rank's heads, attention width and hidden units.
+  const int64_t C = cfg_.width, T = cfg_.tp, H = cfg_.hidden / T, F = cfg_.swiglu ? 2 * H : H;
+  const int64_t NH = cfg_.heads / T, HD = cfg_.width / cfg_.heads, A = NH * HD;
   c.ln1.Resize({N, C});
   c.ln1_mean.Resize({N});
   c.ln1_rstd.Resize({N});
-  c.qkv.Resize({N, 3 * C});
-  c.att.Resize({N, C});
+  c.qkv.Resize({N, 3 * A});
+  c.att.Resize({N, A});
   c.att_lse.Resize({N, NH});
   c.res1.Resize({N, C});
   c.ln2.Resize({N, C});
@@ -65,10 +91,10 @@ void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out,
   else
     ops::layernorm_forward(c.ln1.data(), c.ln1_mean.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_),
                            pb.param(ln1_b_), N, C);
-  ops::matmul_forward(c.qkv.data(), c.ln1.data(), pb.param(qkv_w_), pb.param(qkv_b_), N, C, 3 * C);
+  ops::matmul_forward(c.qkv.data(), c.ln1.data(), pb.param(qkv_w_), pb.param(qkv_b_), N, C, 3 * A);
   ops::attention_forward(c.att.data(), c.att_lse.data(), c.qkv.data(), cu, num_seqs, NH, HD, cfg_.causal);
   // res1 = inp + proj(att): compute proj into res1 then add inp.
-  ops::matmul_forward(c.res1.data(), c.att.data(), pb.param(proj_w_), pb.param(proj_b_), N, C, C);
+  RowParallel(c.res1.data(), c.att.data(), pb, proj_w_, proj_b_, N, A);
   ops::residual_forward(c.res1.data(), c.res1.data(), inp, N * C);
 
   if (cfg_.rmsnorm)
@@ -81,17 +107,19 @@ void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out,
     ops::swiglu_forward(c.act.data(), c.fc.data(), N, H);
   else
     ops::gelu_forward(c.act.data(), c.fc.data(), N * H);
-  ops::matmul_forward(out, c.act.data(), pb.param(out_w_), pb.param(out_b_), N, H, C);
+  RowParallel(out, c.act.data(), pb, out_w_, out_b_, N, H);
   ops::residual_forward(out, out, c.res1.data(), N * C);
 }
 
 void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, const float* dout, const float* inp,
                                 int64_t N, const int32_t* cu, int num_seqs) const {
-  const int64_t C = cfg_.width, H = cfg_.hidden, F = cfg_.swiglu ? 2 * H : H;
-  const int64_t NH = cfg_.heads, HD = C / NH;
+  const int64_t C = cfg_.width, T = cfg_.tp, H = cfg_.hidden / T, F = cfg_.swiglu ? 2 * H : H;
+  const int64_t NH = cfg_.heads / T, HD = cfg_.width / cfg_.heads, A = NH * HD;
   std::vector<float> dres1(dout, dout + N * C);  // out = res1 + mlp  => dres1 starts as dout
   std::vector<float> dact(static_cast<size_t>(N * H), 0.0f), dfc(static_cast<size_t>(N * F), 0.0f);
   std::vector<float> dln2(static_cast<size_t>(N * C), 0.0f);
+  // Row-parallel backward: dout is replicated, so the replicated bias's
+  // gradient comes out whole on every rank.
   ops::matmul_backward(dact.data(), pb.grad(out_w_), pb.grad(out_b_), dout, c.act.data(), pb.param(out_w_), N, H, C);
   if (cfg_.swiglu)
     ops::swiglu_backward(dfc.data(), dact.data(), c.fc.data(), N, H);
@@ -99,6 +127,7 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
     ops::gelu_backward(dfc.data(), dact.data(), c.fc.data(), N * H);
   ops::matmul_backward(dln2.data(), pb.grad(fc_w_), pb.grad(fc_b_), dfc.data(), c.ln2.data(), pb.param(fc_w_), N, C,
                        F);
+  if (T > 1) tp_->AllReduceSum(dln2.data(), N * C);  // column-parallel input gradient: partial per rank
   if (cfg_.rmsnorm)
     ops::rmsnorm_backward(dres1.data(), pb.grad(ln2_w_), dln2.data(), c.res1.data(), pb.param(ln2_w_),
                           c.ln2_rstd.data(), N, C);
@@ -108,14 +137,15 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
 
   // res1 = inp + proj(att)
   for (int64_t i = 0; i < N * C; ++i) dinp[i] += dres1[i];
-  std::vector<float> datt(static_cast<size_t>(N * C), 0.0f), dqkv(static_cast<size_t>(N * 3 * C), 0.0f);
+  std::vector<float> datt(static_cast<size_t>(N * A), 0.0f), dqkv(static_cast<size_t>(N * 3 * A), 0.0f);
   std::vector<float> dln1(static_cast<size_t>(N * C), 0.0f);
   ops::matmul_backward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att.data(),
-                       pb.param(proj_w_), N, C, C);
+                       pb.param(proj_w_), N, A, C);
   ops::attention_backward(dqkv.data(), datt.data(), c.qkv.data(), c.att.data(), c.att_lse.data(), cu, num_seqs, NH,
                           HD, cfg_.causal);
   ops::matmul_backward(dln1.data(), pb.grad(qkv_w_), pb.grad(qkv_b_), dqkv.data(), c.ln1.data(), pb.param(qkv_w_), N,
-                       C, 3 * C);
+                       C, 3 * A);
+  if (T > 1) tp_->AllReduceSum(dln1.data(), N * C);
   if (cfg_.rmsnorm)
     ops::rmsnorm_backward(dinp, pb.grad(ln1_w_), dln1.data(), inp, pb.param(ln1_w_), c.ln1_rstd.data(), N, C);
   else
@@ -133,6 +163,7 @@ void TransformerBlock::DecodeStep(const ParamBuffer& pb, float* x, int64_t B, fl
   const int64_t C = cfg_.width, H = cfg_.hidden, F = cfg_.swiglu ? 2 * H : H;
   const int64_t NH = cfg_.heads, HD = C / NH;
   BRAID_CHECK(cfg_.causal);
+  BRAID_CHECK_MSG(cfg_.tp == 1, "decoding runs on the unsharded model (tp 1)");
   Tensor ln({B, C}), mean({B}), rstd({B}), qkv({B, 3 * C}), att({B, C}), tmp({B, C}), fc({B, F}), act({B, H});
   if (cfg_.rmsnorm)
     ops::rmsnorm_forward(ln.data(), rstd.data(), x, pb.param(ln1_w_), B, C);

@@ -2,11 +2,19 @@
 //   r = x + Wo·attn(norm1(x));  out = r + W2·act(W1·norm2(r))
 // LLM flavour: RMSNorm, SwiGLU, causal. ViT/DiT flavour: LayerNorm, GELU,
 // bidirectional. Parameters live in the module's ParamBuffer under `prefix`.
+//
+// With cfg.tp > 1 the block is one rank's slice (docs/PARALLELISM.md): qkv
+// and the MLP's first linear are column-parallel (this rank's heads and
+// hidden units), the attention and MLP output projections row-parallel, and
+// their partial outputs are summed over the TP group (two all-reduces
+// forward, two backward, through the TpContext). Norms and the row-parallel
+// biases are replicated; their gradients come out identical on every rank.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "common/parallel/tp_comm.h"
 #include "common/tensor/param_buffer.h"
 #include "common/tensor/tensor.h"
 
@@ -19,6 +27,9 @@ struct BlockConfig {
   bool rmsnorm = false;
   bool swiglu = false;
   bool causal = false;
+  // Tensor parallelism (Megatron): this rank holds heads and MLP hidden units
+  // [tp_rank/tp, (tp_rank+1)/tp); tp divides heads and hidden.
+  int tp = 1, tp_rank = 0;
 };
 
 // Activations saved by Forward for Backward; reused across calls.
@@ -29,7 +40,9 @@ struct BlockCache {
 
 class TransformerBlock {
  public:
-  void Declare(ParamBuffer& pb, const std::string& prefix, const BlockConfig& cfg);
+  // tp: the TP group's collective (required when cfg.tp > 1; must outlive the block).
+  void Declare(ParamBuffer& pb, const std::string& prefix, const BlockConfig& cfg,
+               parallel::TpContext* tp = nullptr);
   // Weights N(0, 0.02); output projections scaled by 1/sqrt(2*num_layers) (GPT-2).
   void Init(ParamBuffer& pb, uint64_t seed, int num_layers) const;
 
@@ -49,7 +62,10 @@ class TransformerBlock {
   const BlockConfig& config() const { return cfg_; }
 
  private:
+  void RowParallel(float* out, const float* inp, const ParamBuffer& pb, int w, int b, int64_t N,
+                   int64_t in_local) const;
   BlockConfig cfg_;
+  parallel::TpContext* tp_ = nullptr;
   int ln1_w_ = -1, ln1_b_ = -1, qkv_w_ = -1, qkv_b_ = -1, proj_w_ = -1, proj_b_ = -1;
   int ln2_w_ = -1, ln2_b_ = -1, fc_w_ = -1, fc_b_ = -1, out_w_ = -1, out_b_ = -1;
   int bucket_ = -1;  // this block's parameters, one gradient bucket

@@ -11,7 +11,8 @@ namespace {
 constexpr float kPixelMean = 0.286f, kPixelStd = 0.353f;
 }  // namespace
 
-VitEncoder::VitEncoder(const EncoderConfig& cfg, int64_t llm_width) : cfg_(cfg), llm_width_(llm_width) {
+VitEncoder::VitEncoder(const EncoderConfig& cfg, int64_t llm_width, parallel::TpContext* tp)
+    : cfg_(cfg), llm_width_(llm_width) {
   const int64_t g = cfg.image_size / cfg.patch;
   P_ = g * g;
   pdim_ = int64_t(cfg.patch) * cfg.patch * cfg.channels;
@@ -19,9 +20,10 @@ VitEncoder::VitEncoder(const EncoderConfig& cfg, int64_t llm_width) : cfg_(cfg),
   patch_w_ = pb_.Add("patch_embed.weight", {C_, pdim_});
   patch_b_ = pb_.Add("patch_embed.bias", {C_}, false);
   pos_ = pb_.Add("pos_embed", {P_, C_}, false);
-  BlockConfig bc{C_, cfg.heads, int64_t(cfg.mlp_ratio) * C_, false, false, false};
+  BlockConfig bc{C_, cfg.heads, int64_t(cfg.mlp_ratio) * C_, false, false, false, tp ? tp->size() : 1,
+                 tp ? tp->rank() : 0};
   blocks_.resize(size_t(cfg.layers));
-  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc);
+  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc, tp);
   lnf_w_ = pb_.Add("norm_f.weight", {C_}, false);
   lnf_b_ = pb_.Add("norm_f.bias", {C_}, false);
   proj_w_ = pb_.Add("projector.weight", {llm_width_, C_});

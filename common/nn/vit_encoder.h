@@ -29,7 +29,11 @@ class VitEncoder {
 
  private:
  public:
-  VitEncoder(const EncoderConfig& cfg, int64_t llm_width);
+  // tp: this rank's TP group (null or size 1: the whole model). Under TP only
+  // the transformer blocks are sliced (TransformerBlock); the patch
+  // embedding, norm and projector are replicated, so Forward's output is
+  // whole on every rank. `tp` must outlive the encoder.
+  VitEncoder(const EncoderConfig& cfg, int64_t llm_width, parallel::TpContext* tp = nullptr);
   void Init(uint64_t seed);
 
   int64_t patches_per_image() const { return P_; }

@@ -16,13 +16,15 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return os.str();
 }
 
-int ParamBuffer::Add(const std::string& name, std::vector<int64_t> shape, bool decay) {
+int ParamBuffer::Add(const std::string& name, std::vector<int64_t> shape, bool decay, parallel::ShardSpec shard) {
   BRAID_CHECK(!allocated_);
   BRAID_CHECK_MSG(Find(name) < 0, "duplicate parameter %s", name.c_str());
   ParamView v;
   v.name = name;
-  v.numel = TensorT<float>::NumelOf(shape);
-  v.shape = std::move(shape);
+  v.shape = parallel::LocalShape(shape, shard);
+  v.numel = TensorT<float>::NumelOf(v.shape);
+  v.full_shape = std::move(shape);
+  v.shard = shard;
   v.offset = total_;
   v.decay = decay;
   total_ += v.numel;

@@ -10,12 +10,15 @@
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/parallel/shard.h"
 
 namespace braid {
 
 struct ParamView {
   std::string name;             // e.g. "blocks.0.attn.qkv.weight"
-  std::vector<int64_t> shape;
+  std::vector<int64_t> shape;   // this rank's (local) shape
+  std::vector<int64_t> full_shape;  // the single-process model's (== shape unless sharded)
+  parallel::ShardSpec shard;    // how shape is cut out of full_shape (tensor parallelism)
   int64_t offset = 0;           // in floats, into params()/grads()
   int64_t numel = 0;
   bool decay = true;            // AdamW weight decay applies (off for norms, biases)
@@ -24,7 +27,8 @@ struct ParamView {
 class ParamBuffer {
  public:
   // Declares a parameter; call all Add()s before Allocate(). Returns its index.
-  int Add(const std::string& name, std::vector<int64_t> shape, bool decay = true);
+  // `shape` is the full tensor's; with a shard, the view holds LocalShape(shape, shard).
+  int Add(const std::string& name, std::vector<int64_t> shape, bool decay = true, parallel::ShardSpec shard = {});
   void Allocate();  // sizes params_ and grads_, zero-filled
 
   bool allocated() const { return allocated_; }

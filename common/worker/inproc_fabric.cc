@@ -88,17 +88,34 @@ class InProcFabric::Group : public DpGroup {
 };
 
 InProcFabric::InProcFabric(int encoder_dp, int llm_dp, int generator_dp, double timeout_seconds)
+    : InProcFabric({parallel::Layout{encoder_dp, 1, 1}, parallel::Layout{llm_dp, 1, 1},
+                    parallel::Layout{generator_dp, 1, 1}},
+                   timeout_seconds) {}
+
+InProcFabric::InProcFabric(const std::array<parallel::Layout, kNumRoles>& layouts, double timeout_seconds)
     : timeout_(timeout_seconds) {
-  const int sizes[kNumRoles] = {encoder_dp, llm_dp, generator_dp};
   transports_.resize(kNumRoles);
   groups_.resize(kNumRoles);
+  tp_groups_.resize(kNumRoles);
   for (int r = 0; r < kNumRoles; ++r) {
-    auto shared = std::make_shared<GroupShared>();
-    shared->size = sizes[r];
-    shared_.push_back(shared);
-    for (int k = 0; k < sizes[r]; ++k) {
+    const parallel::Layout& l = layouts[size_t(r)];
+    // One shared state per group, found by its member list.
+    std::map<std::vector<int>, std::shared_ptr<GroupShared>> dp_shared, tp_shared;
+    auto shared_of = [](std::map<std::vector<int>, std::shared_ptr<GroupShared>>& m, const std::vector<int>& members) {
+      auto& s = m[members];
+      if (!s) {
+        s = std::make_shared<GroupShared>();
+        s->size = int(members.size());
+      }
+      return s;
+    };
+    for (int k = 0; k < l.world(); ++k) {
+      const parallel::Coord c = parallel::CoordOf(l, k);
       transports_[size_t(r)].push_back(std::make_unique<Transport>(this, Role(r), k));
-      groups_[size_t(r)].push_back(std::make_unique<Group>(shared, k, timeout_seconds));
+      groups_[size_t(r)].push_back(
+          std::make_unique<Group>(shared_of(dp_shared, parallel::DpGroup(l, k)), c.dp, timeout_seconds));
+      tp_groups_[size_t(r)].push_back(
+          std::make_unique<Group>(shared_of(tp_shared, parallel::TpGroup(l, k)), c.tp, timeout_seconds));
     }
   }
 }
@@ -109,6 +126,7 @@ BoundaryTransport* InProcFabric::transport(Role role, int rank) {
   return transports_.at(size_t(role)).at(size_t(rank)).get();
 }
 DpGroup* InProcFabric::dp_group(Role role, int rank) { return groups_.at(size_t(role)).at(size_t(rank)).get(); }
+DpGroup* InProcFabric::tp_group(Role role, int rank) { return tp_groups_.at(size_t(role)).at(size_t(rank)).get(); }
 
 void InProcFabric::Put(Role dst_role, int dst_rank, Role src_role, int src_rank, const BoundaryKey& key, Message m) {
   std::lock_guard<std::mutex> lock(mu_);

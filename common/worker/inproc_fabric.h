@@ -6,12 +6,14 @@
 #pragma once
 
 #include <condition_variable>
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <tuple>
 #include <vector>
 
+#include "common/parallel/layout.h"
 #include "common/worker/transport.h"
 
 namespace braid::worker {
@@ -19,10 +21,14 @@ namespace braid::worker {
 class InProcFabric {
  public:
   InProcFabric(int encoder_dp, int llm_dp, int generator_dp, double timeout_seconds = 60);
+  // Any layouts (indexed by Role): ranks are module ranks (common/parallel/layout.h).
+  InProcFabric(const std::array<parallel::Layout, kNumRoles>& layouts, double timeout_seconds = 60);
   ~InProcFabric();
-  // Each (role, rank) gets one transport and one DP group; owned by the fabric.
+  // Each (role, module rank) gets one transport, one DP group and one TP
+  // group (of one when the module's tp is 1); owned by the fabric.
   BoundaryTransport* transport(Role role, int rank);
   DpGroup* dp_group(Role role, int rank);
+  DpGroup* tp_group(Role role, int rank);
 
   // Mailbox operations (used by the transports).
   void Put(Role dst_role, int dst_rank, Role src_role, int src_rank, const BoundaryKey& key, Message m);
@@ -38,8 +44,8 @@ class InProcFabric {
   std::condition_variable cv_;
   std::map<Key, Message> mailbox_;
   std::vector<std::vector<std::unique_ptr<Transport>>> transports_;  // [role][rank]
-  std::vector<std::shared_ptr<GroupShared>> shared_;                 // [role]
-  std::vector<std::vector<std::unique_ptr<Group>>> groups_;          // [role][rank]
+  std::vector<std::vector<std::unique_ptr<Group>>> groups_;          // [role][rank]: DP
+  std::vector<std::vector<std::unique_ptr<Group>>> tp_groups_;       // [role][rank]: TP
 };
 
 }  // namespace braid::worker

@@ -1,6 +1,7 @@
 #include "common/worker/module_runner.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/base/check.h"
 #include "common/base/clock.h"
@@ -8,6 +9,7 @@
 #include "common/base/rng.h"
 #include "common/optim/grad_clip.h"
 #include "common/optim/from_config.h"
+#include "common/parallel/boundary.h"
 
 namespace braid::worker {
 
@@ -24,8 +26,40 @@ int WarmupForwards(Role role, int microbatches) {
   return std::min(stages_after, microbatches);
 }
 
-ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp)
-    : role_(role), rank_(rank), cfg_(cfg), transport_(transport), dp_(dp) {
+namespace {
+
+// A DpGroup (Gloo, in-process) as the TP collective of the module math.
+class GroupTpComm : public parallel::TpComm {
+ public:
+  explicit GroupTpComm(DpGroup* g) : g_(g) {}
+  int size() const override { return g_->size(); }
+  int rank() const override { return g_->rank(); }
+  Status AllReduceSum(float* data, int64_t n) override { return g_->AllReduceSum(data, n); }
+
+ private:
+  DpGroup* g_;
+};
+
+parallel::Layout LayoutOf(const ModuleParallel& p) { return {p.dp, p.tp, p.pp}; }
+
+}  // namespace
+
+ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp,
+                           DpGroup* tp)
+    : role_(role),
+      rank_(rank),
+      cfg_(cfg),
+      layouts_{LayoutOf(cfg.parallel.encoder), LayoutOf(cfg.parallel.llm), LayoutOf(cfg.parallel.generator)},
+      coord_(parallel::CoordOf(layouts_[int(role)], rank)),
+      transport_(transport),
+      dp_(dp),
+      tp_(tp),
+      tp_comm_(tp ? std::make_unique<GroupTpComm>(tp) : nullptr),
+      tp_ctx_(tp_comm_.get()) {
+  BRAID_CHECK_MSG(layouts_[int(role)].pp == 1, "pipeline parallelism is not built into the runtime yet");
+  BRAID_CHECK_MSG(layouts_[int(role)].tp == (tp ? tp->size() : 1), "%s rank %d: TP group of %d for tp %d",
+                  RoleName(role), rank, tp ? tp->size() : 1, layouts_[int(role)].tp);
+  parallel::TpContext* tpc = layouts_[int(role)].tp > 1 ? &tp_ctx_ : nullptr;
   const int g = cfg.model.encoder.image_size / cfg.model.encoder.patch;
   P_ = int64_t(g) * g;
   C_ = cfg.model.llm.width;
@@ -33,14 +67,15 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
   // ModuleInitKey, as MultimodalModel::Init: every rank of a module starts identical.
   switch (role) {
     case Role::kEncoder:
-      encoder_ = std::make_unique<nn::VitEncoder>(cfg.model.encoder, C_);
+      encoder_ = std::make_unique<nn::VitEncoder>(cfg.model.encoder, C_, tpc);
       encoder_->Init(ModuleInitKey(cfg.seed, 1));
       break;
     case Role::kLlm:
-      llm_ = std::make_unique<nn::Llm>(cfg.model.llm);
+      llm_ = std::make_unique<nn::Llm>(cfg.model.llm, tpc);
       llm_->Init(ModuleInitKey(cfg.seed, 2));
       break;
     case Role::kGenerator:
+      BRAID_CHECK_MSG(tpc == nullptr, "the generator runs tp 1");
       generator_ = std::make_unique<nn::DitGenerator>(cfg.model.generator, C_);
       generator_->Init(ModuleInitKey(cfg.seed, 3));
       break;
@@ -101,6 +136,25 @@ StatusOr<Message> ModuleRunner::RecvCounted(Role src_role, int src_rank, const B
   return m;
 }
 
+int ModuleRunner::Source(Role peer, int dp) const {
+  // The LLM meets the encoder at its first stage and the generator at its last.
+  const int stage = peer == Role::kLlm && role_ == Role::kGenerator ? layouts_[int(Role::kLlm)].pp - 1 : 0;
+  return parallel::BoundarySource(layouts_[int(peer)], dp, stage, coord_.tp);
+}
+
+std::vector<int> ModuleRunner::Destinations(Role peer, int dp) const {
+  const int stage = peer == Role::kLlm && role_ == Role::kGenerator ? layouts_[int(Role::kLlm)].pp - 1 : 0;
+  return parallel::BoundaryDestinations(layouts_[int(peer)], dp, stage, layouts_[int(role_)].tp, coord_.tp);
+}
+
+Status ModuleRunner::SendUnit(Role peer, int dp, const BoundaryKey& key, std::vector<int64_t> shape,
+                              std::vector<float> data) {
+  const std::vector<int> dst = Destinations(peer, dp);
+  for (size_t i = 0; i < dst.size(); ++i)
+    RETURN_IF_ERROR(SendCounted(peer, dst[i], key, shape, i + 1 == dst.size() ? std::move(data) : data));
+  return Status::Ok();
+}
+
 template <typename F>
 double ModuleRunner::Compute(SpanKind kind, int32_t mb, F&& f) {
   HostBusyScope busy;  // may first wait for peers to hand back cores: not compute
@@ -134,21 +188,21 @@ void ModuleRunner::ExpectStepMessages(int64_t step, const std::vector<RankMicrob
     switch (role_) {
       case Role::kEncoder:
         for (const RankImage& im : mb.images)
-          transport_->Expect(Role::kLlm, im.llm_rank, {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid});
+          transport_->Expect(Role::kLlm, Source(Role::kLlm, im.llm_rank), {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid});
         break;
       case Role::kLlm:
         for (const RankSample& s : mb.samples) {
           for (size_t j = 0; j < s.image_uids.size(); ++j)
-            transport_->Expect(Role::kEncoder, s.image_encoder_ranks[j],
+            transport_->Expect(Role::kEncoder, Source(Role::kEncoder, s.image_encoder_ranks[j]),
                                {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]});
           for (size_t j = 0; j < s.gen_uids.size(); ++j)
-            transport_->Expect(Role::kGenerator, s.gen_generator_ranks[j],
+            transport_->Expect(Role::kGenerator, Source(Role::kGenerator, s.gen_generator_ranks[j]),
                                {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]});
         }
         break;
       case Role::kGenerator:
         for (const RankGen& gt : mb.gen)
-          transport_->Expect(Role::kLlm, gt.llm_rank, {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid});
+          transport_->Expect(Role::kLlm, Source(Role::kLlm, gt.llm_rank), {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid});
         break;
     }
   }
@@ -169,7 +223,7 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
     std::vector<float> rows(emb.data() + k * P_ * C_, emb.data() + (k + 1) * P_ * C_);
-    RETURN_IF_ERROR(SendCounted(Role::kLlm, im.llm_rank, {BoundaryKind::kEncToLlm, step, mb.microbatch, im.uid},
+    RETURN_IF_ERROR(SendUnit(Role::kLlm, im.llm_rank, {BoundaryKind::kEncToLlm, step, mb.microbatch, im.uid},
                                      {P_, C_}, std::move(rows)));
   }
   Span(SpanKind::kSend, mb.microbatch, t1, NowSeconds());
@@ -184,7 +238,7 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
   double t0 = NowSeconds(), ready = 0;
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
-    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, im.llm_rank,
+    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, Source(Role::kLlm, im.llm_rank),
                                                  {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid}));
     ready = std::max(ready, NoteArrival(m));
     if (int64_t(m.data.size()) != P_ * C_)
@@ -216,7 +270,7 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   int64_t k = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
-      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kEncoder, s.image_encoder_ranks[j],
+      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kEncoder, Source(Role::kEncoder, s.image_encoder_ranks[j]),
                                                    {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]}));
       ready = std::max(ready, NoteArrival(m));
       if (int64_t(m.data.size()) != P_ * C_) return Status::Internal("llm: image embedding of wrong size");
@@ -233,7 +287,7 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
       std::vector<float> rows(gen_hidden.data() + g * K_ * C_, gen_hidden.data() + (g + 1) * K_ * C_);
-      RETURN_IF_ERROR(SendCounted(Role::kGenerator, s.gen_generator_ranks[j],
+      RETURN_IF_ERROR(SendUnit(Role::kGenerator, s.gen_generator_ranks[j],
                                        {BoundaryKind::kLlmToGen, step, mb.microbatch, s.gen_uids[j]}, {K_, C_},
                                        std::move(rows)));
     }
@@ -250,7 +304,7 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   int64_t g = 0;
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
-      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kGenerator, s.gen_generator_ranks[j],
+      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kGenerator, Source(Role::kGenerator, s.gen_generator_ranks[j]),
                                                    {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]}));
       ready = std::max(ready, NoteArrival(m));
       if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("llm: conditioning gradient of wrong size");
@@ -266,7 +320,7 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   for (const RankSample& s : mb.samples)
     for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
       std::vector<float> rows(dimg.data() + k * P_ * C_, dimg.data() + (k + 1) * P_ * C_);
-      RETURN_IF_ERROR(SendCounted(Role::kEncoder, s.image_encoder_ranks[j],
+      RETURN_IF_ERROR(SendUnit(Role::kEncoder, s.image_encoder_ranks[j],
                                        {BoundaryKind::kLlmToEnc, step, mb.microbatch, s.image_uids[j]}, {P_, C_},
                                        std::move(rows)));
     }
@@ -285,7 +339,7 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   double t0 = NowSeconds(), ready = 0;
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
-    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, gt.llm_rank,
+    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, Source(Role::kLlm, gt.llm_rank),
                                                  {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid}));
     ready = std::max(ready, NoteArrival(m));
     if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("generator: conditioning of wrong size");
@@ -304,7 +358,7 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
     std::vector<float> rows(dcond.data() + i * K_ * C_, dcond.data() + (i + 1) * K_ * C_);
-    RETURN_IF_ERROR(SendCounted(Role::kLlm, gt.llm_rank, {BoundaryKind::kGenToLlm, step, mb.microbatch, gt.uid},
+    RETURN_IF_ERROR(SendUnit(Role::kLlm, gt.llm_rank, {BoundaryKind::kGenToLlm, step, mb.microbatch, gt.uid},
                                      {K_, C_}, std::move(rows)));
   }
   Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
@@ -315,22 +369,46 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
 
 Status ModuleRunner::Forward(int64_t step, const RankMicrobatch& mb, Pending* p) {
   phase_ = role_ == Role::kGenerator ? ComputePhase::kForwardBackward : ComputePhase::kForward;
+  Status s = Status::Internal("unknown role");
   switch (role_) {
-    case Role::kEncoder: return EncoderForward(step, mb, p);
-    case Role::kLlm: return LlmForward(step, mb, p);
-    case Role::kGenerator: return GeneratorForwardBackward(step, mb, p);
+    case Role::kEncoder: s = EncoderForward(step, mb, p); break;
+    case Role::kLlm: s = LlmForward(step, mb, p); break;
+    case Role::kGenerator: s = GeneratorForwardBackward(step, mb, p); break;
   }
-  return Status::Internal("unknown role");
+  RETURN_IF_ERROR(tp_ctx_.status());  // a failed TP collective: the numbers after it are garbage
+  return s;
 }
 
 Status ModuleRunner::Backward(int64_t step, const RankMicrobatch& mb, Pending* p) {
   phase_ = ComputePhase::kBackward;
+  Status s = Status::Internal("unknown role");
   switch (role_) {
-    case Role::kEncoder: return EncoderBackward(step, mb, p);
-    case Role::kLlm: return LlmBackward(step, mb, p);
-    case Role::kGenerator: return Status::Ok();  // done together with its forward
+    case Role::kEncoder: s = EncoderBackward(step, mb, p); break;
+    case Role::kLlm: s = LlmBackward(step, mb, p); break;
+    case Role::kGenerator: s = Status::Ok(); break;  // done together with its forward
   }
-  return Status::Internal("unknown role");
+  RETURN_IF_ERROR(tp_ctx_.status());
+  return s;
+}
+
+StatusOr<double> ModuleRunner::ClipModuleGradients(ParamBuffer& pb) {
+  const double clip = cfg_.train.grad_clip;
+  if (layouts_[int(role_)].tp == 1) return ClipGradNorm(pb.grads().data(), pb.size(), clip);
+  // Slices are disjoint parts of the module's gradient; replicated tensors
+  // are identical on every TP rank and count once (TP rank 0's).
+  double sq = 0;
+  for (const ParamView& v : pb.views()) {
+    if (v.shard.replicated() && coord_.tp != 0) continue;
+    const double n = GradNorm(pb.grads().data() + v.offset, v.numel);
+    sq += n * n;
+  }
+  RETURN_IF_ERROR(tp_->AllReduceSum(&sq, 1));
+  const double norm = std::sqrt(sq);
+  if (clip > 0 && std::isfinite(norm) && norm > clip) {
+    const float scale = float(clip / norm);
+    for (float& g : pb.grads()) g *= scale;
+  }
+  return norm;
 }
 
 StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankMicrobatch>& mbs) {
@@ -414,10 +492,22 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   Span(SpanKind::kAllReduce, -1, t0, t1);
   result.lr = LearningRateAt(LrScheduleFor(cfg_.train), int(step));
   const double t2 = Compute(SpanKind::kOptimizer, -1, [&] {
-    result.grad_norm = ClipGradNorm(pb.grads().data(), pb.size(), cfg_.train.grad_clip);
+    StatusOr<double> norm = ClipModuleGradients(pb);
+    if (!norm.ok()) {
+      start_status = norm.status();
+      return;
+    }
+    result.grad_norm = *norm;
     opt_->Step(pb, result.lr);
   });
+  RETURN_IF_ERROR(start_status);
   result.seconds = t2 - step_start_;
+  // Every TP rank of a replica computed the same losses and counts; only TP
+  // rank 0 reports them, so the orchestrator's sums count each replica once.
+  if (coord_.tp != 0) {
+    result.text_loss_sum = result.gen_loss_sum = 0;
+    result.tokens = result.images = 0;
+  }
   result_ = nullptr;
   return result;
 }

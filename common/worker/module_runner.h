@@ -15,6 +15,8 @@
 #include "common/nn/llm.h"
 #include "common/nn/vit_encoder.h"
 #include "common/optim/adamw.h"
+#include "common/parallel/layout.h"
+#include "common/parallel/tp_comm.h"
 #include "common/worker/rank_data.h"
 #include "common/worker/transport.h"
 
@@ -58,7 +60,13 @@ struct StepResult {
 
 class ModuleRunner {
  public:
-  ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp);
+  // rank: the module rank in the module's layout (cfg.parallel, arithmetic in
+  // common/parallel/layout.h; the DP index when tp = pp = 1). dp: the group
+  // of ranks holding the same slice in other replicas; tp: the rank's
+  // tensor-parallel group (null when the module's tp is 1). Boundary
+  // messages go to and come from module ranks (common/parallel/boundary.h).
+  ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp,
+               DpGroup* tp = nullptr);
   ~ModuleRunner();
 
   // Runs step `step` over its microbatches (mbs[m].microbatch == m).
@@ -66,6 +74,7 @@ class ModuleRunner {
 
   Role role() const { return role_; }
   int rank() const { return rank_; }
+  const parallel::Coord& coord() const { return coord_; }
   ParamBuffer& params();
   AdamW& optimizer() { return *opt_; }
   const char* module_name() const { return RoleName(role_); }
@@ -84,6 +93,8 @@ class ModuleRunner {
   Status SendCounted(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
                      std::vector<float> data);
   StatusOr<Message> RecvCounted(Role src_role, int src_rank, const BoundaryKey& key);
+  // Sends a unit routed to replica `dp` of `peer` to each of its TP ranks this rank serves.
+  Status SendUnit(Role peer, int dp, const BoundaryKey& key, std::vector<int64_t> shape, std::vector<float> data);
   // Runs `f` marked busy on the host (HostCores) as one span of `kind`,
   // timed after any wait for cores; returns when it ended.
   template <typename F>
@@ -95,12 +106,23 @@ class ModuleRunner {
   // `ready` into a bubble (before) and an exposed transfer (after).
   void WaitSpans(int32_t mb, double t0, double t1, double ready);
   void ExpectStepMessages(int64_t step, const std::vector<RankMicrobatch>& mbs);
+  // Boundary peers (module ranks) for a unit routed to / from replica `dp` of `peer`.
+  int Source(Role peer, int dp) const;
+  std::vector<int> Destinations(Role peer, int dp) const;
+  // The global gradient norm of the module (TP slices summed over the TP
+  // group, replicated tensors once), then the clip; returns the norm.
+  StatusOr<double> ClipModuleGradients(ParamBuffer& pb);
 
   Role role_;
   int rank_;
   JobConfig cfg_;
+  parallel::Layout layouts_[kNumRoles];
+  parallel::Coord coord_;
   BoundaryTransport* transport_;
   DpGroup* dp_;
+  DpGroup* tp_;
+  std::unique_ptr<parallel::TpComm> tp_comm_;
+  parallel::TpContext tp_ctx_;
   int64_t P_ = 0, C_ = 0, K_ = 0;  // patches per image, LLM width, generation slots
   std::unique_ptr<nn::VitEncoder> encoder_;
   std::unique_ptr<nn::Llm> llm_;
