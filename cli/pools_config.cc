@@ -57,10 +57,11 @@ PoolsConfig PoolsForJob(const JobConfig& job) {
   c.encoder.threads = c.generator.threads = 1;
   c.llm.threads = std::max(1, int(std::thread::hardware_concurrency()));
   c.llm.adaptive_threads = true;
-  if (!job.parallel.auto_layout) {
-    c.encoder.workers = job.parallel.encoder.dp;
-    c.llm.workers = job.parallel.llm.dp;
-    c.generator.workers = job.parallel.generator.dp;
+  if (!job.parallel.auto_layout) {  // one worker per module rank: dp * tp * pp
+    auto ranks = [](const ModuleParallel& p) { return p.dp * p.tp * p.pp; };
+    c.encoder.workers = ranks(job.parallel.encoder);
+    c.llm.workers = ranks(job.parallel.llm);
+    c.generator.workers = ranks(job.parallel.generator);
   }
   return c;
 }

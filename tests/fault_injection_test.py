@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+from demo_job import demo_job_yaml
+
 STEPS = 32
 EVERY = 4
 TOL = 1e-4
@@ -46,27 +48,9 @@ def log(msg):
 
 def job_yaml(layout, extra=""):
     """The demo job (examples/fashion-mllm.yaml), cut to STEPS steps on one thread per rank."""
-    text = open("examples/fashion-mllm.yaml").read()
-
-    def put(key, value, current=r"[^#\n]*"):
-        nonlocal text
-        text, n = re.subn(rf"(?m)^  {key}: {current}", f"  {key}: {value} ", text, count=1)
-        if n != 1:
-            fail(f"examples/fashion-mllm.yaml has no '  {key}:' line to override")
-
-    put("steps", STEPS)
-    put("every", EVERY)
-    put("keep", 10)
-    put("threads", 1)
-    put("warmup_steps", 4)
-    put("epoch_samples", 2000)
     enc, llm, gen = layout
-    put("encoder", f"{{dp: {enc}, tp: 1, pp: 1}}", r"\{dp: \d+, tp: 1, pp: 1\}")
-    put("llm", f"{{dp: {llm}, tp: 1, pp: 1}}", r"\{dp: \d+, tp: 1, pp: 1\}")
-    put("generator", f"{{dp: {gen}, tp: 1, pp: 1}}", r"\{dp: \d+, tp: 1, pp: 1\}")
-    if extra:
-        put("resume_from", extra)
-    return text
+    return demo_job_yaml(STEPS, EVERY, {"encoder": (enc, 1, 1), "llm": (llm, 1, 1), "generator": (gen, 1, 1)},
+                         resume_from=extra)
 
 
 def pools_yaml(enc, llm, gen):

@@ -80,7 +80,7 @@ TEST(JobTableTest, LayoutTheRuntimeCannotRunIsUnimplementedAndCreatesNothing) {
   testing_util::ScopedTempDir root("braid_jobs_");
   JobTable jobs(root.path(), [] { return kT0; });
   for (const auto& [layout, field] :
-       {std::pair{"encoder: {dp: 1, tp: 2, pp: 1}", "parallel.encoder.tp: 2"},
+       {std::pair{"generator: {dp: 1, tp: 2, pp: 1}", "parallel.generator.tp: 2"},
         std::pair{"llm: {dp: 1, tp: 1, pp: 2}", "parallel.llm.pp: 2"}}) {
     const std::string two_layers = Replace(TinyJobYaml(), "layers: 1, heads: 2, mlp_hidden", "layers: 2, heads: 2, mlp_hidden");
     const std::string yaml = two_layers + "parallel:\n  " + layout + "\n";

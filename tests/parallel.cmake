@@ -6,3 +6,15 @@ braid_test(parallel_layout_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/parallel_lay
            LIBS braid_parallel LABELS unit parallel)
 braid_test(tp_equivalence_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tp_equivalence_test.cc
            LIBS braid_nn braid_parallel LABELS unit parallel)
+
+# Real worker processes under `braid run` (tests/parallel_equivalence_test.py):
+# the demo job with TP layouts against the single-process trainer, 20 steps,
+# losses and final parameters within 1e-4; each case 15-20 s on 2 cores.
+if(TARGET braid)
+  foreach(case llm_tp2 llm_tp3 enc_tp2_llm_tp3 tp_dp tp_resume)
+    add_test(NAME parallel_equivalence_${case}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/parallel_equivalence_test.py $<TARGET_FILE:braid> ${case}
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(parallel_equivalence_${case} PROPERTIES LABELS "integration;parallel" TIMEOUT 600)
+  endforeach()
+endif()

@@ -216,6 +216,9 @@ Status ValidateParallel(const ParallelConfig& c, const ModelConfig& model) {
   RETURN_IF_ERROR(ValidateLayout("encoder", c.encoder, model.encoder.heads, model.encoder.layers));
   RETURN_IF_ERROR(ValidateLayout("llm", c.llm, model.llm.heads, model.llm.layers));
   RETURN_IF_ERROR(Divides("parallel.llm.tp", c.llm.tp, "model.llm.mlp_hidden", model.llm.mlp_hidden));
+  // The ViT's MLP hidden size is mlp_ratio * width; TP splits it too.
+  RETURN_IF_ERROR(Divides("parallel.encoder.tp", c.encoder.tp, "the encoder's MLP hidden size (model.encoder.mlp_ratio "
+                          "* width)", model.encoder.mlp_ratio * model.encoder.width));
   return ValidateLayout("generator", c.generator, model.generator.heads, model.generator.layers);
 }
 

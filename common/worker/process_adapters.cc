@@ -65,8 +65,8 @@ StatusOr<std::unique_ptr<UcxTransport>> UcxTransport::Create(comm::KvStore* kv, 
 
 UcxTransport::~UcxTransport() = default;
 
-Status UcxTransport::ConnectTo(comm::KvStore* kv, Role role, int dp) {
-  for (int r = 0; r < dp; ++r) {
+Status UcxTransport::ConnectTo(comm::KvStore* kv, Role role, int ranks) {
+  for (int r = 0; r < ranks; ++r) {
     const std::string peer = PeerName(role, r);
     ASSIGN_OR_RETURN(std::vector<uint8_t> addr, kv->Get("ucx/" + peer, timeout_));
     RETURN_IF_ERROR(channel_->Connect(peer, addr));
@@ -137,10 +137,11 @@ Status UcxTransport::FlushSends() {
 
 // ---- GlooDpGroup -------------------------------------------------------------
 
-StatusOr<std::unique_ptr<GlooDpGroup>> GlooDpGroup::Create(comm::KvStore* kv, Role role, int rank, int size,
-                                                           const std::string& host, double timeout_seconds) {
+StatusOr<std::unique_ptr<GlooDpGroup>> GlooDpGroup::Create(comm::KvStore* kv, Role role, const std::string& group,
+                                                           int rank, int size, const std::string& host,
+                                                           double timeout_seconds) {
   auto g = std::unique_ptr<GlooDpGroup>(new GlooDpGroup());
-  comm::PrefixKvStore scoped(kv, std::string("gloo/") + RoleName(role) + "/");
+  comm::PrefixKvStore scoped(kv, std::string("gloo/") + RoleName(role) + "/" + group + "/");
   comm::GlooGroupOptions opt;
   opt.hostname = host;
   opt.timeout_seconds = timeout_seconds;

@@ -49,8 +49,9 @@ class UcxTransport : public BoundaryTransport {
   static StatusOr<std::unique_ptr<UcxTransport>> Create(comm::KvStore* kv, Role role, int rank,
                                                         double timeout_seconds);
   ~UcxTransport() override;
-  // Connects to every rank of `role` (dp of them), waiting for their addresses.
-  Status ConnectTo(comm::KvStore* kv, Role role, int dp);
+  // Connects to every rank of `role` (`ranks` of them: the module's world
+  // size), waiting for their addresses.
+  Status ConnectTo(comm::KvStore* kv, Role role, int ranks);
   Status Send(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
               std::vector<float> data) override;
   StatusOr<Message> Recv(Role src_role, int src_rank, const BoundaryKey& key) override;
@@ -71,9 +72,12 @@ class UcxTransport : public BoundaryTransport {
 
 class GlooDpGroup : public DpGroup {
  public:
-  // Rendezvous under "<prefix>gloo/<role>/" of `kv`.
-  static StatusOr<std::unique_ptr<GlooDpGroup>> Create(comm::KvStore* kv, Role role, int rank, int size,
-                                                       const std::string& host, double timeout_seconds);
+  // Rendezvous under "<prefix>gloo/<role>/<group>/" of `kv`; `group` names
+  // one group of the module (e.g. "dp-t0-p0", "tp-d1-p0"), rank is the
+  // caller's position in it.
+  static StatusOr<std::unique_ptr<GlooDpGroup>> Create(comm::KvStore* kv, Role role, const std::string& group,
+                                                       int rank, int size, const std::string& host,
+                                                       double timeout_seconds);
   ~GlooDpGroup() override;
   int size() const override { return group_->size(); }
   int rank() const override { return group_->rank(); }

@@ -35,6 +35,8 @@
 #include "common/worker/module_runner.h"
 #include "common/worker/process_adapters.h"
 #include "common/worker/rank_data_proto.h"
+#include "common/worker/tp_checkpoint.h"
+#include "common/parallel/layout.h"
 #include "services/process_flags.h"
 
 namespace braid::worker {
@@ -358,7 +360,14 @@ class Worker {
 
   Status RunJobSteps(const v1::Assignment& a) {
     ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(a.job_yaml(), "assignment of job " + a.job_id()));
-    const int dp[kNumRoles] = {cfg.parallel.encoder.dp, cfg.parallel.llm.dp, cfg.parallel.generator.dp};
+    const ModuleParallel* par[kNumRoles] = {&cfg.parallel.encoder, &cfg.parallel.llm, &cfg.parallel.generator};
+    int world[kNumRoles];
+    for (int r = 0; r < kNumRoles; ++r) world[r] = par[r]->dp * par[r]->tp * par[r]->pp;
+    const parallel::Layout layout{par[int(role_)]->dp, par[int(role_)]->tp, par[int(role_)]->pp};
+    if (a.rank() < 0 || a.rank() >= layout.world())
+      return Status::InvalidArgument("assignment: rank " + std::to_string(a.rank()) + " is outside the " +
+                                     RoleName(role_) + " layout's " + std::to_string(layout.world()) + " ranks");
+    const parallel::Coord me = parallel::CoordOf(layout, a.rank());
     GrpcKvStore base_kv(orchestrator_);
     comm::PrefixKvStore kv(&base_kv, a.rendezvous_prefix());
     ASSIGN_OR_RETURN(auto transport, UcxTransport::Create(&kv, role_, a.rank(), flags_.comm_timeout));
@@ -368,18 +377,28 @@ class Worker {
       if (cancelled_) transport_->Cancel();
     }
     // Boundary peers: the encoder talks to the LLM, the LLM to both, the generator to the LLM.
-    if (role_ != Role::kLlm) RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kLlm, dp[int(Role::kLlm)]));
+    if (role_ != Role::kLlm) RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kLlm, world[int(Role::kLlm)]));
     if (role_ == Role::kLlm) {
-      RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kEncoder, dp[int(Role::kEncoder)]));
-      RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kGenerator, dp[int(Role::kGenerator)]));
+      RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kEncoder, world[int(Role::kEncoder)]));
+      RETURN_IF_ERROR(transport->ConnectTo(&kv, Role::kGenerator, world[int(Role::kGenerator)]));
     }
-    ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, a.rank(), dp[int(role_)], flags_.host,
+    // The rank's DP group (same slice, other replicas) and TP group (its
+    // replica's other slices), each its own Gloo context (docs/PARALLELISM.md).
+    const std::string tag_dp = "dp-t" + std::to_string(me.tp) + "-p" + std::to_string(me.pp);
+    const std::string tag_tp = "tp-d" + std::to_string(me.dp) + "-p" + std::to_string(me.pp);
+    ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, tag_dp, me.dp, layout.dp, flags_.host,
                                                      flags_.comm_timeout));
-    ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get());
+    std::unique_ptr<GlooDpGroup> tp_group;
+    if (layout.tp > 1) {
+      ASSIGN_OR_RETURN(tp_group, GlooDpGroup::Create(&kv, role_, tag_tp, me.tp, layout.tp, flags_.host,
+                                                     flags_.comm_timeout));
+    }
+    ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get(), tp_group.get());
     const ModuleState shard{RoleName(role_), &runner.params(), &runner.optimizer()};
     if (!a.resume_checkpoint().empty()) {
-      // Every rank loads its module's shard (DP replicates it), verifying
-      // every file's crc32 and size first (docs/RELIABILITY.md).
+      // Every rank loads its module's tensors (DP replicates them; a TP rank
+      // takes its slices), verifying every file's crc32 and size first
+      // (docs/RELIABILITY.md).
       StatusOr<nlohmann::json> extra =
           LoadCheckpoint(a.resume_checkpoint(), {shard});
       if (!extra.ok()) return Status(extra.status().code(), "cannot resume: " + extra.status().message());
@@ -399,7 +418,7 @@ class Worker {
     v1::StreamMicrobatchesRequest sreq;
     sreq.set_job_id(a.job_id());
     sreq.set_role(ToProtoModule(role_));
-    sreq.set_rank(a.rank());
+    sreq.set_rank(me.dp);  // every TP rank of a replica reads the replica's share
     sreq.set_start_step(a.start_step());
     sreq.set_end_step(cfg.train.steps);
     MicrobatchStream stream(rpc::MakeChannel(a.reorderer_address(), flags_.process.security), sreq,
@@ -420,11 +439,19 @@ class Worker {
       metrics_->RecordStep(a.job_id(), a.rank(), r);
       bool wrote = false;
       const bool last = step + 1 == cfg.train.steps;
-      if (a.rank() == 0 && ((step + 1) % cfg.checkpoint.every == 0 || last)) {
+      if (me.dp == 0 && ((step + 1) % cfg.checkpoint.every == 0 || last)) {
+        // Replica 0 writes; with TP its ranks first assemble whole tensors
+        // (a collective of the TP group), and its TP rank 0 writes them.
         const std::string tmp = ckpt_dir + "/step-" + std::to_string(step + 1) + ".tmp";
-        RETURN_IF_ERROR(WriteModuleShard(tmp, shard));
-        MaybeCrashInCheckpoint(step + 1, tmp, RoleName(role_));
-        wrote = true;
+        if (layout.tp > 1) {
+          ASSIGN_OR_RETURN(std::unique_ptr<WholeModule> whole,
+                           GatherWholeModule(runner.params(), runner.optimizer(), tp_group.get()));
+          if (me.tp == 0) RETURN_IF_ERROR(WriteModuleShard(tmp, {RoleName(role_), &whole->params, whole->optim.get()}));
+        } else {
+          RETURN_IF_ERROR(WriteModuleShard(tmp, shard));
+        }
+        wrote = a.rank() == 0;
+        if (wrote) MaybeCrashInCheckpoint(step + 1, tmp, RoleName(role_));
       }
       v1::ReportStepRequest rep;
       rep.set_worker_id(worker_id_);

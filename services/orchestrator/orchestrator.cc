@@ -201,7 +201,7 @@ void Orchestrator::MaybeSucceedLocked(const std::string& job_id) {
   auto job = jobs_.Get(job_id);
   if (!job.ok() || job->state != JobState::kRunning) return;
   if (committer_.next_step(job_id) < job->total_steps) return;
-  const size_t ranks = static_cast<size_t>(job->layout.encoder.dp + job->layout.llm.dp + job->layout.generator.dp);
+  const size_t ranks = static_cast<size_t>(job->layout.encoder.world() + job->layout.llm.world() + job->layout.generator.world());
   if (done_[job_id].size() < ranks) return;
   LOG_INFO("job %s SUCCEEDED after %lld steps", job_id.c_str(), (long long)job->step);
   FinishLocked(job_id, JobState::kSucceeded, "", "");

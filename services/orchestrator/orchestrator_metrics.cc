@@ -96,7 +96,7 @@ void OrchestratorMetrics::OnCommit(const Job& job, const JobConfig& cfg, const S
     for (size_t i = 0; i < kRoles.size(); ++i)  // the plan's order: encoder, LLM, generator
       imbalance_.Add({{"job", job.id}, {"module", RoleName(kRoles[i])}}).Set(m.imbalance[i]);
   int devices = 0;
-  for (Role role : kRoles) devices += job.layout.of(role).dp;
+  for (Role role : kRoles) devices += job.layout.of(role).world();
   const double flops = StepModelFlops(cfg.model, m.images, m.tokens, m.samples, m.gen_targets);
   if (m.step_seconds > 0 && peak_flops_ > 0 && devices > 0)
     mfu_.Add(l).Set(flops / (m.step_seconds * peak_flops_ * devices));

@@ -58,7 +58,7 @@ std::string Scheduler::PendingReason(const Layout& layout, const std::vector<int
   };
   std::vector<Missing> missing;
   for (Role r : kRoles) {
-    const int i = RoleIndex(r), need = layout.of(r).dp;
+    const int i = RoleIndex(r), need = layout.of(r).world();
     if (idle_by_role[i] < need) missing.push_back({need, idle_by_role[i] + busy_by_role[i], busy_by_role[i], RoleName(r)});
   }
   if (missing.empty()) return "";
@@ -108,7 +108,7 @@ std::optional<StartedJob> Scheduler::RunOnce() {
     (void)jobs_->SetPendingReason(plan.job_id, "starting: opening the job on the reorderer");
     const Job job = *jobs_->Get(plan.job_id);
     for (Role r : kRoles) {
-      for (int rank = 0; rank < plan.layout.of(r).dp; ++rank) {
+      for (int rank = 0; rank < plan.layout.of(r).world(); ++rank) {
         Assignment a;
         a.job_id = plan.job_id;
         a.role = r;
@@ -175,8 +175,7 @@ std::optional<StartedJob> Scheduler::RunOnce() {
       return std::nullopt;
     }
   }
-  LOG_INFO("job %s RUNNING: encoder dp %d, llm dp %d, generator dp %d", plan.job_id.c_str(), plan.layout.encoder.dp,
-           plan.layout.llm.dp, plan.layout.generator.dp);
+  LOG_INFO("job %s RUNNING: %s", plan.job_id.c_str(), LayoutToJson(plan.layout).dump().c_str());
   return plan;
 }
 

@@ -14,7 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-int ExpectedRanks(const Layout& l) { return l.encoder.dp + l.llm.dp + l.generator.dp; }
+int ExpectedRanks(const Layout& l) { return l.encoder.world() + l.llm.world() + l.generator.world(); }
 
 Status AppendLine(const fs::path& path, const std::string& line) {
   std::ofstream out(path, std::ios::app);
@@ -87,10 +87,10 @@ StatusOr<std::vector<StepCommit>> StepCommitter::Add(const StepReport& r) {
   if (it == jobs_.end()) return Status::NotFound("no running job '" + r.job_id + "'");
   JobState& js = it->second;
   if (!ValidRole(static_cast<int>(r.role))) return Status::InvalidArgument("role: must be encoder, llm or generator");
-  const int dp = js.job.layout.of(r.role).dp;
-  if (r.rank < 0 || r.rank >= dp)
-    return Status::InvalidArgument("rank: " + std::to_string(r.rank) + " is outside " + RoleName(r.role) +
-                                   " dp " + std::to_string(dp));
+  const int ranks = js.job.layout.of(r.role).world();
+  if (r.rank < 0 || r.rank >= ranks)
+    return Status::InvalidArgument("rank: " + std::to_string(r.rank) + " is outside the " + RoleName(r.role) +
+                                   " layout's " + std::to_string(ranks) + " ranks");
   if (r.step >= js.job.total_steps)
     return Status::OutOfRange("step: " + std::to_string(r.step) + " is past the job's last step " +
                               std::to_string(js.job.total_steps - 1));
@@ -177,8 +177,8 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
   for (Role role : kRoles) {
     ModuleTimeline t;
     t.module = role;
-    const int dp = js.job.layout.of(role).dp;
-    for (int rank = 0; rank < dp; ++rank) {
+    const int ranks = js.job.layout.of(role).world();
+    for (int rank = 0; rank < ranks; ++rank) {
       const StepReport& r = reports.at({static_cast<int>(role), rank});
       // Transfers in flight while the rank computed are hidden; the waits
       // after the data was sent, the sends and the all-reduce are not. The
@@ -204,11 +204,11 @@ StatusOr<StepCommit> StepCommitter::Commit(JobState& js, const std::map<std::pai
       t.communication_seconds += std::max(r.transfer_seconds_min, exposed_transfer);
       t.messages += r.messages;
     }
-    t.compute_seconds /= dp;
-    t.communication_seconds /= dp;
-    t.exposed_communication_seconds /= dp;
+    t.compute_seconds /= ranks;
+    t.communication_seconds /= ranks;
+    t.exposed_communication_seconds /= ranks;
     recv_wait += t.bubble_seconds;  // before the mean over ranks: the sum over every rank
-    t.bubble_seconds /= dp;
+    t.bubble_seconds /= ranks;
     c.timeline.push_back(t);
   }
   m.bubble_ratio = rank_seconds > 0 ? recv_wait / rank_seconds : 0.0;
