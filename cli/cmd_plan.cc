@@ -213,7 +213,7 @@ void RegisterPlan(CLI::App& app, std::function<int()>* run) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--profile", a->profile,
                   "unit costs from a `braid profile` YAML (seconds on one device) instead of FLOPs / (peak x efficiency)");
-  cmd->add_flag("--runtime-only", a->runtime_only, "only layouts braid's runtime executes today (TP = PP = 1)");
+  cmd->add_flag("--runtime-only", a->runtime_only, "only layouts braid's runtime executes (no generator TP, PP only for the LLM)");
   cmd->add_option("--trace", a->trace, "write a Chrome/Perfetto trace of the plan's simulated step");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([run, a]() { *run = [a]() { return RunPlan(*a); }; });

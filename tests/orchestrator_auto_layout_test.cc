@@ -44,19 +44,26 @@ TEST(AutoLayout, StaysWithinTheRegisteredWorkers) {
 // free communication) the planner takes as many as it may: with 8 LLM
 // workers registered, the 4 samples per microbatch are what stop it; with 3,
 // the workers are.
-TEST(AutoLayout, LlmRanksStopAtTheSamplesPerMicrobatch) {
+TEST(AutoLayout, LlmDpStopsAtTheSamplesPerMicrobatchAndRanksAtTheWorkers) {
   const JobConfig cfg = TinyJob();
   plan::ClusterSpec c = LocalHostCluster();
   c.shared_compute = false;
   c.devices_per_node = c.devices = 64;
   c.intra_node_latency = c.inter_node_latency = 1e-9;
   c.intra_node_bandwidth = c.inter_node_bandwidth = 1e12;
+  // DP never exceeds the samples of a microbatch; ranks (dp * tp * pp) never
+  // exceed the registered workers. Both caps must bind somewhere.
+  const int per_mb = cfg.train.global_batch / cfg.train.microbatches;
   StatusOr<Layout> capped = PlanAutoLayout(cfg, {1, 8, 1}, c);
   ASSERT_TRUE(capped.ok()) << capped.status().ToString();
-  EXPECT_EQ(capped->llm.dp, cfg.train.global_batch / cfg.train.microbatches);
+  EXPECT_LE(capped->llm.dp, per_mb);
+  EXPECT_LE(capped->llm.world(), 8);
+  EXPECT_GT(capped->llm.world(), 1);  // free, fast devices: it uses more than one
   StatusOr<Layout> limited = PlanAutoLayout(cfg, {1, 3, 1}, c);
   ASSERT_TRUE(limited.ok()) << limited.status().ToString();
-  EXPECT_EQ(limited->llm.dp, 3);
+  EXPECT_LE(limited->llm.world(), 3);
+  EXPECT_EQ(limited->generator.tp, 1);
+  EXPECT_EQ(limited->encoder.pp, 1);
 }
 
 TEST(AutoLayout, BadProfileIsInvalidArgumentNamingIt) {

@@ -81,8 +81,8 @@ TEST(JobTableTest, LayoutTheRuntimeCannotRunIsUnimplementedAndCreatesNothing) {
   JobTable jobs(root.path(), [] { return kT0; });
   for (const auto& [layout, field] :
        {std::pair{"generator: {dp: 1, tp: 2, pp: 1}", "parallel.generator.tp: 2"},
-        std::pair{"llm: {dp: 1, tp: 1, pp: 2}", "parallel.llm.pp: 2"}}) {
-    const std::string two_layers = Replace(TinyJobYaml(), "layers: 1, heads: 2, mlp_hidden", "layers: 2, heads: 2, mlp_hidden");
+        std::pair{"encoder: {dp: 1, tp: 1, pp: 2}", "parallel.encoder.pp: 2"}}) {
+    const std::string two_layers = Replace(TinyJobYaml(), "layers: 1, heads: 2, mlp_ratio", "layers: 2, heads: 2, mlp_ratio");
     const std::string yaml = two_layers + "parallel:\n  " + layout + "\n";
     StatusOr<Job> j = jobs.Submit(yaml, "tiny.yaml");
     ASSERT_EQ(j.status().code(), StatusCode::kUnimplemented) << layout << ": " << j.status().ToString();

@@ -12,8 +12,10 @@ worker processes under the case's layout:
   llm_tp3          LLM TP 3
   enc_tp2_llm_tp3  encoder TP 2 feeding LLM TP 3 (boundaries across TP layouts)
   tp_dp            encoder DP 2 x TP 2, LLM DP 2 x TP 2
-  tp_resume        LLM TP 2 to step 10, then a new job resumes its checkpoint
-                   step-10 with LLM TP 1 and encoder TP 2 (re-sharding)
+  llm_pp2          LLM PP 2 (a layer per stage)
+  llm_tp2_pp2      LLM TP 2 x PP 2
+  resume_tp2_pp2   LLM TP 2 x PP 2 to step 10, then a new job resumes its
+                   checkpoint step-10 with LLM TP 1 x PP 1 and encoder TP 2
 
 Every step's loss, text loss and generation loss must be within 1e-4
 relative of `braid train --single-process`, and the final checkpoint's
@@ -39,6 +41,8 @@ CASES = {
     "llm_tp3": {"encoder": ONE, "llm": (1, 3, 1), "generator": ONE},
     "enc_tp2_llm_tp3": {"encoder": (1, 2, 1), "llm": (1, 3, 1), "generator": ONE},
     "tp_dp": {"encoder": (2, 2, 1), "llm": (2, 2, 1), "generator": ONE},
+    "llm_pp2": {"encoder": ONE, "llm": (1, 1, 2), "generator": ONE},
+    "llm_tp2_pp2": {"encoder": ONE, "llm": (1, 2, 2), "generator": ONE},
 }
 
 
@@ -136,17 +140,17 @@ def main():
     if len(sys.argv) != 3:
         fail(__doc__)
     braid, case = os.path.abspath(sys.argv[1]), sys.argv[2]
-    if case not in CASES and case != "tp_resume":
+    if case not in CASES and case != "resume_tp2_pp2":
         fail(f"unknown case {case}")
     tmp = tempfile.mkdtemp(prefix=f"braid-parallel-{case}-")
     ok = False
     try:
         ref = reference(braid, tmp)
         ref_metrics = read_jsonl(os.path.join(ref, "metrics.jsonl"))
-        if case == "tp_resume":
-            first = braid_run(braid, tmp, write_job(tmp, "first.yaml", CASES["llm_tp2"], steps=STEPS, every=10))
+        if case == "resume_tp2_pp2":
+            first = braid_run(braid, tmp, write_job(tmp, "first.yaml", CASES["llm_tp2_pp2"], steps=STEPS, every=10))
             step10 = os.path.relpath(os.path.join(first, "checkpoints", "step-10"), tmp)
-            log(f"LLM TP 2 run done; a job with encoder TP 2, LLM TP 1 resumes {step10}")
+            log(f"LLM TP 2 x PP 2 run done; a job with encoder TP 2, LLM TP 1 x PP 1 resumes {step10}")
             layout = {"encoder": (1, 2, 1), "llm": ONE, "generator": ONE}
             second = braid_run(braid, tmp, write_job(tmp, "second.yaml", layout, resume_from=step10))
             metrics = [m for m in read_jsonl(os.path.join(first, "metrics.jsonl")) if m["step"] < 10]

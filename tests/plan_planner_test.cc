@@ -177,19 +177,22 @@ TEST(Planner, PlansAreValidAndNeverSlowerThanTheBaseline) {
   }
 }
 
-TEST(Planner, RuntimeOnlyKeepsTpPpOneAndTheWorkerLimits) {
-  ClusterSpec c = Gpus(1, 2, 2);
-  c.shared_compute = true;
-  PlanContext ctx = Context(c, "mixed", 32);
-  ctx.runtime_only = true;
-  ctx.max_dp[kEncoder] = 3, ctx.max_dp[kLlm] = 2, ctx.max_dp[kGenerator] = 1;
-  StatusOr<PlanResult> r = PlanLayouts(ctx);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_FALSE(r->plan.colocated);
-  for (int m = 0; m < kModules; ++m) {
-    EXPECT_EQ(r->plan.layout[m].tp, 1);
-    EXPECT_EQ(r->plan.layout[m].pp, 1);
-    EXPECT_LE(r->plan.layout[m].dp, ctx.max_dp[m]);
+TEST(Planner, RuntimeOnlyKeepsToWhatTheRuntimeRunsAndTheWorkerLimits) {
+  for (int workers : {1, 2, 4}) {
+    ClusterSpec c = Gpus(1, 4, 4);
+    c.shared_compute = true;
+    PlanContext ctx = Context(c, "mixed", 32);
+    ctx.runtime_only = true;
+    ctx.max_ranks[kEncoder] = workers, ctx.max_ranks[kLlm] = workers, ctx.max_ranks[kGenerator] = workers;
+    StatusOr<PlanResult> r = PlanLayouts(ctx);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->plan.colocated);
+    for (int m = 0; m < kModules; ++m) {
+      const Layout& l = r->plan.layout[m];
+      EXPECT_LE(l.dp * l.tp * l.pp, workers) << ModuleName(m);  // one worker per rank
+      if (m != kLlm) EXPECT_EQ(l.pp, 1) << ModuleName(m);
+    }
+    EXPECT_EQ(r->plan.layout[kGenerator].tp, 1);
   }
 }
 

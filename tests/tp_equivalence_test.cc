@@ -207,6 +207,103 @@ TEST_P(TpLlmTest, LossHiddenStatesAndGradientsMatchTheWholeModel) {
 
 INSTANTIATE_TEST_SUITE_P(Degrees, TpLlmTest, ::testing::Values(2, 3));
 
+// Pipeline stages (issue 8): the LLM cut into stages (each optionally TP),
+// run one stage after the other with the hidden states handed on, must
+// equal the whole model; every stage's parameters and gradients are its
+// share of the whole model's.
+class PpLlmTest : public ::testing::TestWithParam<std::tuple<int, std::vector<int>>> {};
+
+TEST_P(PpLlmTest, StagesChainedMatchTheWholeModel) {
+  const auto& [tp, first_layers] = GetParam();  // first_layers: each stage's first layer, then the end
+  LlmConfig cfg = SmallLlm();
+  cfg.layers = first_layers.back();
+  const LlmBatch batch = TestBatch(cfg);
+  const int64_t C = cfg.width, N = batch.size();
+  const int64_t n_img = int64_t(batch.image_rows.size()), n_gen = int64_t(batch.gen_rows.size());
+  const std::vector<float> image_emb = Random(n_img * C, 4), dgen = Random(n_gen * C, 5, 0.1f);
+  const float scale = 1.0f / 17.0f;
+
+  Llm ref(cfg);
+  ref.Init(11);
+  Tensor ref_gen, ref_dimg;
+  int64_t ref_count = 0;
+  const double ref_loss = ref.Forward(batch, image_emb.data(), &ref_gen, &ref_count);
+  ref.Backward(scale, dgen.data(), &ref_dimg);
+
+  const int stages = int(first_layers.size()) - 1;
+  std::vector<std::unique_ptr<TpRanks>> groups;  // one TP group per stage
+  std::vector<std::vector<std::unique_ptr<Llm>>> models(static_cast<size_t>(stages));
+  for (int s = 0; s < stages; ++s) {
+    groups.push_back(std::make_unique<TpRanks>(tp));
+    for (int r = 0; r < tp; ++r) {
+      auto m = std::make_unique<Llm>(cfg, tp > 1 ? (*groups.back())[r] : nullptr,
+                                     LlmStage{first_layers[size_t(s)], first_layers[size_t(s) + 1]});
+      EXPECT_EQ(m->first_stage(), s == 0);
+      EXPECT_EQ(m->last_stage(), s == stages - 1);
+      m->Init(11);
+      models[size_t(s)].push_back(std::move(m));
+    }
+  }
+  // Forward stage by stage: every TP rank of a stage gets TP rank 0's output of the one before.
+  std::vector<Tensor> hidden(static_cast<size_t>(stages));
+  std::vector<double> loss(static_cast<size_t>(tp));
+  std::vector<int64_t> count(static_cast<size_t>(tp));
+  std::vector<Tensor> gen(static_cast<size_t>(tp)), dimg(static_cast<size_t>(tp));
+  for (int s = 0; s < stages; ++s) {
+    std::vector<Tensor> out(static_cast<size_t>(tp));
+    groups[size_t(s)]->Run([&](int r) {
+      const float* in = s == 0 ? nullptr : hidden[size_t(s) - 1].data();
+      loss[size_t(r)] = models[size_t(s)][size_t(r)]->ForwardStage(batch, image_emb.data(), in, &out[size_t(r)],
+                                                                   &gen[size_t(r)], &count[size_t(r)]);
+    });
+    if (s + 1 < stages) {
+      ASSERT_EQ(out[0].numel(), N * C);
+      hidden[size_t(s)] = out[0];
+    }
+  }
+  // Backward the other way, handing on the input gradients.
+  Tensor dhidden;
+  for (int s = stages; s-- > 0;) {
+    std::vector<Tensor> din(static_cast<size_t>(tp));
+    groups[size_t(s)]->Run([&](int r) {
+      models[size_t(s)][size_t(r)]->BackwardStage(scale, dgen.data(), s + 1 < stages ? dhidden.data() : nullptr,
+                                                  &din[size_t(r)], &dimg[size_t(r)]);
+    });
+    if (s > 0) dhidden = din[0];
+  }
+  for (int r = 0; r < tp; ++r) {
+    EXPECT_EQ(count[size_t(r)], ref_count);
+    EXPECT_NEAR(loss[size_t(r)], ref_loss, kTol * std::abs(ref_loss));
+    ExpectClose(gen[size_t(r)].data(), ref_gen.data(), n_gen * C, "gen_hidden");
+    ExpectClose(dimg[size_t(r)].data(), ref_dimg.data(), n_img * C, "dimage_emb");
+  }
+  // Each stage's views are the whole model's views of its layers, in order.
+  for (int s = 0; s < stages; ++s)
+    for (int r = 0; r < tp; ++r) {
+      const ParamBuffer& pb = models[size_t(s)][size_t(r)]->params();
+      const std::string who = "stage " + std::to_string(s) + " tp rank " + std::to_string(r);
+      for (const ParamView& v : pb.views()) {
+        const int i = ref.params().Find(v.name);
+        ASSERT_GE(i, 0) << who << " has " << v.name << ", the whole model does not";
+        const ParamView& rv = ref.params().view(i);
+        std::vector<float> want(static_cast<size_t>(v.numel));
+        parallel::ExtractShard(ref.params().params().data() + rv.offset, rv.shape, v.shard, want.data());
+        EXPECT_TRUE(std::equal(want.begin(), want.end(), pb.params().data() + v.offset)) << who << " " << v.name;
+        parallel::ExtractShard(ref.params().grads().data() + rv.offset, rv.shape, v.shard, want.data());
+        ExpectClose(pb.grads().data() + v.offset, want.data(), v.numel, who + " grad " + v.name);
+      }
+    }
+  size_t views = 0;
+  for (int s = 0; s < stages; ++s) views += models[size_t(s)][0]->params().views().size();
+  EXPECT_EQ(views, ref.params().views().size());  // the stages hold every tensor once
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Splits, PpLlmTest,
+    ::testing::Values(std::tuple{1, std::vector<int>{0, 1, 2}}, std::tuple{1, std::vector<int>{0, 2, 3}},
+                      std::tuple{1, std::vector<int>{0, 1, 2, 3}}, std::tuple{2, std::vector<int>{0, 1, 2}},
+                      std::tuple{3, std::vector<int>{0, 2, 3}}));
+
 class TpVitTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(TpVitTest, EmbeddingsAndGradientsMatchTheWholeEncoder) {
@@ -274,6 +371,46 @@ TEST(TpContext, AFailedCollectiveSticksAndLaterOnesAreSkipped) {
   (void)m.Forward(batch, image_emb.data(), &gen, &count);
   EXPECT_EQ(ctx.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(comm.calls, 1);
+}
+
+}  // namespace
+}  // namespace braid::nn
+
+#include "common/checkpoint/checkpoint.h"
+#include "tests/temp_dir.h"
+
+namespace braid::nn {
+namespace {
+
+// A checkpoint of the whole model loads into any TP slice of any pipeline
+// stage (ModuleState::subset), and a sliced buffer cannot be saved directly.
+TEST(ShardedCheckpoint, WholeCheckpointLoadsIntoStagesAndSlices) {
+  testing_util::ScopedTempDir dir("braid_sharded_ckpt_");
+  LlmConfig cfg = SmallLlm();
+  cfg.layers = 3;
+  Llm whole(cfg);
+  whole.Init(21);
+  ASSERT_TRUE(SaveCheckpoint(dir.path(), 5, {{"llm", &whole.params(), nullptr}}, nlohmann::json::object(), 3).ok());
+  const std::string step = dir.path() + "/step-5";
+
+  TpRanks ranks(2);
+  Llm stage(cfg, ranks[1], LlmStage{2, 3});  // TP rank 1 of the last stage
+  ModuleState m{"llm", &stage.params(), nullptr};
+  const StatusOr<nlohmann::json> refused = LoadCheckpoint(step, {m});
+  ASSERT_FALSE(refused.ok());  // without `subset`, the other stages' tensors are unexpected
+  EXPECT_NE(refused.status().message().find("unexpected tensor"), std::string::npos) << refused.status().message();
+  m.subset = true;
+  const StatusOr<nlohmann::json> loaded = LoadCheckpoint(step, {m});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ExpectSlicesOf(whole.params(), whole.params(), false, "whole");  // sanity: the helper on identical buffers
+  for (const ParamView& v : stage.params().views()) {
+    const ParamView& w = whole.params().view(whole.params().Find(v.name));
+    std::vector<float> want(static_cast<size_t>(v.numel));
+    parallel::ExtractShard(whole.params().params().data() + w.offset, w.shape, v.shard, want.data());
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), stage.params().params().data() + v.offset)) << v.name;
+  }
+  const Status save = SaveCheckpoint(dir.path(), 6, {m}, nlohmann::json::object(), 3);
+  EXPECT_EQ(save.code(), StatusCode::kFailedPrecondition) << save.ToString();
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ JobConfig TestJob(bool wide = false) {
     c.model.llm.width = 48;
     c.model.llm.heads = 6;
     c.model.llm.mlp_hidden = 96;
+    c.model.llm.layers = 2;  // PP 2: a layer per stage
     c.model.encoder.width = 24;
     c.model.encoder.heads = 6;
   }
@@ -78,18 +79,18 @@ const Reference& SingleProcessReference(bool wide) {
   return refs[wide];
 }
 
-// A rank's parameters next to its slice of the whole module's (views in the
-// same order; the whole buffer's offsets are the running sums of full sizes).
-std::vector<float> SliceOfWhole(const ParamBuffer& rank, const std::vector<float>& whole) {
+// A rank's parameters next to its share of the whole module's: each of its
+// views (a TP slice, a pipeline stage's layers) cut out of the whole tensor
+// of the same name (`whole` lays the values out).
+std::vector<float> ShareOfWhole(const ParamBuffer& rank, const ParamBuffer& whole, const std::vector<float>& values) {
+  EXPECT_EQ(whole.size(), int64_t(values.size()));
   std::vector<float> out(static_cast<size_t>(rank.size()));
-  int64_t offset = 0;
   for (const ParamView& v : rank.views()) {
-    parallel::ExtractShard(whole.data() + offset, v.full_shape, v.shard, out.data() + v.offset);
-    int64_t n = 1;
-    for (int64_t d : v.full_shape) n *= d;
-    offset += n;
+    const int i = whole.Find(v.name);
+    EXPECT_GE(i, 0) << v.name;
+    if (i < 0) continue;
+    parallel::ExtractShard(values.data() + whole.view(i).offset, v.full_shape, v.shard, out.data() + v.offset);
   }
-  EXPECT_EQ(offset, int64_t(whole.size()));
   return out;
 }
 
@@ -100,6 +101,7 @@ std::string LayoutName(const Layouts& l) {
   for (int r = 0; r < kNumRoles; ++r) {
     s += (r ? " / " : "") + std::to_string(l[size_t(r)].dp);
     if (l[size_t(r)].tp > 1) s += " (tp " + std::to_string(l[size_t(r)].tp) + ")";
+    if (l[size_t(r)].pp > 1) s += " (pp " + std::to_string(l[size_t(r)].pp) + ")";
   }
   return s;
 }
@@ -120,7 +122,8 @@ void RunLayout(const Layouts& layouts, bool wide = false) {
     for (int k = 0; k < layouts[size_t(r)].world(); ++k)
       runners.push_back(std::make_unique<ModuleRunner>(
           Role(r), k, cfg, fabric.transport(Role(r), k), fabric.dp_group(Role(r), k),
-          layouts[size_t(r)].tp > 1 ? fabric.tp_group(Role(r), k) : nullptr));
+          layouts[size_t(r)].tp > 1 ? fabric.tp_group(Role(r), k) : nullptr,
+          layouts[size_t(r)].tp * layouts[size_t(r)].pp > 1 ? fabric.mp_group(Role(r), k) : nullptr));
   const reorder::Layout layout{layouts[0].dp, layouts[1].dp, layouts[2].dp};
   double worst = 0;
   for (int64_t step = 0; step < kSteps; ++step) {
@@ -157,10 +160,10 @@ void RunLayout(const Layouts& layouts, bool wide = false) {
                          << ref.losses[size_t(step)];
   }
   std::printf("layout %s: worst per-step loss rel diff %.3e\n", LayoutName(layouts).c_str(), worst);
-  // Final parameters: every rank holds its slice of the reference's (all of
-  // it without TP).
+  // Final parameters: every rank holds its share of the reference's (all of
+  // it without TP and PP).
   for (auto& mr : runners) {
-    const std::vector<float> want = SliceOfWhole(mr->params(), ref.params.at(mr->module_name()));
+    const std::vector<float> want = ShareOfWhole(mr->params(), mr->WholeLayout(), ref.params.at(mr->module_name()));
     const double d = testing_util::L2RelDiff(mr->params().params(), want);
     EXPECT_LE(d, 1e-4) << mr->module_name() << " rank " << mr->rank() << " params rel diff " << d;
     if (mr->rank() == 0) std::printf("  %s params rel diff %.3e\n", mr->module_name(), d);
@@ -186,11 +189,22 @@ TEST(InProcRuntime, TpWithDpOnEveryModuleMatchesSingleProcess) {
   RunLayout({{{2, 3, 1}, {2, 2, 1}, {2, 1, 1}}}, true);
 }
 
+// Pipeline parallelism (issue 8): LLM stages nested in the 1F1B across modules.
+TEST(InProcRuntime, LlmPp2MatchesSingleProcess) { RunLayout({{{1, 1, 1}, {1, 1, 2}, {1, 1, 1}}}, true); }
+TEST(InProcRuntime, LlmTp2Pp2WithDpMatchesSingleProcess) {
+  RunLayout({{{2, 1, 1}, {2, 2, 2}, {1, 1, 1}}}, true);
+}
+
 TEST(InProcRuntime, WarmupForwardsFollow1F1B) {
   EXPECT_EQ(WarmupForwards(Role::kEncoder, 4), 2);
   EXPECT_EQ(WarmupForwards(Role::kLlm, 4), 1);
   EXPECT_EQ(WarmupForwards(Role::kGenerator, 4), 0);
   EXPECT_EQ(WarmupForwards(Role::kEncoder, 1), 1);
+  // LLM in 3 stages: encoder, LLM 0, 1, 2, generator = 5 pipeline stages.
+  EXPECT_EQ(WarmupForwards(Role::kEncoder, 8, 0, 3), 4);
+  EXPECT_EQ(WarmupForwards(Role::kLlm, 8, 0, 3), 3);
+  EXPECT_EQ(WarmupForwards(Role::kLlm, 8, 2, 3), 1);
+  EXPECT_EQ(WarmupForwards(Role::kGenerator, 8, 0, 3), 0);
 }
 
 TEST(InProcRuntime, MissingPeerTimesOutInsteadOfHanging) {

@@ -197,7 +197,7 @@ StatusOr<std::string> ReadVerifiedFile(const fs::path& step_dir, const ManifestF
 
 // Checks that `file` holds exactly prefix+view.name for every view, shapes equal.
 Status MatchViews(const SafetensorsFile& file, const std::string& path, const ParamBuffer& pb,
-                  const std::vector<std::string>& prefixes) {
+                  const std::vector<std::string>& prefixes, bool subset) {
   for (const std::string& prefix : prefixes) {
     for (const ParamView& v : pb.views()) {
       const std::string name = prefix + v.name;
@@ -211,7 +211,7 @@ Status MatchViews(const SafetensorsFile& file, const std::string& path, const Pa
                                        ShapeString(v.full_shape));
     }
   }
-  if (file.tensors.size() != pb.views().size() * prefixes.size()) {
+  if (!subset && file.tensors.size() != pb.views().size() * prefixes.size()) {
     for (const auto& [name, t] : file.tensors) {
       bool known = false;
       for (const std::string& prefix : prefixes)
@@ -400,7 +400,8 @@ StatusOr<nlohmann::json> LoadCheckpoint(const std::string& step_dir, const std::
         return Status::NotFound("checkpoint " + step_dir + " has no " + file + " for module '" + m.name + "'");
       const bool optim = file == OptimFile(m);
       RETURN_IF_ERROR(MatchViews(it->second, path, *m.params,
-                                 optim ? std::vector<std::string>{"m.", "v."} : std::vector<std::string>{""}));
+                                 optim ? std::vector<std::string>{"m.", "v."} : std::vector<std::string>{""},
+                                 m.subset));
       if (optim) {
         steps[i] = ParseStepCount(it->second.metadata, "t");
         if (steps[i] < 0) return Status::DataLoss("checkpoint file " + path + ": missing or bad metadata \"t\"");

@@ -22,6 +22,9 @@ struct ModuleState {
   std::string name;              // file stem: [A-Za-z0-9_.-]+
   ParamBuffer* params = nullptr;
   AdamW* optim = nullptr;        // may be null: params only
+  // Loading only: the buffer holds some of the file's tensors (a pipeline
+  // stage of the module); the others are skipped instead of refused.
+  bool subset = false;
 };
 
 // Writes checkpoints_dir/step-<step>/ atomically: files go into

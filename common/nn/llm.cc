@@ -12,26 +12,38 @@
 
 namespace braid::nn {
 
-Llm::Llm(const LlmConfig& cfg, parallel::TpContext* tp) : cfg_(cfg), tp_(tp), C_(cfg.width), V_(cfg.vocab) {
+Llm::Llm(const LlmConfig& cfg, parallel::TpContext* tp, LlmStage stage)
+    : cfg_(cfg),
+      tp_(tp),
+      C_(cfg.width),
+      V_(cfg.vocab),
+      first_layer_(stage.first_layer),
+      end_layer_(stage.end_layer < 0 ? cfg.layers : stage.end_layer) {
+  BRAID_CHECK(first_layer_ >= 0 && first_layer_ < end_layer_ && end_layer_ <= cfg.layers);
   const int T = tp ? tp->size() : 1, r = tp ? tp->rank() : 0;
   vocab_ = parallel::EvenPart(V_, T, r);
   const parallel::ShardSpec vocab_rows = parallel::SplitRows(T, r, 1, /*even=*/false);
-  tok_ = pb_.Add("tok_embed", {V_, C_}, true, vocab_rows);
-  pos_ = pb_.Add("pos_embed", {int64_t(cfg.max_seq), C_}, false);
+  if (first_stage()) {
+    tok_ = pb_.Add("tok_embed", {V_, C_}, true, vocab_rows);
+    pos_ = pb_.Add("pos_embed", {int64_t(cfg.max_seq), C_}, false);
+  }
   BlockConfig bc{C_, cfg.heads, cfg.mlp_hidden, true, true, true, T, r};
-  blocks_.resize(size_t(cfg.layers));
-  for (int l = 0; l < cfg.layers; ++l) blocks_[size_t(l)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc, tp);
-  normf_ = pb_.Add("norm_f.weight", {C_}, false);
-  head_ = pb_.Add("lm_head.weight", {V_, C_}, true, vocab_rows);
+  blocks_.resize(size_t(end_layer_ - first_layer_));
+  for (int l = first_layer_; l < end_layer_; ++l)
+    blocks_[size_t(l - first_layer_)].Declare(pb_, "blocks." + std::to_string(l) + ".", bc, tp);
+  if (last_stage()) {
+    normf_ = pb_.Add("norm_f.weight", {C_}, false);
+    head_ = pb_.Add("lm_head.weight", {V_, C_}, true, vocab_rows);
+  }
   pb_.Allocate();
 }
 
 void Llm::Init(uint64_t seed) {
-  InitNormal(pb_, tok_, seed, 0.02f);
-  InitNormal(pb_, pos_, seed, 0.01f);
+  if (tok_ >= 0) InitNormal(pb_, tok_, seed, 0.02f);
+  if (pos_ >= 0) InitNormal(pb_, pos_, seed, 0.01f);
   for (auto& b : blocks_) b.Init(pb_, seed, cfg_.layers);
-  InitConstant(pb_, normf_, 1.0f);
-  InitNormal(pb_, head_, seed, 0.02f);
+  if (normf_ >= 0) InitConstant(pb_, normf_, 1.0f);
+  if (head_ >= 0) InitNormal(pb_, head_, seed, 0.02f);
 }
 
 void LlmBatch::Append(const std::vector<int32_t>& t, const std::vector<int32_t>* tg) {
@@ -49,27 +61,48 @@ void LlmBatch::Append(const std::vector<int32_t>& t, const std::vector<int32_t>*
 
 double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, int64_t* text_count,
                     Activations* acts) {
+  BRAID_CHECK(first_stage() && last_stage());
+  return ForwardStage(b, image_emb, nullptr, nullptr, gen_hidden, text_count, acts);
+}
+
+void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb, Activations* acts) {
+  BRAID_CHECK(first_stage() && last_stage());
+  BackwardStage(text_scale, dgen_hidden, nullptr, nullptr, dimage_emb, acts);
+}
+
+double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float* hidden_in, Tensor* hidden_out,
+                         Tensor* gen_hidden, int64_t* text_count, Activations* acts) {
   Use(acts);
   act_->batch_ = &b;
   const int64_t N = b.size();
   const int S = b.num_seqs();
-  act_->embed_ids_ = b.tokens;
-  for (int32_t r : b.image_rows) act_->embed_ids_[size_t(r)] = 0;
-  act_->xs_[0].Resize({N, C_});
   const bool tp = vocab_.size() != V_;
-  if (tp)
-    VocabParallelEmbeddingForward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), vocab_, N, C_, tp_);
-  else
-    ops::embedding_forward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), N, C_);
-  for (size_t k = 0; k < b.image_rows.size(); ++k) {
-    float* row = act_->xs_[0].data() + int64_t(b.image_rows[k]) * C_;
-    const float* src = image_emb + int64_t(k) * C_;
-    for (int64_t c = 0; c < C_; ++c) row[c] = src[c];
+  act_->xs_[0].Resize({N, C_});
+  if (first_stage()) {
+    act_->embed_ids_ = b.tokens;
+    for (int32_t r : b.image_rows) act_->embed_ids_[size_t(r)] = 0;
+    if (tp)
+      VocabParallelEmbeddingForward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), vocab_, N, C_,
+                                    tp_);
+    else
+      ops::embedding_forward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), N, C_);
+    for (size_t k = 0; k < b.image_rows.size(); ++k) {
+      float* row = act_->xs_[0].data() + int64_t(b.image_rows[k]) * C_;
+      const float* src = image_emb + int64_t(k) * C_;
+      for (int64_t c = 0; c < C_; ++c) row[c] = src[c];
+    }
+    ops::add_positions_forward(act_->xs_[0].data(), b.positions.data(), pb_.param(pos_), N, C_);
+  } else {
+    std::copy(hidden_in, hidden_in + N * C_, act_->xs_[0].data());
   }
-  ops::add_positions_forward(act_->xs_[0].data(), b.positions.data(), pb_.param(pos_), N, C_);
   for (size_t l = 0; l < blocks_.size(); ++l) {
     act_->xs_[l + 1].Resize({N, C_});
     blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S);
+  }
+  if (text_count) *text_count = 0;
+  if (!last_stage()) {
+    *hidden_out = act_->xs_.back();
+    return 0.0;
   }
   act_->hf_.Resize({N, C_});
   act_->hf_rstd_.Resize({N});
@@ -94,7 +127,8 @@ double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidde
   return loss;
 }
 
-void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb, Activations* acts) {
+void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float* dhidden_out, Tensor* dhidden_in,
+                        Tensor* dimage_emb, Activations* acts) {
   Use(acts);
   BRAID_CHECK(act_->batch_ != nullptr);
   const LlmBatch& b = *act_->batch_;
@@ -102,28 +136,37 @@ void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_em
   const int S = b.num_seqs();
   const int64_t Vl = vocab_.size();
   const bool tp = Vl != V_;
-  Tensor dlogits({N, Vl}), dhf({N, C_}), dx({N, C_});
-  if (tp)
-    VocabParallelCrossEntropyBackward(dlogits.data(), act_->logits_.data(), b.targets.data(), vocab_, N, act_->ce_,
-                                      text_scale);
-  else
-    ops::cross_entropy_backward<float>(dlogits.data(), act_->logits_.data(), b.targets.data(), N, V_, text_scale);
-  ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), act_->hf_.data(), pb_.param(head_), N,
-                              C_, Vl);
-  if (tp) tp_->AllReduceSum(dhf.data(), N * C_);  // the head is column-parallel: partial input gradients
-  if (dgen_hidden) {
-    for (size_t k = 0; k < b.gen_rows.size(); ++k) {
-      float* dst = dhf.data() + int64_t(b.gen_rows[k]) * C_;
-      const float* src = dgen_hidden + int64_t(k) * C_;
-      for (int64_t c = 0; c < C_; ++c) dst[c] += src[c];
+  Tensor dx({N, C_});
+  if (last_stage()) {
+    Tensor dlogits({N, Vl}), dhf({N, C_});
+    if (tp)
+      VocabParallelCrossEntropyBackward(dlogits.data(), act_->logits_.data(), b.targets.data(), vocab_, N, act_->ce_,
+                                        text_scale);
+    else
+      ops::cross_entropy_backward<float>(dlogits.data(), act_->logits_.data(), b.targets.data(), N, V_, text_scale);
+    ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), act_->hf_.data(),
+                                pb_.param(head_), N, C_, Vl);
+    if (tp) tp_->AllReduceSum(dhf.data(), N * C_);  // the head is column-parallel: partial input gradients
+    if (dgen_hidden) {
+      for (size_t k = 0; k < b.gen_rows.size(); ++k) {
+        float* dst = dhf.data() + int64_t(b.gen_rows[k]) * C_;
+        const float* src = dgen_hidden + int64_t(k) * C_;
+        for (int64_t c = 0; c < C_; ++c) dst[c] += src[c];
+      }
     }
+    ops::rmsnorm_backward(dx.data(), pb_.grad(normf_), dhf.data(), act_->xs_.back().data(), pb_.param(normf_),
+                          act_->hf_rstd_.data(), N, C_);
+  } else {
+    std::copy(dhidden_out, dhidden_out + N * C_, dx.data());
   }
-  ops::rmsnorm_backward(dx.data(), pb_.grad(normf_), dhf.data(), act_->xs_.back().data(), pb_.param(normf_),
-                        act_->hf_rstd_.data(), N, C_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
     blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S);
     dx = std::move(dprev);
+  }
+  if (!first_stage()) {
+    *dhidden_in = std::move(dx);
+    return;
   }
   ops::add_positions_backward(pb_.grad(pos_), dx.data(), b.positions.data(), N, C_);
   // Image rows: their gradient goes to the encoder, not the token table.

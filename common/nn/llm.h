@@ -43,6 +43,15 @@ struct LlmActivations {
   VocabParallelCeCache ce_;       // TP only
 };
 
+// A pipeline stage's share of the LLM: layers [first_layer, end_layer)
+// (end_layer -1 = the last layer). The first stage also holds the token and
+// position embeddings, the last the final norm and the LM head. Parameter
+// names keep the global layer index ("blocks.3."), so checkpoints and
+// initial weights match the whole model's.
+struct LlmStage {
+  int first_layer = 0, end_layer = -1;
+};
+
 class Llm {
  public:
   using Activations = LlmActivations;
@@ -54,7 +63,7 @@ class Llm {
   // this rank's vocabulary rows (vocab_parallel.h), the rest is replicated;
   // Forward's loss and gen_hidden and Backward's dimage_emb are whole and
   // identical on every rank. `tp` must outlive the Llm.
-  explicit Llm(const LlmConfig& cfg, parallel::TpContext* tp = nullptr);
+  explicit Llm(const LlmConfig& cfg, parallel::TpContext* tp = nullptr, LlmStage stage = {});
   void Init(uint64_t seed);
   ParamBuffer& params() { return pb_; }
   const ParamBuffer& params() const { return pb_; }
@@ -73,6 +82,21 @@ class Llm {
   // (image_rows.size(), C) gradients (overwritten).
   void Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb, Activations* acts = nullptr);
 
+  // A pipeline stage's forward and backward (Forward/Backward above are the
+  // whole model's). The first stage embeds `batch` (with image_emb); the
+  // others start from hidden_in (N, C), the previous stage's hidden_out. The
+  // last stage returns the loss and fills gen_hidden; the others fill
+  // hidden_out and return 0. Backward: the last stage starts from the loss
+  // (and dgen_hidden), the others from dhidden_out (N, C), the gradient of
+  // their hidden_out; the first stage fills dimage_emb, the others
+  // dhidden_in, the gradient of their hidden_in (for the previous stage).
+  double ForwardStage(const LlmBatch& batch, const float* image_emb, const float* hidden_in, Tensor* hidden_out,
+                      Tensor* gen_hidden, int64_t* text_count, Activations* acts = nullptr);
+  void BackwardStage(float text_scale, const float* dgen_hidden, const float* dhidden_out, Tensor* dhidden_in,
+                     Tensor* dimage_emb, Activations* acts = nullptr);
+  bool first_stage() const { return first_layer_ == 0; }
+  bool last_stage() const { return end_layer_ == cfg_.layers; }
+
   // Inference helpers (no targets needed): logits for every packed row.
   const Tensor& logits() const { return act_->logits_; }
   const Tensor& final_hidden() const { return act_->hf_; }
@@ -89,8 +113,9 @@ class Llm {
   parallel::TpContext* tp_;
   int64_t C_, V_;
   parallel::Range vocab_;  // this rank's vocabulary rows
+  int first_layer_, end_layer_;
   ParamBuffer pb_;
-  int tok_, pos_, normf_, head_;
+  int tok_ = -1, pos_ = -1, normf_ = -1, head_ = -1;  // -1: on another pipeline stage
   std::vector<TransformerBlock> blocks_;
 
   // Activations of the current microbatch (own_ unless the caller passed one).

@@ -177,7 +177,7 @@ struct ModuleBest {
 
 int DpCap(const PlanContext& ctx, int module, double units_per_mb) {
   int cap = int(std::max(1.0, std::ceil(units_per_mb)));
-  if (ctx.max_dp[module] > 0) cap = std::min(cap, ctx.max_dp[module]);
+  if (ctx.max_ranks[module] > 0) cap = std::min(cap, ctx.max_ranks[module]);
   return cap;
 }
 
@@ -191,8 +191,11 @@ ModuleBest BestSideModule(const Estimator& est, int module, int64_t N, int max_t
   b.recompute.assign(N + 1, false);
   const int cap = DpCap(ctx, module, est.work[module].units / est.M);
   const int warm_inflight = module == kEncoder ? est.M : 1;  // the encoder holds up to S forwards; bound by M
-  for (int tp : TpChoices({&t}, max_tp)) {
+  // The runtime has no tensor-parallel generator.
+  const int module_max_tp = ctx.runtime_only && module == kGenerator ? 1 : max_tp;
+  for (int tp : TpChoices({&t}, module_max_tp)) {
     for (int dp = 1; dp <= cap && int64_t(tp) * dp <= N; ++dp) {
+      if (ctx.max_ranks[module] > 0 && tp * dp > ctx.max_ranks[module]) break;
       const double load = MaxRankLoad(est.work[module], est.M, dp);
       for (bool rc : {false, true}) {
         StageEst e = est.Stage({{module, 1.0, t.layers, true, load}}, tp, dp, 1, warm_inflight, rc);
@@ -226,18 +229,19 @@ std::pair<int64_t, int64_t> SplitSides(const ModuleBest& e, const ModuleBest& g,
 void SearchDisaggregated(const PlanContext& ctx, const WorkStats work[kModules], int M, TopK* top) {
   const Estimator est{ctx, work, M};
   const int64_t N = ctx.cluster.shared_compute ? 3 * std::max<int64_t>(64, ctx.cluster.devices) : ctx.cluster.devices;
-  const int max_tp = ctx.runtime_only ? 1 : ctx.cluster.devices_per_node;
+  const int max_tp = ctx.cluster.devices_per_node;
   const ModuleBest enc = BestSideModule(est, kEncoder, N, max_tp);
   const ModuleBest gen = BestSideModule(est, kGenerator, N, max_tp);
   const TransformerSpec& L = ctx.model.module[kLlm];
   const int64_t per_mb = int64_t(ctx.batch.size()) / M;
-  const int dp_cap = int(ctx.max_dp[kLlm] > 0 ? std::min<int64_t>(ctx.max_dp[kLlm], per_mb) : per_mb);
-  const int pp_max = ctx.runtime_only ? 1 : int(std::min<int64_t>(L.layers, N));
+  const int dp_cap = int(ctx.max_ranks[kLlm] > 0 ? std::min<int64_t>(ctx.max_ranks[kLlm], per_mb) : per_mb);
+  const int pp_max = int(std::min<int64_t>(L.layers, N));
   for (int tp : TpChoices({&L}, max_tp)) {
     for (int pp = 1; pp <= pp_max; ++pp) {
       const std::vector<int64_t> split = SplitLayers(L.layers, pp);
       for (int dp = 1; dp <= dp_cap; ++dp) {
         const int64_t nl = int64_t(tp) * pp * dp;
+        if (ctx.max_ranks[kLlm] > 0 && nl > ctx.max_ranks[kLlm]) break;
         if (N - nl < 2) break;
         const double load = MaxRankLoad(est.work[kLlm], M, dp);
         const double frac = double(split[0]) / double(L.layers);

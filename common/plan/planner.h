@@ -31,7 +31,8 @@ struct PlanResult {
 // microbatch (encoder, generator). Every candidate is first scored by an
 // analytic 1F1B estimate; the best kTopK of each space are simulated
 // (BuildStep + Simulate, with the real reorder plan) and the fastest whose
-// memory fits wins. With runtime_only, TP = PP = 1 and DP <= max_dp. When
+// memory fits wins. With runtime_only, only layouts the runtime executes (no
+// generator TP, no PP outside the LLM) with dp * tp * pp <= max_ranks. When
 // the baseline simulates faster than every disaggregated plan (tiny
 // budgets), the plan is the baseline's layout (colocated = true), so the plan
 // is never slower than the baseline. FailedPrecondition when nothing fits

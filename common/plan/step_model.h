@@ -34,10 +34,12 @@ struct PlanContext {
   double backward_ratio = 2.0;  // backward / forward
   MemoryOptions memory;
   double memory_headroom = 0.9;  // a plan may use this fraction of a device's memory
-  // Restrictions: what braid's runtime executes today (tp = pp = 1) and how
-  // many workers each pool has (0 = no limit beyond the device budget).
+  // Restrictions: what braid's runtime executes (TP for the encoder and the
+  // LLM, PP for the LLM only; the generator tp = pp = 1) and how many
+  // workers each pool has: dp * tp * pp <= max_ranks (0 = no limit beyond
+  // the device budget).
   bool runtime_only = false;
-  int max_dp[kModules] = {0, 0, 0};
+  int max_ranks[kModules] = {0, 0, 0};
   std::vector<int> microbatch_choices;  // empty: the divisors of the batch size from 1 to 64
   reorder::Policy policy = reorder::Policy::kBalancedOrdered;  // braid's; the baseline runs sequential
   // Shared compute (ClusterSpec::shared_compute): the cores one rank of each

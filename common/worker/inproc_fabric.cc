@@ -97,10 +97,11 @@ InProcFabric::InProcFabric(const std::array<parallel::Layout, kNumRoles>& layout
   transports_.resize(kNumRoles);
   groups_.resize(kNumRoles);
   tp_groups_.resize(kNumRoles);
+  mp_groups_.resize(kNumRoles);
   for (int r = 0; r < kNumRoles; ++r) {
     const parallel::Layout& l = layouts[size_t(r)];
     // One shared state per group, found by its member list.
-    std::map<std::vector<int>, std::shared_ptr<GroupShared>> dp_shared, tp_shared;
+    std::map<std::vector<int>, std::shared_ptr<GroupShared>> dp_shared, tp_shared, mp_shared;
     auto shared_of = [](std::map<std::vector<int>, std::shared_ptr<GroupShared>>& m, const std::vector<int>& members) {
       auto& s = m[members];
       if (!s) {
@@ -116,6 +117,8 @@ InProcFabric::InProcFabric(const std::array<parallel::Layout, kNumRoles>& layout
           std::make_unique<Group>(shared_of(dp_shared, parallel::DpGroup(l, k)), c.dp, timeout_seconds));
       tp_groups_[size_t(r)].push_back(
           std::make_unique<Group>(shared_of(tp_shared, parallel::TpGroup(l, k)), c.tp, timeout_seconds));
+      mp_groups_[size_t(r)].push_back(std::make_unique<Group>(shared_of(mp_shared, parallel::ModelParallelGroup(l, k)),
+                                                              c.pp * l.tp + c.tp, timeout_seconds));
     }
   }
 }
@@ -127,6 +130,7 @@ BoundaryTransport* InProcFabric::transport(Role role, int rank) {
 }
 DpGroup* InProcFabric::dp_group(Role role, int rank) { return groups_.at(size_t(role)).at(size_t(rank)).get(); }
 DpGroup* InProcFabric::tp_group(Role role, int rank) { return tp_groups_.at(size_t(role)).at(size_t(rank)).get(); }
+DpGroup* InProcFabric::mp_group(Role role, int rank) { return mp_groups_.at(size_t(role)).at(size_t(rank)).get(); }
 
 void InProcFabric::Put(Role dst_role, int dst_rank, Role src_role, int src_rank, const BoundaryKey& key, Message m) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -29,6 +29,7 @@ class InProcFabric {
   BoundaryTransport* transport(Role role, int rank);
   DpGroup* dp_group(Role role, int rank);
   DpGroup* tp_group(Role role, int rank);
+  DpGroup* mp_group(Role role, int rank);  // the replica's TP x PP ranks
 
   // Mailbox operations (used by the transports).
   void Put(Role dst_role, int dst_rank, Role src_role, int src_rank, const BoundaryKey& key, Message m);
@@ -46,6 +47,7 @@ class InProcFabric {
   std::vector<std::vector<std::unique_ptr<Transport>>> transports_;  // [role][rank]
   std::vector<std::vector<std::unique_ptr<Group>>> groups_;          // [role][rank]: DP
   std::vector<std::vector<std::unique_ptr<Group>>> tp_groups_;       // [role][rank]: TP
+  std::vector<std::vector<std::unique_ptr<Group>>> mp_groups_;       // [role][rank]: model-parallel
 };
 
 }  // namespace braid::worker

@@ -21,8 +21,9 @@ struct ModuleRunner::Pending {
   nn::LlmBatch batch;  // must outlive the LLM backward
 };
 
-int WarmupForwards(Role role, int microbatches) {
-  const int stages_after = role == Role::kEncoder ? 2 : role == Role::kLlm ? 1 : 0;
+int WarmupForwards(Role role, int microbatches, int llm_stage, int llm_stages) {
+  const int stage = role == Role::kEncoder ? 0 : role == Role::kLlm ? 1 + llm_stage : llm_stages + 1;
+  const int stages_after = llm_stages + 1 - stage;
   return std::min(stages_after, microbatches);
 }
 
@@ -45,7 +46,7 @@ parallel::Layout LayoutOf(const ModuleParallel& p) { return {p.dp, p.tp, p.pp}; 
 }  // namespace
 
 ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp,
-                           DpGroup* tp)
+                           DpGroup* tp, DpGroup* mp)
     : role_(role),
       rank_(rank),
       cfg_(cfg),
@@ -54,9 +55,12 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
       transport_(transport),
       dp_(dp),
       tp_(tp),
+      mp_(mp),
       tp_comm_(tp ? std::make_unique<GroupTpComm>(tp) : nullptr),
       tp_ctx_(tp_comm_.get()) {
-  BRAID_CHECK_MSG(layouts_[int(role)].pp == 1, "pipeline parallelism is not built into the runtime yet");
+  BRAID_CHECK_MSG(layouts_[int(role)].pp == 1 || role == Role::kLlm, "only the LLM is pipelined");
+  BRAID_CHECK_MSG(layouts_[int(role)].tp * layouts_[int(role)].pp == 1 || mp != nullptr,
+                  "%s rank %d: a sliced module needs its model-parallel group", RoleName(role), rank);
   BRAID_CHECK_MSG(layouts_[int(role)].tp == (tp ? tp->size() : 1), "%s rank %d: TP group of %d for tp %d",
                   RoleName(role), rank, tp ? tp->size() : 1, layouts_[int(role)].tp);
   parallel::TpContext* tpc = layouts_[int(role)].tp > 1 ? &tp_ctx_ : nullptr;
@@ -70,10 +74,15 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
       encoder_ = std::make_unique<nn::VitEncoder>(cfg.model.encoder, C_, tpc);
       encoder_->Init(ModuleInitKey(cfg.seed, 1));
       break;
-    case Role::kLlm:
-      llm_ = std::make_unique<nn::Llm>(cfg.model.llm, tpc);
+    case Role::kLlm: {
+      // This rank's pipeline stage's layers (the job validator checked pp <= layers).
+      StatusOr<std::vector<int>> first = parallel::SplitLayers(cfg.model.llm.layers, layouts_[int(role)].pp);
+      BRAID_CHECK_MSG(first.ok(), "%s", first.status().message().c_str());
+      const size_t k = size_t(coord_.pp);
+      llm_ = std::make_unique<nn::Llm>(cfg.model.llm, tpc, nn::LlmStage{(*first)[k], (*first)[k + 1]});
       llm_->Init(ModuleInitKey(cfg.seed, 2));
       break;
+    }
     case Role::kGenerator:
       BRAID_CHECK_MSG(tpc == nullptr, "the generator runs tp 1");
       generator_ = std::make_unique<nn::DitGenerator>(cfg.model.generator, C_);
@@ -97,6 +106,19 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
 }
 
 ModuleRunner::~ModuleRunner() = default;
+
+const ParamBuffer& ModuleRunner::WholeLayout() {
+  switch (role_) {
+    case Role::kEncoder:
+      if (!whole_encoder_) whole_encoder_ = std::make_unique<nn::VitEncoder>(cfg_.model.encoder, C_);
+      return whole_encoder_->params();
+    case Role::kLlm:
+      if (!whole_llm_) whole_llm_ = std::make_unique<nn::Llm>(cfg_.model.llm);
+      return whole_llm_->params();
+    case Role::kGenerator: break;
+  }
+  return params();  // the generator is never sliced
+}
 
 ParamBuffer& ModuleRunner::params() {
   switch (role_) {
@@ -190,16 +212,24 @@ void ModuleRunner::ExpectStepMessages(int64_t step, const std::vector<RankMicrob
         for (const RankImage& im : mb.images)
           transport_->Expect(Role::kLlm, Source(Role::kLlm, im.llm_rank), {BoundaryKind::kLlmToEnc, step, mb.microbatch, im.uid});
         break;
-      case Role::kLlm:
+      case Role::kLlm: {
+        const bool first = llm_->first_stage(), last = llm_->last_stage();
+        if (!first && !mb.samples.empty()) {
+          transport_->Expect(Role::kLlm, StageRank(coord_.pp - 1), {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0});
+        }
+        if (!last && !mb.samples.empty()) {
+          transport_->Expect(Role::kLlm, StageRank(coord_.pp + 1), {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0});
+        }
         for (const RankSample& s : mb.samples) {
-          for (size_t j = 0; j < s.image_uids.size(); ++j)
+          for (size_t j = 0; first && j < s.image_uids.size(); ++j)
             transport_->Expect(Role::kEncoder, Source(Role::kEncoder, s.image_encoder_ranks[j]),
                                {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]});
-          for (size_t j = 0; j < s.gen_uids.size(); ++j)
+          for (size_t j = 0; last && j < s.gen_uids.size(); ++j)
             transport_->Expect(Role::kGenerator, Source(Role::kGenerator, s.gen_generator_ranks[j]),
                                {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]});
         }
         break;
+      }
       case Role::kGenerator:
         for (const RankGen& gt : mb.gen)
           transport_->Expect(Role::kLlm, Source(Role::kLlm, gt.llm_rank), {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid});
@@ -253,8 +283,14 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
 
 // ---- LLM -------------------------------------------------------------------
 
+// The LLM rank of this replica and TP index at pipeline stage `stage`.
+int ModuleRunner::StageRank(int stage) const {
+  return parallel::RankOf(layouts_[int(Role::kLlm)], {coord_.dp, coord_.tp, stage});
+}
+
 Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending* p) {
   if (mb.samples.empty()) return Status::Ok();
+  const bool first = llm_->first_stage(), last = llm_->last_stage();
   nn::LlmBatch& b = p->batch;
   b = nn::LlmBatch();
   int64_t n_images = 0;
@@ -264,66 +300,109 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   }
   if (int64_t(b.image_rows.size()) != n_images * P_)
     return Status::Internal("llm: image placeholder rows do not match the routed images");
-  // Gather the image embeddings of its samples, from whichever encoder ranks made them.
-  std::vector<float> image_emb(static_cast<size_t>(n_images * P_ * C_));
+  // The first stage gathers the image embeddings of its samples, from
+  // whichever encoder ranks made them; a later stage the previous stage's
+  // hidden states.
+  std::vector<float> image_emb, hidden_in;
   double t0 = NowSeconds(), ready = 0;
-  int64_t k = 0;
-  for (const RankSample& s : mb.samples)
-    for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
-      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kEncoder, Source(Role::kEncoder, s.image_encoder_ranks[j]),
-                                                   {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]}));
-      ready = std::max(ready, NoteArrival(m));
-      if (int64_t(m.data.size()) != P_ * C_) return Status::Internal("llm: image embedding of wrong size");
-      std::copy(m.data.begin(), m.data.end(), image_emb.begin() + k * P_ * C_);
-    }
+  if (first) {
+    image_emb.resize(static_cast<size_t>(n_images * P_ * C_));
+    int64_t k = 0;
+    for (const RankSample& s : mb.samples)
+      for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
+        ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kEncoder, Source(Role::kEncoder, s.image_encoder_ranks[j]),
+                                                {BoundaryKind::kEncToLlm, step, mb.microbatch, s.image_uids[j]}));
+        ready = std::max(ready, NoteArrival(m));
+        if (int64_t(m.data.size()) != P_ * C_) return Status::Internal("llm: image embedding of wrong size");
+        std::copy(m.data.begin(), m.data.end(), image_emb.begin() + k * P_ * C_);
+      }
+  } else {
+    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, StageRank(coord_.pp - 1),
+                                            {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0}));
+    ready = NoteArrival(m);
+    if (int64_t(m.data.size()) != b.size() * C_)
+      return Status::Internal("llm stage " + std::to_string(coord_.pp) + ": hidden states of " +
+                              std::to_string(m.data.size()) + " values for a microbatch of " +
+                              std::to_string(b.size()) + " tokens");
+    hidden_in = std::move(m.data);
+  }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
-  Tensor gen_hidden;
+  Tensor gen_hidden, hidden_out;
   int64_t count = 0;
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
-    result_->text_loss_sum += llm_->Forward(b, image_emb.data(), &gen_hidden, &count, &p->llm);
+    result_->text_loss_sum += llm_->ForwardStage(b, first ? image_emb.data() : nullptr,
+                                                 first ? nullptr : hidden_in.data(), &hidden_out, &gen_hidden,
+                                                 &count, &p->llm);
   });
-  result_->tokens += b.size();
-  int64_t g = 0;
-  for (const RankSample& s : mb.samples)
-    for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
-      std::vector<float> rows(gen_hidden.data() + g * K_ * C_, gen_hidden.data() + (g + 1) * K_ * C_);
-      RETURN_IF_ERROR(SendUnit(Role::kGenerator, s.gen_generator_ranks[j],
-                                       {BoundaryKind::kLlmToGen, step, mb.microbatch, s.gen_uids[j]}, {K_, C_},
-                                       std::move(rows)));
-    }
+  if (first) result_->tokens += b.size();  // counted once per replica: on its first stage
+  if (!last) {
+    RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp + 1),
+                                {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0}, {b.size(), C_},
+                                std::vector<float>(hidden_out.data(), hidden_out.data() + hidden_out.numel())));
+  } else {
+    int64_t g = 0;
+    for (const RankSample& s : mb.samples)
+      for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
+        std::vector<float> rows(gen_hidden.data() + g * K_ * C_, gen_hidden.data() + (g + 1) * K_ * C_);
+        RETURN_IF_ERROR(SendUnit(Role::kGenerator, s.gen_generator_ranks[j],
+                                 {BoundaryKind::kLlmToGen, step, mb.microbatch, s.gen_uids[j]}, {K_, C_},
+                                 std::move(rows)));
+      }
+  }
   Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
   return Status::Ok();
 }
 
 Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending* p) {
   if (mb.samples.empty()) return Status::Ok();
+  const bool first = llm_->first_stage(), last = llm_->last_stage();
+  const int64_t N = p->batch.size();
   int64_t n_gen = 0;
   for (const RankSample& s : mb.samples) n_gen += int64_t(s.gen_uids.size());
-  std::vector<float> dgen(static_cast<size_t>(n_gen * K_ * C_));
+  // The last stage gets the generator's conditioning gradients; an earlier
+  // stage the next stage's gradient of its hidden states.
+  std::vector<float> dgen, dhidden_out;
   double t0 = NowSeconds(), ready = 0;
-  int64_t g = 0;
-  for (const RankSample& s : mb.samples)
-    for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
-      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kGenerator, Source(Role::kGenerator, s.gen_generator_ranks[j]),
-                                                   {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]}));
-      ready = std::max(ready, NoteArrival(m));
-      if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("llm: conditioning gradient of wrong size");
-      std::copy(m.data.begin(), m.data.end(), dgen.begin() + g * K_ * C_);
-    }
+  if (last) {
+    dgen.resize(static_cast<size_t>(n_gen * K_ * C_));
+    int64_t g = 0;
+    for (const RankSample& s : mb.samples)
+      for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
+        ASSIGN_OR_RETURN(Message m,
+                         RecvCounted(Role::kGenerator, Source(Role::kGenerator, s.gen_generator_ranks[j]),
+                                     {BoundaryKind::kGenToLlm, step, mb.microbatch, s.gen_uids[j]}));
+        ready = std::max(ready, NoteArrival(m));
+        if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("llm: conditioning gradient of wrong size");
+        std::copy(m.data.begin(), m.data.end(), dgen.begin() + g * K_ * C_);
+      }
+  } else {
+    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, StageRank(coord_.pp + 1),
+                                            {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0}));
+    ready = NoteArrival(m);
+    if (int64_t(m.data.size()) != N * C_) return Status::Internal("llm: hidden-state gradient of wrong size");
+    dhidden_out = std::move(m.data);
+  }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
-  Tensor dimg;
+  Tensor dimg, dhidden_in;
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
-    llm_->Backward(text_scale, n_gen > 0 ? dgen.data() : nullptr, &dimg, &p->llm);
+    llm_->BackwardStage(text_scale, n_gen > 0 && last ? dgen.data() : nullptr,
+                        last ? nullptr : dhidden_out.data(), &dhidden_in, &dimg, &p->llm);
   });
-  int64_t k = 0;
-  for (const RankSample& s : mb.samples)
-    for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
-      std::vector<float> rows(dimg.data() + k * P_ * C_, dimg.data() + (k + 1) * P_ * C_);
-      RETURN_IF_ERROR(SendUnit(Role::kEncoder, s.image_encoder_ranks[j],
-                                       {BoundaryKind::kLlmToEnc, step, mb.microbatch, s.image_uids[j]}, {P_, C_},
-                                       std::move(rows)));
-    }
+  if (!first) {
+    RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp - 1),
+                                {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0}, {N, C_},
+                                std::vector<float>(dhidden_in.data(), dhidden_in.data() + dhidden_in.numel())));
+  } else {
+    int64_t k = 0;
+    for (const RankSample& s : mb.samples)
+      for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
+        std::vector<float> rows(dimg.data() + k * P_ * C_, dimg.data() + (k + 1) * P_ * C_);
+        RETURN_IF_ERROR(SendUnit(Role::kEncoder, s.image_encoder_ranks[j],
+                                 {BoundaryKind::kLlmToEnc, step, mb.microbatch, s.image_uids[j]}, {P_, C_},
+                                 std::move(rows)));
+      }
+  }
   Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
   return Status::Ok();
 }
@@ -393,16 +472,17 @@ Status ModuleRunner::Backward(int64_t step, const RankMicrobatch& mb, Pending* p
 
 StatusOr<double> ModuleRunner::ClipModuleGradients(ParamBuffer& pb) {
   const double clip = cfg_.train.grad_clip;
-  if (layouts_[int(role_)].tp == 1) return ClipGradNorm(pb.grads().data(), pb.size(), clip);
-  // Slices are disjoint parts of the module's gradient; replicated tensors
-  // are identical on every TP rank and count once (TP rank 0's).
+  if (mp_ == nullptr) return ClipGradNorm(pb.grads().data(), pb.size(), clip);
+  // Slices and pipeline stages hold disjoint parts of the module's gradient;
+  // tensors replicated over TP are identical on every TP rank and count once
+  // (TP rank 0's). The sum runs over the replica's model-parallel group.
   double sq = 0;
   for (const ParamView& v : pb.views()) {
     if (v.shard.replicated() && coord_.tp != 0) continue;
     const double n = GradNorm(pb.grads().data() + v.offset, v.numel);
     sq += n * n;
   }
-  RETURN_IF_ERROR(tp_->AllReduceSum(&sq, 1));
+  RETURN_IF_ERROR(mp_->AllReduceSum(&sq, 1));
   const double norm = std::sqrt(sq);
   if (clip > 0 && std::isfinite(norm) && norm > clip) {
     const float scale = float(clip / norm);
@@ -424,7 +504,7 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   while (int(pending_.size()) < M) pending_.push_back(std::make_unique<Pending>());
   // 1F1B across modules: `w` warm-up forwards, then one forward and one
   // backward alternately, then the remaining backwards.
-  const int w = WarmupForwards(role_, M);
+  const int w = WarmupForwards(role_, M, role_ == Role::kLlm ? coord_.pp : 0, layouts_[int(Role::kLlm)].pp);
   int next_f = 0, next_b = 0;
   // DP: each gradient bucket's all-reduce starts as soon as the step's last
   // backward has finished it, in a fixed order (the same on every rank: a

@@ -65,8 +65,11 @@ class ModuleRunner {
   // of ranks holding the same slice in other replicas; tp: the rank's
   // tensor-parallel group (null when the module's tp is 1). Boundary
   // messages go to and come from module ranks (common/parallel/boundary.h).
+  // mp: the rank's model-parallel group (its replica's TP x PP ranks: the
+  // gradient norm and checkpoints), null when tp * pp is 1; with pp 1 it may
+  // be the TP group itself.
   ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTransport* transport, DpGroup* dp,
-               DpGroup* tp = nullptr);
+               DpGroup* tp = nullptr, DpGroup* mp = nullptr);
   ~ModuleRunner();
 
   // Runs step `step` over its microbatches (mbs[m].microbatch == m).
@@ -77,6 +80,11 @@ class ModuleRunner {
   const parallel::Coord& coord() const { return coord_; }
   ParamBuffer& params();
   AdamW& optimizer() { return *opt_; }
+  // For checkpoints of a sliced module (TP or PP): the whole module's views,
+  // in the single-process order (a whole instance, made on first use), and
+  // the group whose ranks together hold the module (null: this rank alone).
+  const ParamBuffer& WholeLayout();
+  DpGroup* model_parallel_group() const { return mp_; }
   const char* module_name() const { return RoleName(role_); }
 
  private:
@@ -108,6 +116,7 @@ class ModuleRunner {
   void ExpectStepMessages(int64_t step, const std::vector<RankMicrobatch>& mbs);
   // Boundary peers (module ranks) for a unit routed to / from replica `dp` of `peer`.
   int Source(Role peer, int dp) const;
+  int StageRank(int stage) const;
   std::vector<int> Destinations(Role peer, int dp) const;
   // The global gradient norm of the module (TP slices summed over the TP
   // group, replicated tensors once), then the clip; returns the norm.
@@ -121,6 +130,9 @@ class ModuleRunner {
   BoundaryTransport* transport_;
   DpGroup* dp_;
   DpGroup* tp_;
+  DpGroup* mp_;
+  std::unique_ptr<nn::VitEncoder> whole_encoder_;  // WholeLayout's
+  std::unique_ptr<nn::Llm> whole_llm_;
   std::unique_ptr<parallel::TpComm> tp_comm_;
   parallel::TpContext tp_ctx_;
   int64_t P_ = 0, C_ = 0, K_ = 0;  // patches per image, LLM width, generation slots
@@ -140,7 +152,8 @@ class ModuleRunner {
 };
 
 // Warm-up forwards of each module in the 1F1B schedule across modules
-// (encoder = stage 0, LLM = stage 1, generator = stage 2 of 3).
-int WarmupForwards(Role role, int microbatches);
+// (encoder = stage 0, LLM stages 1..P, generator = stage P+1 of P+2; P =
+// the LLM's pipeline stages, llm_stage the LLM rank's own).
+int WarmupForwards(Role role, int microbatches, int llm_stage = 0, int llm_stages = 1);
 
 }  // namespace braid::worker

@@ -66,7 +66,13 @@ StatusOr<std::unique_ptr<UcxTransport>> UcxTransport::Create(comm::KvStore* kv, 
 UcxTransport::~UcxTransport() = default;
 
 Status UcxTransport::ConnectTo(comm::KvStore* kv, Role role, int ranks) {
-  for (int r = 0; r < ranks; ++r) {
+  std::vector<int> all(static_cast<size_t>(ranks));
+  for (int r = 0; r < ranks; ++r) all[size_t(r)] = r;
+  return ConnectToRanks(kv, role, all);
+}
+
+Status UcxTransport::ConnectToRanks(comm::KvStore* kv, Role role, const std::vector<int>& ranks) {
+  for (int r : ranks) {
     const std::string peer = PeerName(role, r);
     ASSIGN_OR_RETURN(std::vector<uint8_t> addr, kv->Get("ucx/" + peer, timeout_));
     RETURN_IF_ERROR(channel_->Connect(peer, addr));

@@ -52,6 +52,8 @@ class UcxTransport : public BoundaryTransport {
   // Connects to every rank of `role` (`ranks` of them: the module's world
   // size), waiting for their addresses.
   Status ConnectTo(comm::KvStore* kv, Role role, int ranks);
+  // Connects to the listed ranks of `role` (e.g. an LLM stage's pipeline neighbours).
+  Status ConnectToRanks(comm::KvStore* kv, Role role, const std::vector<int>& ranks);
   Status Send(Role dst_role, int dst_rank, const BoundaryKey& key, std::vector<int64_t> shape,
               std::vector<float> data) override;
   StatusOr<Message> Recv(Role src_role, int src_rank, const BoundaryKey& key) override;

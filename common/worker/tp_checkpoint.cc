@@ -3,33 +3,38 @@
 namespace braid::worker {
 namespace {
 
-// Places the local array `local` (laid out like pb) into `whole` (laid out
-// like w): slices where they belong, replicated tensors only from TP rank 0.
-void Place(const ParamBuffer& pb, const ParamBuffer& w, const std::vector<float>& local, std::vector<float>& whole,
-           int tp_rank) {
-  for (size_t i = 0; i < pb.views().size(); ++i) {
-    const ParamView& v = pb.views()[i];
-    if (v.shard.replicated() && tp_rank != 0) continue;
-    parallel::InsertShard(local.data() + v.offset, v.full_shape, v.shard, whole.data() + w.views()[i].offset);
+// Places the local array `local` (laid out like pb) into `out` (laid out
+// like w): each view where it belongs (found by name), slices into their
+// place, replicated tensors only when asked.
+Status Place(const ParamBuffer& pb, const ParamBuffer& w, const std::vector<float>& local, std::vector<float>& out,
+             bool place_replicated) {
+  for (const ParamView& v : pb.views()) {
+    if (v.shard.replicated() && !place_replicated) continue;
+    const int i = w.Find(v.name);
+    if (i < 0 || w.view(i).shape != v.full_shape)
+      return Status::Internal("checkpoint gather: " + v.name + " is not a tensor of the whole module");
+    parallel::InsertShard(local.data() + v.offset, v.full_shape, v.shard, out.data() + w.view(i).offset);
   }
+  return Status::Ok();
 }
 
 }  // namespace
 
-StatusOr<std::unique_ptr<WholeModule>> GatherWholeModule(const ParamBuffer& pb, const AdamW& opt, DpGroup* tp) {
+StatusOr<std::unique_ptr<WholeModule>> GatherWholeModule(const ParamBuffer& pb, const AdamW& opt,
+                                                         const ParamBuffer& whole, bool place_replicated,
+                                                         DpGroup* group) {
   auto out = std::make_unique<WholeModule>();
-  for (const ParamView& v : pb.views()) out->params.Add(v.name, v.full_shape, v.decay);
+  for (const ParamView& v : whole.views()) out->params.Add(v.name, v.full_shape, v.decay);
   out->params.Allocate();
   out->optim = std::make_unique<AdamW>(out->params.size(), opt.config());
   out->optim->set_t(opt.t());
-  const int rank = tp ? tp->rank() : 0;
-  Place(pb, out->params, pb.params(), out->params.params(), rank);
-  Place(pb, out->params, opt.m(), out->optim->m(), rank);
-  Place(pb, out->params, opt.v(), out->optim->v(), rank);
-  if (tp && tp->size() > 1) {
-    RETURN_IF_ERROR(tp->AllReduceSum(out->params.params().data(), out->params.size()));
-    RETURN_IF_ERROR(tp->AllReduceSum(out->optim->m().data(), out->params.size()));
-    RETURN_IF_ERROR(tp->AllReduceSum(out->optim->v().data(), out->params.size()));
+  RETURN_IF_ERROR(Place(pb, out->params, pb.params(), out->params.params(), place_replicated));
+  RETURN_IF_ERROR(Place(pb, out->params, opt.m(), out->optim->m(), place_replicated));
+  RETURN_IF_ERROR(Place(pb, out->params, opt.v(), out->optim->v(), place_replicated));
+  if (group && group->size() > 1) {
+    RETURN_IF_ERROR(group->AllReduceSum(out->params.params().data(), out->params.size()));
+    RETURN_IF_ERROR(group->AllReduceSum(out->optim->m().data(), out->params.size()));
+    RETURN_IF_ERROR(group->AllReduceSum(out->optim->v().data(), out->params.size()));
   }
   return out;
 }

@@ -1,7 +1,8 @@
-// Checkpoints of tensor-parallel ranks (docs/PARALLELISM.md, "Checkpoints"):
-// checkpoint files hold whole tensors, so the TP ranks of a replica
-// assemble their module's whole parameters and optimizer moments before one
-// of them writes; any layout then loads its slices (LoadCheckpoint).
+// Checkpoints of sliced modules (docs/PARALLELISM.md, "Checkpoints"):
+// checkpoint files hold the whole module's tensors, so the TP and PP ranks
+// of a replica assemble their module's whole parameters and optimizer
+// moments before one of them writes; any layout then loads its share
+// (LoadCheckpoint).
 #pragma once
 
 #include <memory>
@@ -17,11 +18,15 @@ struct WholeModule {
   std::unique_ptr<AdamW> optim;
 };
 
-// A collective over `tp` (every rank of the group calls it, in the same
-// order as its other collectives): each rank places its slices (replicated
-// tensors only from TP rank 0) into zeroed whole tensors and the group sums
-// them, so every rank ends with the whole module. With a group of one it
-// copies. The gathered buffers have the same view names and order as `pb`.
-StatusOr<std::unique_ptr<WholeModule>> GatherWholeModule(const ParamBuffer& pb, const AdamW& opt, DpGroup* tp);
+// A collective over `group` (the replica's model-parallel group; every rank
+// calls it, in the same order as its other collectives): each rank places
+// its tensors, sliced or not, into zeroed buffers laid out like `whole`
+// (the single-process module's views; `pb`'s views are a subset of them by
+// name), tensors replicated over TP only when place_replicated (TP rank 0),
+// and the group sums them, so every rank ends with the whole module. With no
+// group (a rank holding the whole module) it copies.
+StatusOr<std::unique_ptr<WholeModule>> GatherWholeModule(const ParamBuffer& pb, const AdamW& opt,
+                                                         const ParamBuffer& whole, bool place_replicated,
+                                                         DpGroup* group);
 
 }  // namespace braid::worker

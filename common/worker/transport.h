@@ -20,6 +20,8 @@ enum class BoundaryKind : uint32_t {
   kLlmToEnc = 2,  // their gradients
   kLlmToGen = 3,  // conditioning hidden states
   kGenToLlm = 4,  // their gradients
+  kLlmStageFwd = 5,  // LLM pipeline stage k -> k+1: a microbatch's hidden states (unit 0)
+  kLlmStageBwd = 6,  // LLM pipeline stage k+1 -> k: their gradient (unit 0)
 };
 struct BoundaryKey {
   BoundaryKind kind;

@@ -388,13 +388,27 @@ class Worker {
     const std::string tag_tp = "tp-d" + std::to_string(me.dp) + "-p" + std::to_string(me.pp);
     ASSIGN_OR_RETURN(auto group, GlooDpGroup::Create(&kv, role_, tag_dp, me.dp, layout.dp, flags_.host,
                                                      flags_.comm_timeout));
-    std::unique_ptr<GlooDpGroup> tp_group;
+    std::unique_ptr<GlooDpGroup> tp_group, mp_group;
     if (layout.tp > 1) {
       ASSIGN_OR_RETURN(tp_group, GlooDpGroup::Create(&kv, role_, tag_tp, me.tp, layout.tp, flags_.host,
                                                      flags_.comm_timeout));
     }
-    ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get(), tp_group.get());
-    const ModuleState shard{RoleName(role_), &runner.params(), &runner.optimizer()};
+    // With pipeline stages, the whole replica's group (gradient norm,
+    // checkpoints); without, that is the TP group.
+    if (layout.pp > 1) {
+      ASSIGN_OR_RETURN(mp_group, GlooDpGroup::Create(&kv, role_, "mp-d" + std::to_string(me.dp),
+                                                     me.pp * layout.tp + me.tp, layout.tp * layout.pp, flags_.host,
+                                                     flags_.comm_timeout));
+      // Pipeline neighbours of the same replica and TP index.
+      std::vector<int> neighbours;
+      if (me.pp > 0) neighbours.push_back(parallel::RankOf(layout, {me.dp, me.tp, me.pp - 1}));
+      if (me.pp + 1 < layout.pp) neighbours.push_back(parallel::RankOf(layout, {me.dp, me.tp, me.pp + 1}));
+      RETURN_IF_ERROR(transport->ConnectToRanks(&kv, role_, neighbours));
+    }
+    DpGroup* model_parallel = mp_group ? mp_group.get() : tp_group.get();
+    ModuleRunner runner(role_, a.rank(), cfg, transport.get(), group.get(), tp_group.get(), model_parallel);
+    ModuleState shard{RoleName(role_), &runner.params(), &runner.optimizer()};
+    shard.subset = layout.pp > 1;  // a pipeline stage loads only its layers
     if (!a.resume_checkpoint().empty()) {
       // Every rank loads its module's tensors (DP replicates them; a TP rank
       // takes its slices), verifying every file's crc32 and size first
@@ -440,13 +454,15 @@ class Worker {
       bool wrote = false;
       const bool last = step + 1 == cfg.train.steps;
       if (me.dp == 0 && ((step + 1) % cfg.checkpoint.every == 0 || last)) {
-        // Replica 0 writes; with TP its ranks first assemble whole tensors
-        // (a collective of the TP group), and its TP rank 0 writes them.
+        // Replica 0 writes; with TP or PP its ranks first assemble the whole
+        // module (a collective of the replica's group), and its rank 0 writes it.
         const std::string tmp = ckpt_dir + "/step-" + std::to_string(step + 1) + ".tmp";
-        if (layout.tp > 1) {
+        if (model_parallel) {
           ASSIGN_OR_RETURN(std::unique_ptr<WholeModule> whole,
-                           GatherWholeModule(runner.params(), runner.optimizer(), tp_group.get()));
-          if (me.tp == 0) RETURN_IF_ERROR(WriteModuleShard(tmp, {RoleName(role_), &whole->params, whole->optim.get()}));
+                           GatherWholeModule(runner.params(), runner.optimizer(), runner.WholeLayout(), me.tp == 0,
+                                             model_parallel));
+          if (a.rank() == 0)
+            RETURN_IF_ERROR(WriteModuleShard(tmp, {RoleName(role_), &whole->params, whole->optim.get()}));
         } else {
           RETURN_IF_ERROR(WriteModuleShard(tmp, shard));
         }

@@ -29,13 +29,14 @@ StatusOr<Layout> PlanAutoLayout(const JobConfig& cfg, const std::array<int, 3>& 
   in.profile = cfg.data.reorder_profile;
   ASSIGN_OR_RETURN(plan::PlanContext ctx, plan::MakePlanContext(cfg, cluster, in));
   ctx.runtime_only = true;
-  for (int m = 0; m < 3; ++m) ctx.max_dp[m] = std::max(1, workers[m]);
+  for (int m = 0; m < 3; ++m) ctx.max_ranks[m] = std::max(1, workers[m]);
   ctx.microbatch_choices = {cfg.train.microbatches};
   ASSIGN_OR_RETURN(plan::PlanResult r, plan::PlanLayouts(ctx));
   Layout l;
-  l.encoder.dp = r.plan.layout[plan::kEncoder].dp;
-  l.llm.dp = r.plan.layout[plan::kLlm].dp;
-  l.generator.dp = r.plan.layout[plan::kGenerator].dp;
+  for (Role role : kRoles) {
+    const plan::Layout& p = r.plan.layout[RoleIndex(role)];
+    l.of(role) = {p.dp, p.tp, role == Role::kLlm ? p.pp : 1};
+  }
   return l;
 }
 

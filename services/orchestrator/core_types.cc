@@ -38,10 +38,9 @@ Status RuntimeSupportsLayout(const JobConfig& cfg) {
       return Status::Unimplemented("parallel.generator.tp: " + std::to_string(l->tp) +
                                    ": the generator runs tp: 1 (tensor parallelism is built for the encoder and "
                                    "the LLM); set tp: 1");
-    if (l->pp != 1)
+    if (l->pp != 1 && std::string(name) != "llm")
       return Status::Unimplemented(std::string("parallel.") + name + ".pp: " + std::to_string(l->pp) +
-                                   ": the distributed runtime runs pp: 1 only so far (pipeline parallelism is "
-                                   "issue 8); set pp: 1, or use `braid train --single-process`");
+                                   ": only the LLM is pipelined; set pp: 1");
   }
   return Status::Ok();
 }

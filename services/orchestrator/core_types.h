@@ -40,8 +40,8 @@ struct Layout {
 Layout ResolveLayout(const JobConfig& cfg);
 // Writes `layout` into cfg->parallel (auto_layout off): the spec a job runs with.
 // UNIMPLEMENTED naming the field when the spec asks for a layout the
-// distributed runtime cannot run yet (pp other than 1, a generator tp other
-// than 1), instead of silently training another one.
+// distributed runtime cannot run (pp other than 1 outside the LLM, a
+// generator tp other than 1), instead of silently training another one.
 Status RuntimeSupportsLayout(const JobConfig& cfg);
 void ApplyLayout(const Layout& layout, JobConfig* cfg);
 // {"encoder":{"dp":..,"tp":..,"pp":..},"llm":{..},"generator":{..}}: the
