@@ -28,10 +28,24 @@ struct PlanArgs {
 };
 
 // "3/2/1" -> DP sizes; false when malformed.
-bool ParseDpLayout(const std::string& s, int dp[3]) {
-  char tail = 0;
-  return std::sscanf(s.c_str(), "%d/%d/%d%c", &dp[0], &dp[1], &dp[2], &tail) == 3 && dp[0] >= 1 && dp[1] >= 1 &&
-         dp[2] >= 1;
+// "E/L/G": each module's DP size, optionally followed by tT (TP) and pP
+// (PP), e.g. "1t2/2t2p2/1". False on anything else.
+bool ParseLayoutArg(const std::string& s, plan::Layout out[3]) {
+  size_t i = 0;
+  auto number = [&](int* v) {
+    if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+    *v = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && *v < 100000) *v = *v * 10 + (s[i++] - '0');
+    return *v >= 1;
+  };
+  for (int m = 0; m < 3; ++m) {
+    out[m] = plan::Layout{};
+    if (m > 0 && (i >= s.size() || s[i++] != '/')) return false;
+    if (!number(&out[m].dp)) return false;
+    if (i < s.size() && s[i] == 't' && (++i, !number(&out[m].tp))) return false;
+    if (i < s.size() && s[i] == 'p' && (++i, !number(&out[m].pp))) return false;
+  }
+  return i == s.size();
 }
 
 nlohmann::json LayoutJson(const plan::Candidate& c, const plan::Prediction& p) {
@@ -99,18 +113,26 @@ int WriteTrace(const std::string& path, const plan::StepModel& step, const plan:
   return kExitOk;
 }
 
-// --evaluate: the simulator's prediction for one runtime layout (TP = PP =
-// 1) with the job's microbatch count.
+// --evaluate: the simulator's prediction for one runtime layout with the
+// job's microbatch count (the LLM's layers split as the runtime splits them).
 int Evaluate(const PlanArgs& a, const plan::PlanContext& ctx, const JobConfig& job) {
-  int dp[3];
-  if (!ParseDpLayout(a.evaluate, dp))
-    return std::fprintf(stderr, "braid plan: --evaluate: expected E/L/G DP sizes like 3/2/1, got '%s'\n",
+  plan::Candidate c;
+  if (!ParseLayoutArg(a.evaluate, c.layout))
+    return std::fprintf(stderr,
+                        "braid plan: --evaluate: expected E/L/G DP sizes like 3/2/1, each optionally with tT "
+                        "(TP) and pP (PP) like 1t2/2t2p2/1, got '%s'\n",
                         a.evaluate.c_str()),
            kExitBadInput;
-  plan::Candidate c;
-  for (int m = 0; m < plan::kModules; ++m) c.layout[m].dp = dp[m];
+  if (c.layout[plan::kEncoder].pp != 1 || c.layout[plan::kGenerator].pp != 1)
+    return std::fprintf(stderr, "braid plan: --evaluate: only the LLM is pipelined, got '%s'\n", a.evaluate.c_str()),
+           kExitBadInput;
   c.microbatches = a.microbatches > 0 ? a.microbatches : job.train.microbatches;
-  c.llm_stage_layers = {ctx.model.module[plan::kLlm].layers};
+  const int64_t layers = ctx.model.module[plan::kLlm].layers;
+  if (c.layout[plan::kLlm].pp > layers)
+    return std::fprintf(stderr, "braid plan: --evaluate: pp %d exceeds the LLM's %lld layers\n",
+                        c.layout[plan::kLlm].pp, (long long)layers),
+           kExitBadInput;
+  c.llm_stage_layers = plan::SplitLayers(layers, c.layout[plan::kLlm].pp);
   plan::SimResult sim;
   plan::StepModel step;
   StatusOr<plan::Prediction> p = plan::Predict(ctx, c, &sim, &step);

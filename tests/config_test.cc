@@ -78,6 +78,7 @@ TEST(JobConfig, RoundTripUnusualValues) {
   cfg.name = "null";  // would read back as an empty value if written plain
   cfg.seed = UINT64_MAX;
   cfg.data.manifest = "tests/data/config/manifest.jsonl";
+  cfg.parallel.llm = {1, 1, 2, {1, 1}};  // an explicit pipeline split
   cfg.data.mix = {0.1 + 0.2, 1e-5, 0, 3};
   cfg.data.epoch_samples = int64_t{1} << 40;
   cfg.data.reorder = "balanced";
@@ -87,9 +88,9 @@ TEST(JobConfig, RoundTripUnusualValues) {
   cfg.train.grad_clip = 0;
   cfg.train.threads = 2;
   cfg.parallel.auto_layout = true;
-  cfg.parallel.encoder = {3, 1, 1};
-  cfg.parallel.llm = {2, 2, 2};
-  cfg.parallel.generator = {1, 4, 1};
+  cfg.parallel.encoder = {3, 1, 1, {}};
+  cfg.parallel.llm = {2, 2, 2, {}};
+  cfg.parallel.generator = {1, 4, 1, {}};
   cfg.checkpoint.dir = "runs/\"odd\" \\dir: #1";
   ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
   std::string yaml = JobConfigToYaml(cfg);
@@ -225,6 +226,16 @@ TEST(JobConfig, ParallelAndCheckpointChecks) {
   ExpectErrorWithData("parallel: {llm: {tp: 3}}\n", "parallel.llm.tp: 3 does not divide model.llm.heads 4");
   ExpectErrorWithData("parallel: {generator: {pp: 3}}\n",
                       "parallel.generator.pp: 3 exceeds model.generator.layers 2");
+  // Explicit pipeline splits: the LLM only, one entry per stage, summing to its layers.
+  ExpectErrorWithData("parallel: {llm: {pp: 2, layers: [1, 2]}}\n",
+                      "parallel.llm.layers: the stages' layers sum to 3, the model has 2");
+  ExpectErrorWithData("parallel: {llm: {pp: 2, layers: [2]}}\n", "parallel.llm.layers: 1 entries for 2 pipeline stages");
+  ExpectErrorWithData("parallel: {llm: {pp: 2, layers: [2, 0]}}\n",
+                      "parallel.llm.layers[1]: 0 layers; every stage needs at least one");
+  ExpectErrorWithData("parallel: {llm: {pp: 2, layers: [1, x]}}\n", "parallel.llm.layers[1]: expected an integer, got 'x'");
+  ExpectErrorWithData("parallel: {llm: {pp: 2, layers: 2}}\n", "parallel.llm.layers: expected a list of integers, got '2'");
+  ExpectErrorWithData("parallel: {encoder: {pp: 2, layers: [1, 1]}}\n",
+                      "parallel.encoder.layers: only the llm is split into pipeline stages");
   ExpectErrorWithData("checkpoint: {keep: 0}\n", "checkpoint.keep: must be positive, got 0");
   ExpectErrorWithData("checkpoint: {dir: \"\"}\n", "checkpoint.dir: must not be empty");
   ExpectErrorWithData("name: my job\n",

@@ -32,7 +32,7 @@ namespace {
 constexpr int kSteps = 20;
 
 // wide: a model whose heads and hidden sizes divide by 2 and 3 (for TP).
-JobConfig TestJob(bool wide = false) {
+JobConfig TestJob(bool wide = false, int llm_layers = 2) {
   auto cfg = LoadJobConfig("tests/data/jobs/tiny.yaml");
   EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
   JobConfig c = *cfg;
@@ -46,7 +46,7 @@ JobConfig TestJob(bool wide = false) {
     c.model.llm.width = 48;
     c.model.llm.heads = 6;
     c.model.llm.mlp_hidden = 96;
-    c.model.llm.layers = 2;  // PP 2: a layer per stage
+    c.model.llm.layers = llm_layers;  // PP 2 needs 2
     c.model.encoder.width = 24;
     c.model.encoder.heads = 6;
   }
@@ -60,12 +60,13 @@ struct Reference {
 };
 
 // The single-process trainer's losses and final parameters (computed once per model).
-const Reference& SingleProcessReference(bool wide) {
-  static std::map<bool, Reference> refs;
-  if (refs.count(wide)) return refs[wide];
-  refs[wide] = [wide] {
+const Reference& SingleProcessReference(bool wide, int llm_layers) {
+  static std::map<std::pair<bool, int>, Reference> refs;
+  const std::pair<bool, int> key{wide, wide ? llm_layers : 0};
+  if (refs.count(key)) return refs[key];
+  refs[key] = [wide, llm_layers] {
     Reference r;
-    JobConfig cfg = TestJob(wide);
+    JobConfig cfg = TestJob(wide, llm_layers);
     testing_util::ScopedTempDir tmp("braid_inproc_ref_");
     train::TrainOptions opt;
     opt.run_dir = tmp.path() + "/run";
@@ -76,7 +77,7 @@ const Reference& SingleProcessReference(bool wide) {
     r.params = testing_util::CheckpointParams(cfg, opt.run_dir, kSteps);
     return r;
   }();
-  return refs[wide];
+  return refs[key];
 }
 
 // A rank's parameters next to its share of the whole module's: each of its
@@ -106,13 +107,16 @@ std::string LayoutName(const Layouts& l) {
   return s;
 }
 
-void RunLayout(const Layouts& layouts, bool wide = false) {
-  const Reference& ref = SingleProcessReference(wide);
+// llm_layers, stage_layers: the wide model's LLM depth and an explicit
+// (uneven) pipeline split.
+void RunLayout(const Layouts& layouts, bool wide = false, int llm_layers = 2, std::vector<int> stage_layers = {}) {
+  const Reference& ref = SingleProcessReference(wide, llm_layers);
   ASSERT_EQ(ref.losses.size(), size_t(kSteps));
-  JobConfig cfg = TestJob(wide);
-  cfg.parallel.encoder = {layouts[0].dp, layouts[0].tp, layouts[0].pp};
-  cfg.parallel.llm = {layouts[1].dp, layouts[1].tp, layouts[1].pp};
-  cfg.parallel.generator = {layouts[2].dp, layouts[2].tp, layouts[2].pp};
+  JobConfig cfg = TestJob(wide, llm_layers);
+  cfg.parallel.encoder = {layouts[0].dp, layouts[0].tp, layouts[0].pp, {}};
+  cfg.parallel.llm = {layouts[1].dp, layouts[1].tp, layouts[1].pp, stage_layers};
+  cfg.parallel.generator = {layouts[2].dp, layouts[2].tp, layouts[2].pp, {}};
+  ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
   auto data = train::TrainingData::Load(cfg);
   ASSERT_TRUE(data.ok()) << data.status().ToString();
   train::EpochSampler sampler(cfg.seed, (*data)->epoch_samples());
@@ -193,6 +197,9 @@ TEST(InProcRuntime, TpWithDpOnEveryModuleMatchesSingleProcess) {
 TEST(InProcRuntime, LlmPp2MatchesSingleProcess) { RunLayout({{{1, 1, 1}, {1, 1, 2}, {1, 1, 1}}}, true); }
 TEST(InProcRuntime, LlmTp2Pp2WithDpMatchesSingleProcess) {
   RunLayout({{{2, 1, 1}, {2, 2, 2}, {1, 1, 1}}}, true);
+}
+TEST(InProcRuntime, LlmUnevenPp3MatchesSingleProcess) {  // 4 layers as 1 + 2 + 1
+  RunLayout({{{1, 1, 1}, {1, 1, 3}, {1, 1, 1}}}, true, 4, {1, 2, 1});
 }
 
 TEST(InProcRuntime, WarmupForwardsFollow1F1B) {

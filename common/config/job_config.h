@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/base/status.h"
 
@@ -90,6 +91,9 @@ struct TrainConfig {
 
 struct ModuleParallel {
   int dp = 1, tp = 1, pp = 1;
+  // Layers per pipeline stage (the LLM only; `pp` entries summing to its
+  // layers). Empty: split evenly, the extra layers on the first stages.
+  std::vector<int> layers;
   bool operator==(const ModuleParallel&) const = default;
 };
 

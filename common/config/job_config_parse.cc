@@ -107,6 +107,7 @@ Status ParseModuleParallel(YamlFields& parallel, const std::string& key, ModuleP
   RETURN_IF_ERROR(f.Int("dp", &c->dp));
   RETURN_IF_ERROR(f.Int("tp", &c->tp));
   RETURN_IF_ERROR(f.Int("pp", &c->pp));
+  RETURN_IF_ERROR(f.IntList("layers", &c->layers));
   return f.Finish();
 }
 

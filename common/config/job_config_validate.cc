@@ -5,6 +5,7 @@
 #include <initializer_list>
 
 #include "common/config/job_config.h"
+#include "common/parallel/layout.h"
 #include "common/config/yaml_fields.h"
 
 namespace braid {
@@ -208,6 +209,11 @@ Status ValidateLayout(const std::string& module, const ModuleParallel& l, int he
   RETURN_IF_ERROR(Divides(p + "tp", l.tp, m + "heads", heads));
   if (l.pp > layers) {
     return Bad(p + "pp", std::to_string(l.pp) + " exceeds " + m + "layers " + std::to_string(layers));
+  }
+  if (!l.layers.empty()) {
+    if (module != "llm") return Bad(p + "layers", "only the llm is split into pipeline stages");
+    StatusOr<std::vector<int>> split = parallel::SplitLayers(layers, l.pp, l.layers, p + "layers");
+    if (!split.ok()) return split.status();
   }
   return Status::Ok();
 }

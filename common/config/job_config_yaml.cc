@@ -37,8 +37,10 @@ class Writer {
   void Field(int indent, const char* key, bool v) { Line(indent, key, v ? "true" : "false"); }
   void Field(int indent, const char* key, const std::string& v) { Line(indent, key, Quote(v)); }
   void Layout(int indent, const char* key, const ModuleParallel& l) {
+    std::string layers;
+    for (size_t i = 0; i < l.layers.size(); ++i) layers += (i ? ", " : "") + std::to_string(l.layers[i]);
     Line(indent, key, "{dp: " + std::to_string(l.dp) + ", tp: " + std::to_string(l.tp) +
-                          ", pp: " + std::to_string(l.pp) + "}");
+                          ", pp: " + std::to_string(l.pp) + (layers.empty() ? "" : ", layers: [" + layers + "]") + "}");
   }
   std::string str() const { return out_.str(); }
 

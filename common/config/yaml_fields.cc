@@ -138,6 +138,17 @@ Status YamlFields::Int(const std::string& key, int* out) {
   return n.IsDefined() ? ReadInteger(n, PathOf(key), out) : Status::Ok();
 }
 
+Status YamlFields::IntList(const std::string& key, std::vector<int>* out) {
+  YAML::Node n = Raw(key);
+  if (!n.IsDefined()) return Status::Ok();
+  if (!n.IsSequence()) return Bad(PathOf(key), "expected a list of integers, got " + DescribeYamlNode(n));
+  std::vector<int> v(n.size());
+  for (size_t i = 0; i < n.size(); ++i)
+    RETURN_IF_ERROR(ReadInteger(n[i], PathOf(key) + "[" + std::to_string(i) + "]", &v[i]));
+  *out = std::move(v);
+  return Status::Ok();
+}
+
 Status YamlFields::Int64(const std::string& key, int64_t* out) {
   YAML::Node n = Raw(key);
   return n.IsDefined() ? ReadInteger(n, PathOf(key), out) : Status::Ok();

@@ -27,6 +27,8 @@ class YamlFields {
   Status Double(const std::string& key, double* out);
   Status Bool(const std::string& key, bool* out);
   Status String(const std::string& key, std::string* out);  // null reads as ""
+  // A sequence of integers ("parallel.llm.layers[1]: expected an integer, got 'x'").
+  Status IntList(const std::string& key, std::vector<int>* out);
 
   // The value of `key`, marked as read; an undefined node when absent.
   YAML::Node Raw(const std::string& key);

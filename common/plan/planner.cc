@@ -109,7 +109,7 @@ struct Estimator {
       const double tokens = std::max(w.tokens / (double(M) * dp), p.frac > 0 ? w.max_unit_tokens : 0.0);
       const double compute = p.load * p.frac / tp;
       const double comm = double(p.layers) * TpLayerCommSeconds(t, tokens, tp, tp_link);
-      const double scale = ctx.cluster.shared_compute ? double(dp) : 1.0;
+      const double scale = ctx.cluster.shared_compute ? double(dp) * tp : 1.0;  // every rank on the same cores
       e.fwd += scale * compute + comm;
       e.bwd += scale * compute * (ctx.backward_ratio + (recompute ? 1.0 : 0.0)) + comm;
       params += StageParamsPerDevice(t, p.layers, p.edges, tp);

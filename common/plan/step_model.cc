@@ -155,9 +155,10 @@ struct StageBuilder {
       (*max_rank)[k] = r;
       const double c = Compute(parts, k, r) / tp;
       const double comm = TpComm(parts, k, r);
-      // On shared cores every DP rank's process computes at once: the pool
-      // sees dp ranks' work (each as loaded as the most loaded one).
-      const double scale = shared ? double(dp) : 1.0;
+      // On shared cores every rank's process computes at once: the pool sees
+      // dp x tp ranks' work (each as loaded as the most loaded one; a TP
+      // rank does 1/tp of its replica's), so TP divides no work there.
+      const double scale = shared ? double(dp) * tp : 1.0;
       st->fwd[k] = scale * c + comm;
       st->bwd[k] = scale * c * (ctx.backward_ratio + (cand.recompute ? 1.0 : 0.0)) + comm;
     }
@@ -182,8 +183,9 @@ struct StageBuilder {
     int64_t layers = 0;
     for (const Part& p : parts) layers += p.layers;
     st->buckets = int(std::max<int64_t>(1, layers));
-    // On shared cores every DP rank's process runs its own optimizer step.
-    st->optimizer = OptimizerSeconds(ctx.cluster, params, dp, ctx.memory) * (ctx.cluster.shared_compute ? dp : 1);
+    // On shared cores every rank's process runs its own optimizer step.
+    st->optimizer =
+        OptimizerSeconds(ctx.cluster, params, dp, ctx.memory) * (ctx.cluster.shared_compute ? double(dp) * tp : 1.0);
   }
 };
 
@@ -221,11 +223,13 @@ Status CheckCandidate(const PlanContext& ctx, const Candidate& cand) {
   return Status::Ok();
 }
 
-void PlaceOnPool(const PlanContext& ctx, int module, int dp, SimStage* st) {
+// ranks: the stage's processes (dp x tp), each computing at up to the
+// module's rank_rate on the shared pool.
+void PlaceOnPool(const PlanContext& ctx, int module, int ranks, SimStage* st) {
   if (!ctx.cluster.shared_compute) return;
   st->pool = 0;
-  st->max_rate = dp * ctx.rank_rate[module];
-  st->devices = dp;
+  st->max_rate = ranks * ctx.rank_rate[module];
+  st->devices = ranks;
 }
 
 StatusOr<StepModel> BuildDisaggregated(const PlanContext& ctx, const Candidate& cand) {
@@ -267,7 +271,7 @@ StatusOr<StepModel> BuildDisaggregated(const PlanContext& ctx, const Candidate& 
     st.devices = double(l.tp) * l.dp;
     b.Costs(parts, &st, &max_rank[s]);
     b.Network(parts, m == kLlm ? pp : 1, &st);
-    PlaceOnPool(ctx, m, l.dp, &st);
+    PlaceOnPool(ctx, m, l.dp * l.tp, &st);
     const int inflight = std::min(M, st.warmup + 1);
     out.memory_bytes[m] = std::max(out.memory_bytes[m], b.Memory(parts, max_rank[s], inflight));
   }
@@ -332,7 +336,7 @@ StatusOr<StepModel> BuildColocated(const PlanContext& ctx, const Candidate& cand
     std::vector<int> max_rank;
     b.Costs(parts, &st, &max_rank);
     b.Network(parts, pp, &st);
-    PlaceOnPool(ctx, kLlm, l.dp, &st);  // every process runs all three modules: at the LLM's rate
+    PlaceOnPool(ctx, kLlm, l.dp * l.tp, &st);  // every process runs all three modules: at the LLM's rate
     const double mem = b.Memory(parts, max_rank, std::min(M, pp - j));
     for (const Part& p : parts) out.memory_bytes[p.module] = std::max(out.memory_bytes[p.module], mem);
     st.send_fwd = j + 1 < pp ? hidden : std::vector<double>(M, 0.0);

@@ -76,7 +76,8 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
       break;
     case Role::kLlm: {
       // This rank's pipeline stage's layers (the job validator checked pp <= layers).
-      StatusOr<std::vector<int>> first = parallel::SplitLayers(cfg.model.llm.layers, layouts_[int(role)].pp);
+      StatusOr<std::vector<int>> first =
+          parallel::SplitLayers(cfg.model.llm.layers, layouts_[int(role)].pp, cfg.parallel.llm.layers);
       BRAID_CHECK_MSG(first.ok(), "%s", first.status().message().c_str());
       const size_t k = size_t(coord_.pp);
       llm_ = std::make_unique<nn::Llm>(cfg.model.llm, tpc, nn::LlmStage{(*first)[k], (*first)[k + 1]});

@@ -35,8 +35,10 @@ StatusOr<Layout> PlanAutoLayout(const JobConfig& cfg, const std::array<int, 3>& 
   Layout l;
   for (Role role : kRoles) {
     const plan::Layout& p = r.plan.layout[RoleIndex(role)];
-    l.of(role) = {p.dp, p.tp, role == Role::kLlm ? p.pp : 1};
+    l.of(role) = {p.dp, p.tp, role == Role::kLlm ? p.pp : 1, {}};
   }
+  if (l.llm.pp > 1)  // the planner's layer split, uneven when that simulated faster
+    for (int64_t n : r.plan.llm_stage_layers) l.llm.layers.push_back(int(n));
   return l;
 }
 

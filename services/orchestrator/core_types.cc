@@ -23,9 +23,10 @@ ModuleLayout& Layout::of(Role r) { return r == Role::kEncoder ? encoder : r == R
 Layout ResolveLayout(const JobConfig& cfg) {
   Layout l;
   if (cfg.parallel.auto_layout) return l;  // the scheduler plans it (auto_layout.h)
-  l.encoder = {cfg.parallel.encoder.dp, cfg.parallel.encoder.tp, cfg.parallel.encoder.pp};
-  l.llm = {cfg.parallel.llm.dp, cfg.parallel.llm.tp, cfg.parallel.llm.pp};
-  l.generator = {cfg.parallel.generator.dp, cfg.parallel.generator.tp, cfg.parallel.generator.pp};
+  l.encoder = {cfg.parallel.encoder.dp, cfg.parallel.encoder.tp, cfg.parallel.encoder.pp, cfg.parallel.encoder.layers};
+  l.llm = {cfg.parallel.llm.dp, cfg.parallel.llm.tp, cfg.parallel.llm.pp, cfg.parallel.llm.layers};
+  l.generator = {cfg.parallel.generator.dp, cfg.parallel.generator.tp, cfg.parallel.generator.pp,
+                 cfg.parallel.generator.layers};
   return l;
 }
 
@@ -47,14 +48,17 @@ Status RuntimeSupportsLayout(const JobConfig& cfg) {
 
 void ApplyLayout(const Layout& layout, JobConfig* cfg) {
   cfg->parallel.auto_layout = false;
-  cfg->parallel.encoder = {layout.encoder.dp, layout.encoder.tp, layout.encoder.pp};
-  cfg->parallel.llm = {layout.llm.dp, layout.llm.tp, layout.llm.pp};
-  cfg->parallel.generator = {layout.generator.dp, layout.generator.tp, layout.generator.pp};
+  cfg->parallel.encoder = {layout.encoder.dp, layout.encoder.tp, layout.encoder.pp, layout.encoder.layers};
+  cfg->parallel.llm = {layout.llm.dp, layout.llm.tp, layout.llm.pp, layout.llm.layers};
+  cfg->parallel.generator = {layout.generator.dp, layout.generator.tp, layout.generator.pp, layout.generator.layers};
 }
 
 nlohmann::json LayoutToJson(const Layout& l) {
   nlohmann::json j;
-  for (Role r : kRoles) j[RoleName(r)] = {{"dp", l.of(r).dp}, {"tp", l.of(r).tp}, {"pp", l.of(r).pp}};
+  for (Role r : kRoles) {
+    j[RoleName(r)] = {{"dp", l.of(r).dp}, {"tp", l.of(r).tp}, {"pp", l.of(r).pp}};
+    if (!l.of(r).layers.empty()) j[RoleName(r)]["layers"] = l.of(r).layers;
+  }
   return j;
 }
 
@@ -65,7 +69,14 @@ bool LayoutFromJson(const nlohmann::json& j, Layout* l) {
     const nlohmann::json& m = j[name];
     for (const char* k : {"dp", "tp", "pp"})
       if (!m.contains(k) || !m[k].is_number_integer()) return false;
-    l->of(r) = {m["dp"].get<int>(), m["tp"].get<int>(), m["pp"].get<int>()};
+    l->of(r) = {m["dp"].get<int>(), m["tp"].get<int>(), m["pp"].get<int>(), {}};
+    if (m.contains("layers")) {
+      if (!m["layers"].is_array()) return false;
+      for (const auto& x : m["layers"]) {
+        if (!x.is_number_integer()) return false;
+        l->of(r).layers.push_back(x.get<int>());
+      }
+    }
   }
   return true;
 }

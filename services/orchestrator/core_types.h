@@ -25,6 +25,7 @@ bool ValidRole(int value);
 
 struct ModuleLayout {
   int dp = 1, tp = 1, pp = 1;
+  std::vector<int> layers;  // per pipeline stage (the LLM; empty = even split)
   int world() const { return dp * tp * pp; }  // the module's ranks (workers)
   bool operator==(const ModuleLayout&) const = default;
 };

@@ -10,6 +10,7 @@ void ToProto(const Layout& layout, braid::v1::JobLayout* out) {
     m->set_dp(static_cast<uint32_t>(layout.of(r).dp));
     m->set_tp(static_cast<uint32_t>(layout.of(r).tp));
     m->set_pp(static_cast<uint32_t>(layout.of(r).pp));
+    for (int n : layout.of(r).layers) m->add_layers(static_cast<uint32_t>(n));
   }
 }
 
