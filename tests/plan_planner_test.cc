@@ -107,20 +107,50 @@ TEST(PlanStepModel, TensorAndPipelineSplitTheLlmStage) {
   StatusOr<StepModel> a = BuildStep(ctx, one), b = BuildStep(ctx, split);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(b->sim.stages.size(), 4u);
-  // Stage 0 of the LLM: 10/16 of the work over 2 ranks, plus 10 layers of
-  // TP all-reduces over every token of the (only) microbatch.
+  // Stage 0 of the LLM: its 10 layers' share of the work over 2 ranks, plus
+  // 10 layers of TP all-reduces over every token of the (only) microbatch;
+  // stage 1 its 6 layers' share and the output head's.
   double tokens = 0;
   for (const auto& x : ctx.batch) tokens += double(x.llm_tokens());
-  const double comm = 10 * TpLayerCommSeconds(ctx.model.module[kLlm], tokens, 2, GroupLink(c, 1, 2));
+  const TransformerSpec& llm = ctx.model.module[kLlm];
+  const double mean = tokens / double(ctx.batch.size());
+  const double first = LlmStageShare(llm, mean, 10, false), last = LlmStageShare(llm, mean, 6, true);
+  EXPECT_NEAR(first + last, 1.0, 1e-12);
+  EXPECT_GT(last, 6.0 / 16.0);  // the head runs on the last stage
+  const double comm = 10 * TpLayerCommSeconds(llm, tokens, 2, GroupLink(c, 1, 2));
   EXPECT_GT(comm, 0);
-  EXPECT_NEAR(b->sim.stages[1].fwd[0], a->sim.stages[1].fwd[0] * 10.0 / 16.0 / 2.0 + comm, 1e-12);
-  EXPECT_NEAR(b->sim.stages[2].fwd[0], a->sim.stages[1].fwd[0] * 6.0 / 16.0 / 2.0 +
-                                           6 * TpLayerCommSeconds(ctx.model.module[kLlm], tokens, 2, GroupLink(c, 1, 2)),
+  EXPECT_NEAR(b->sim.stages[1].fwd[0], a->sim.stages[1].fwd[0] * first / 2.0 + comm, 1e-12);
+  EXPECT_NEAR(b->sim.stages[2].fwd[0],
+              a->sim.stages[1].fwd[0] * last / 2.0 + 6 * TpLayerCommSeconds(llm, tokens, 2, GroupLink(c, 1, 2)),
               1e-12);
   EXPECT_EQ(b->sim.stages[1].warmup, 2);
   // Hidden states to the next PP stage: every token at width 2048 in bf16.
   const Link pp = GroupLink(c, 2, 2);
   EXPECT_NEAR(b->sim.stages[1].send_fwd[0], tokens * 2048 * 2 / pp.bandwidth + pp.latency, 1e-12);
+}
+
+// The last LLM stage also runs the output head: with a large vocabulary, a
+// split that gives it fewer layers balances the pipeline better, and the
+// planner's split search finds such splits.
+TEST(PlanStepModel, AnUnevenSplitOffloadsTheHeadStage) {
+  PlanContext ctx = Context(Gpus(1, 8, 8), "llava", 16);
+  ctx.model.module[kLlm].vocab = 256000;  // a head of ~4 layers' FLOPs at width 2048
+  Candidate even, uneven;
+  for (Candidate* c : {&even, &uneven}) {
+    c->microbatches = 8;
+    c->layout[kLlm] = {1, 2, 1};
+  }
+  even.llm_stage_layers = {8, 8};
+  uneven.llm_stage_layers = {10, 6};
+  StatusOr<Prediction> e = Predict(ctx, even), u = Predict(ctx, uneven);
+  ASSERT_TRUE(e.ok() && u.ok()) << e.status().ToString() << u.status().ToString();
+  EXPECT_LT(u->step_seconds, e->step_seconds);
+  StatusOr<PlanResult> r = PlanLayouts(ctx);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::vector<int64_t>& split = r->plan.llm_stage_layers;
+  if (split.size() > 1) {
+    EXPECT_LE(split.back(), split.front());  // never heavier at the head
+  }
 }
 
 TEST(PlanStepModel, BadCandidatesAreInvalidArgument) {
@@ -190,7 +220,9 @@ TEST(Planner, RuntimeOnlyKeepsToWhatTheRuntimeRunsAndTheWorkerLimits) {
     for (int m = 0; m < kModules; ++m) {
       const Layout& l = r->plan.layout[m];
       EXPECT_LE(l.dp * l.tp * l.pp, workers) << ModuleName(m);  // one worker per rank
-      if (m != kLlm) EXPECT_EQ(l.pp, 1) << ModuleName(m);
+      if (m != kLlm) {
+        EXPECT_EQ(l.pp, 1) << ModuleName(m);
+      }
     }
     EXPECT_EQ(r->plan.layout[kGenerator].tp, 1);
   }

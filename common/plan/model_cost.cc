@@ -112,6 +112,13 @@ double EdgeForwardFlops(const TransformerSpec& m, double tokens) {
   return tokens * 2.0 * double(m.width) * double(m.vocab + m.input_dim);
 }
 
+double LlmStageShare(const TransformerSpec& m, double tokens, int64_t stage_layers, bool last_stage) {
+  const double layer = LayerForwardFlops(m, tokens), edge = EdgeForwardFlops(m, tokens);
+  const double total = double(m.layers) * layer + edge;
+  if (!(total > 0)) return double(stage_layers) / double(std::max<int64_t>(1, m.layers));
+  return (double(stage_layers) * layer + (last_stage ? edge : 0.0)) / total;
+}
+
 double UnitForwardFlops(const TransformerSpec& m, double tokens) {
   const double one_pass = double(m.layers) * LayerForwardFlops(m, tokens) + EdgeForwardFlops(m, tokens);
   return m.passes_per_unit * one_pass;

@@ -52,6 +52,10 @@ ModelSpec ModelSpecFromConfig(const ModelConfig& m);
 double LayerForwardFlops(const TransformerSpec& m, double tokens);
 // The non-layer matmuls per sequence of T tokens: T x 2 x C x (V + input_dim).
 double EdgeForwardFlops(const TransformerSpec& m, double tokens);
+// The share of an LLM unit's forward FLOPs (T tokens) that a pipeline stage
+// of `stage_layers` layers computes: its layers, plus the output head on the
+// last stage (the embedding lookup is not a matmul).
+double LlmStageShare(const TransformerSpec& m, double tokens, int64_t stage_layers, bool last_stage);
 // A unit's forward: passes_per_unit x (L x LayerForwardFlops + EdgeForwardFlops)
 // at T = tokens (encoder / generator callers pass tokens_per_unit).
 double UnitForwardFlops(const TransformerSpec& m, double tokens);

@@ -226,6 +226,21 @@ std::pair<int64_t, int64_t> SplitSides(const ModuleBest& e, const ModuleBest& g,
   return {best, R - best};
 }
 
+// The LLM layer splits tried for pp stages: the even one, and up to two
+// layers moved off the last stage (which also runs the output head), one
+// each onto the first stages.
+std::vector<std::vector<int64_t>> LlmSplits(int64_t layers, int pp) {
+  std::vector<std::vector<int64_t>> out = {SplitLayers(layers, pp)};
+  for (int64_t k = 1; k <= 2 && pp > 1; ++k) {
+    std::vector<int64_t> s = out[0];
+    if (s.back() - k < 1) break;
+    s.back() -= k;
+    for (int64_t i = 0; i < k; ++i) ++s[size_t(i % (pp - 1))];
+    out.push_back(s);
+  }
+  return out;
+}
+
 void SearchDisaggregated(const PlanContext& ctx, const WorkStats work[kModules], int M, TopK* top) {
   const Estimator est{ctx, work, M};
   const int64_t N = ctx.cluster.shared_compute ? 3 * std::max<int64_t>(64, ctx.cluster.devices) : ctx.cluster.devices;
@@ -236,37 +251,51 @@ void SearchDisaggregated(const PlanContext& ctx, const WorkStats work[kModules],
   const int64_t per_mb = int64_t(ctx.batch.size()) / M;
   const int dp_cap = int(ctx.max_ranks[kLlm] > 0 ? std::min<int64_t>(ctx.max_ranks[kLlm], per_mb) : per_mb);
   const int pp_max = int(std::min<int64_t>(L.layers, N));
+  const double mean_tokens = est.work[kLlm].units > 0 ? est.work[kLlm].tokens / est.work[kLlm].units : 0.0;
   for (int tp : TpChoices({&L}, max_tp)) {
     for (int pp = 1; pp <= pp_max; ++pp) {
-      const std::vector<int64_t> split = SplitLayers(L.layers, pp);
-      for (int dp = 1; dp <= dp_cap; ++dp) {
-        const int64_t nl = int64_t(tp) * pp * dp;
-        if (ctx.max_ranks[kLlm] > 0 && nl > ctx.max_ranks[kLlm]) break;
-        if (N - nl < 2) break;
-        const double load = MaxRankLoad(est.work[kLlm], M, dp);
-        const double frac = double(split[0]) / double(L.layers);
-        bool rc = false;
-        StageEst s = est.Stage({{kLlm, frac, split[0], true, load}}, tp, dp, pp, std::min(M, pp + 1), rc);
-        if (!est.Fits(s.memory)) {
-          rc = true;
-          s = est.Stage({{kLlm, frac, split[0], true, load}}, tp, dp, pp, std::min(M, pp + 1), rc);
-          if (!est.Fits(s.memory)) continue;
+      for (const std::vector<int64_t>& split : LlmSplits(L.layers, pp)) {
+        for (int dp = 1; dp <= dp_cap; ++dp) {
+          const int64_t nl = int64_t(tp) * pp * dp;
+          if (ctx.max_ranks[kLlm] > 0 && nl > ctx.max_ranks[kLlm]) break;
+          if (N - nl < 2) break;
+          const double load = MaxRankLoad(est.work[kLlm], M, dp);
+          // Each stage: its layers' share of the work (the last also the
+          // head), its edges' memory, its in-flight microbatches.
+          auto stages = [&](bool rc, bool* fits) {
+            std::vector<StageEst> out;
+            *fits = true;
+            for (int j = 0; j < pp; ++j) {
+              const double frac = LlmStageShare(L, mean_tokens, split[size_t(j)], j == pp - 1);
+              out.push_back(est.Stage({{kLlm, frac, split[size_t(j)], j == 0 || j == pp - 1, load}}, tp, dp, pp,
+                                      std::min(M, pp + 1 - j), rc));
+              *fits = *fits && est.Fits(out.back().memory);
+            }
+            return out;
+          };
+          bool rc = false, fits = false;
+          std::vector<StageEst> llm = stages(rc, &fits);
+          if (!fits) {
+            rc = true;
+            llm = stages(rc, &fits);
+            if (!fits) continue;
+          }
+          auto [ne, ng] = SplitSides(enc, gen, N - nl);
+          if (enc.cost[ne] == kInf || gen.cost[ng] == kInf) continue;
+          std::vector<StageEst> chain = {enc.est[ne]};
+          std::vector<int64_t> buckets = {ctx.model.module[kEncoder].layers};
+          for (int j = 0; j < pp; ++j) chain.push_back(llm[size_t(j)]), buckets.push_back(split[size_t(j)]);
+          chain.push_back(gen.est[ng]);
+          buckets.push_back(ctx.model.module[kGenerator].layers);
+          Candidate c;
+          c.layout[kEncoder] = enc.layout[ne];
+          c.layout[kLlm] = {tp, pp, dp};
+          c.layout[kGenerator] = gen.layout[ng];
+          c.llm_stage_layers = split;
+          c.microbatches = M;
+          c.recompute = rc || enc.recompute[ne] || gen.recompute[ng];
+          top->Add(ChainEstimate(chain, buckets, M), c);
         }
-        auto [ne, ng] = SplitSides(enc, gen, N - nl);
-        if (enc.cost[ne] == kInf || gen.cost[ng] == kInf) continue;
-        std::vector<StageEst> chain = {enc.est[ne]};
-        std::vector<int64_t> buckets = {ctx.model.module[kEncoder].layers};
-        for (int j = 0; j < pp; ++j) chain.push_back(s), buckets.push_back(split[0]);
-        chain.push_back(gen.est[ng]);
-        buckets.push_back(ctx.model.module[kGenerator].layers);
-        Candidate c;
-        c.layout[kEncoder] = enc.layout[ne];
-        c.layout[kLlm] = {tp, pp, dp};
-        c.layout[kGenerator] = gen.layout[ng];
-        c.llm_stage_layers = split;
-        c.microbatches = M;
-        c.recompute = rc || enc.recompute[ne] || gen.recompute[ng];
-        top->Add(ChainEstimate(chain, buckets, M), c);
       }
     }
   }

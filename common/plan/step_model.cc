@@ -223,6 +223,13 @@ Status CheckCandidate(const PlanContext& ctx, const Candidate& cand) {
   return Status::Ok();
 }
 
+// The mean LLM sequence length of the plan's batch (for LlmStageShare).
+double MeanLlmTokens(const PlanContext& ctx) {
+  double t = 0;
+  for (const reorder::WorkSample& w : ctx.batch) t += double(w.llm_tokens());
+  return ctx.batch.empty() ? 0.0 : t / double(ctx.batch.size());
+}
+
 // ranks: the stage's processes (dp x tp), each computing at up to the
 // module's rank_rate on the shared pool.
 void PlaceOnPool(const PlanContext& ctx, int module, int ranks, SimStage* st) {
@@ -260,7 +267,9 @@ StatusOr<StepModel> BuildDisaggregated(const PlanContext& ctx, const Candidate& 
     if (m == kLlm) {
       const int j = s - 1;
       const int64_t lj = cand.llm_stage_layers[j];
-      parts.push_back({kLlm, double(lj) / double(mod.module[kLlm].layers), lj, j == 0 || j == pp - 1});
+      // Its layers' share of the LLM's work, plus the output head on the last stage.
+      parts.push_back({kLlm, LlmStageShare(mod.module[kLlm], MeanLlmTokens(ctx), lj, j == pp - 1), lj,
+                       j == 0 || j == pp - 1});
     } else {
       parts.push_back({m, 1.0, mod.module[m].layers, true});
     }
