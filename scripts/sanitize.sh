@@ -32,9 +32,11 @@ TSAN_EXCLUDE="${TSAN_EXCLUDE:-^OrchestratorGrpcTest\.FakeWorkersRunAJobToSuccess
 # The threaded parts: every test labelled orchestrator, comm, worker or
 # security (gtest names tests Suite.Test, so labels find them by executable),
 # plus the other RPC tests by name (rpc_observability_test's served
-# orchestrator, labelled observability).
+# orchestrator, labelled observability) and the tensor- and pipeline-parallel
+# math with ranks as threads (tp_equivalence_test, labelled parallel; the
+# parallel_equivalence_* process tests are left to the ASan run).
 TSAN_LABELS="${TSAN_LABELS:-orchestrator|comm|worker|security}"
-TSAN_TESTS="${TSAN_TESTS:-^(Rpc|Grpc|ServedOrchestrator|Orchestrator|Worker|Comm)}"
+TSAN_TESTS="${TSAN_TESTS:-^(Rpc|Grpc|ServedOrchestrator|Orchestrator|Worker|Comm|TpContext|LlmAndVitFlavours/|Degrees/Tp|Splits/PpLlm|ShardedCheckpoint)}"
 
 configure_and_build() {  # dir, flags
   local dir="$1" flags="$2"
