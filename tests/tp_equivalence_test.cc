@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/base/threads.h"
 #include "common/data/tokenizer.h"
 #include "common/nn/llm.h"
 #include "common/nn/transformer_block.h"
@@ -25,6 +26,12 @@ namespace braid::nn {
 namespace {
 
 constexpr double kTol = 1e-4;
+
+// The reference models compute on this thread, on one core too.
+const bool kOneThread = [] {
+  SetComputeThreads(1);
+  return true;
+}();
 
 std::vector<float> Random(int64_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 g(seed);
@@ -55,7 +62,11 @@ struct TpRanks {
   }
   void Run(const std::function<void(int)>& f) {
     std::vector<std::thread> threads;
-    for (int r = 0; r < group.size(); ++r) threads.emplace_back(f, r);
+    for (int r = 0; r < group.size(); ++r)
+      threads.emplace_back([&f, r] {
+        SetComputeThreads(1);  // ranks are the parallelism here (and TSan cannot see into OpenMP)
+        f(r);
+      });
     for (auto& t : threads) t.join();
   }
   parallel::TpContext* operator[](int r) { return &ctx[size_t(r)]; }
