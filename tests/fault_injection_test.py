@@ -12,6 +12,7 @@ LLM 2 / generator 1; at a random step the test kill -9s one process:
                             step-8 dies halfway through its file
                             (BRAID_FAULT_CRASH_IN_CHECKPOINT)
   orchestrator              the orchestrator (its job store is SQLite)
+  llm_tp_pp                 the LLM at TP 2 x PP 2: its rank 2 (stage 1)
   resize                    no kill: a DP 2/2/1 run is cancelled after a
                             checkpoint and a new job resumes it at 1/3/2
 
@@ -46,10 +47,10 @@ def log(msg):
     print(msg, flush=True)
 
 
-def job_yaml(layout, extra=""):
+def job_yaml(layout, extra="", llm_tp_pp=(1, 1)):
     """The demo job (examples/fashion-mllm.yaml), cut to STEPS steps on one thread per rank."""
     enc, llm, gen = layout
-    return demo_job_yaml(STEPS, EVERY, {"encoder": (enc, 1, 1), "llm": (llm, 1, 1), "generator": (gen, 1, 1)},
+    return demo_job_yaml(STEPS, EVERY, {"encoder": (enc, 1, 1), "llm": (llm, *llm_tp_pp), "generator": (gen, 1, 1)},
                          resume_from=extra)
 
 
@@ -185,11 +186,15 @@ def kill_case(braid, tmp, case, ref_metrics, ref_ledger, rng):
     env = {}
     if case == "checkpoint":
         env["BRAID_FAULT_CRASH_IN_CHECKPOINT"] = f"8:{tmp}/crashed"
-    c = Cluster(braid, tmp, pools_yaml(1, 2, 1), env)
+    # llm_tp_pp: the LLM as TP 2 x PP 2 (4 ranks), and its rank 2 (stage 1,
+    # TP rank 0) the victim: recovery re-gathers and re-slices the checkpoint.
+    tp_pp = case == "llm_tp_pp"
+    c = Cluster(braid, tmp, pools_yaml(1, 4 if tp_pp else 2, 1), env)
     try:
-        job_id = c.submit(job_yaml((1, 2, 1)), "job.yaml")
+        job_id = c.submit(job_yaml((1, 1, 1), llm_tp_pp=(2, 2)) if tp_pp else job_yaml((1, 2, 1)), "job.yaml")
         run_dir = os.path.join(tmp, "runs", job_id)
-        victim = {"encoder": "encoder-0", "llm": "llm-1", "generator": "generator-0", "reorderer": "reorderer",
+        victim = {"encoder": "encoder-0", "llm": "llm-1", "llm_tp_pp": "llm-2", "generator": "generator-0",
+                  "reorderer": "reorderer",
                   "orchestrator": "orchestrator"}.get(case)
         if victim:
             # The reorderer early: workers ask for 8 steps per stream, so
@@ -270,7 +275,7 @@ def main():
         ref_metrics, ref_ledger = reference(braid, tmp)
         if case == "resize":
             resize_case(braid, tmp, ref_metrics, ref_ledger)
-        elif case in ("encoder", "llm", "generator", "reorderer", "checkpoint", "orchestrator"):
+        elif case in ("encoder", "llm", "llm_tp_pp", "generator", "reorderer", "checkpoint", "orchestrator"):
             kill_case(braid, tmp, case, ref_metrics, ref_ledger, rng)
         else:
             fail(f"unknown case {case}")
