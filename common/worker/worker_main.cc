@@ -367,6 +367,18 @@ class Worker {
     if (a.rank() < 0 || a.rank() >= layout.world())
       return Status::InvalidArgument("assignment: rank " + std::to_string(a.rank()) + " is outside the " +
                                      RoleName(role_) + " layout's " + std::to_string(layout.world()) + " ranks");
+    // What ModuleRunner assumes (the orchestrator refuses other specs at
+    // submit; an assignment from elsewhere must not crash the worker).
+    if (role_ != Role::kLlm && layout.pp != 1)
+      return Status::InvalidArgument(std::string("assignment: parallel.") + RoleName(role_) + ".pp is " +
+                                     std::to_string(layout.pp) + "; only the llm is pipelined");
+    if (role_ == Role::kGenerator && layout.tp != 1)
+      return Status::InvalidArgument("assignment: parallel.generator.tp is " + std::to_string(layout.tp) +
+                                     "; the generator runs tp 1");
+    if (role_ == Role::kLlm)
+      RETURN_IF_ERROR(parallel::SplitLayers(cfg.model.llm.layers, layout.pp, cfg.parallel.llm.layers,
+                                            "assignment: parallel.llm.layers")
+                          .status());
     const parallel::Coord me = parallel::CoordOf(layout, a.rank());
     GrpcKvStore base_kv(orchestrator_);
     comm::PrefixKvStore kv(&base_kv, a.rendezvous_prefix());
