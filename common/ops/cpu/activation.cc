@@ -1,40 +1,24 @@
 #include "common/ops/cpu/activation.h"
 
 #include "common/base/host_cores.h"
+#include "common/ops/math/elementwise.h"
 
 #include <cmath>
 
 namespace braid::ops {
-namespace {
-constexpr double kGeluC = 0.7978845608028654;  // sqrt(2/pi)
-}
-
-// 0.5 x (1 + tanh(u)) == x * sigmoid(2u): written with exp, which is several
-// times faster than std::tanh here (glibc), and exact in real arithmetic.
+// The per-element math is math/elementwise.h's (shared with the CUDA kernels).
 template <typename T>
 void gelu_forward(T* out, const T* inp, int64_t n) {
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    T x = inp[i];
-    T u = T(kGeluC) * (x + T(0.044715) * x * x * x);
-    out[i] = x / (T(1) + std::exp(T(-2) * u));
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = math::Gelu(inp[i]);
 }
 
 template <typename T>
 void gelu_backward(T* dinp, const T* dout, const T* inp, int64_t n) {
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    T x = inp[i];
-    T u = T(kGeluC) * (x + T(0.044715) * x * x * x);
-    T sig = T(1) / (T(1) + std::exp(T(-2) * u));  // (1 + tanh u) / 2
-    T th = T(2) * sig - T(1);
-    T sech2 = T(1) - th * th;
-    T du = T(kGeluC) * (T(1) + T(3 * 0.044715) * x * x);
-    dinp[i] += dout[i] * (sig + T(0.5) * x * sech2 * du);
-  }
+  for (int64_t i = 0; i < n; ++i) dinp[i] += dout[i] * math::GeluGrad(inp[i]);
 }
 
 template <typename T>
@@ -45,10 +29,7 @@ void swiglu_forward(T* out, const T* inp, int64_t N, int64_t H) {
     const T* a = inp + n * 2 * H;
     const T* b = a + H;
     T* o = out + n * H;
-    for (int64_t h = 0; h < H; ++h) {
-      T s = T(1) / (T(1) + std::exp(-a[h]));
-      o[h] = a[h] * s * b[h];
-    }
+    for (int64_t h = 0; h < H; ++h) o[h] = math::Swiglu(a[h], b[h]);
   }
 }
 
@@ -63,10 +44,10 @@ void swiglu_backward(T* dinp, const T* dout, const T* inp, int64_t N, int64_t H)
     T* db = da + H;
     const T* d = dout + n * H;
     for (int64_t h = 0; h < H; ++h) {
-      T s = T(1) / (T(1) + std::exp(-a[h]));
-      T silu = a[h] * s;
-      da[h] += d[h] * b[h] * s * (T(1) + a[h] * (T(1) - s));
-      db[h] += d[h] * silu;
+      T ga, gb;
+      math::SwigluGrad(a[h], b[h], d[h], &ga, &gb);
+      da[h] += ga;
+      db[h] += gb;
     }
   }
 }
