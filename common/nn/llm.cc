@@ -9,6 +9,7 @@
 #include "common/ops/cpu/loss.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
+#include "common/ops/cpu/rows.h"
 
 namespace braid::nn {
 
@@ -86,14 +87,10 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
                                     tp_);
     else
       ops::embedding_forward(act_->xs_[0].data(), act_->embed_ids_.data(), pb_.param(tok_), N, C_);
-    for (size_t k = 0; k < b.image_rows.size(); ++k) {
-      float* row = act_->xs_[0].data() + int64_t(b.image_rows[k]) * C_;
-      const float* src = image_emb + int64_t(k) * C_;
-      for (int64_t c = 0; c < C_; ++c) row[c] = src[c];
-    }
+    ops::scatter_rows(act_->xs_[0].data(), image_emb, b.image_rows.data(), int64_t(b.image_rows.size()), C_);
     ops::add_positions_forward(act_->xs_[0].data(), b.positions.data(), pb_.param(pos_), N, C_);
   } else {
-    std::copy(hidden_in, hidden_in + N * C_, act_->xs_[0].data());
+    ops::copy(act_->xs_[0].data(), hidden_in, N * C_);
   }
   for (size_t l = 0; l < blocks_.size(); ++l) {
     act_->xs_[l + 1].Resize({N, C_});
@@ -119,10 +116,7 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
   if (text_count) *text_count = count;
   if (gen_hidden) {
     gen_hidden->Resize({int64_t(b.gen_rows.size()), C_});
-    for (size_t k = 0; k < b.gen_rows.size(); ++k) {
-      const float* src = act_->hf_.data() + int64_t(b.gen_rows[k]) * C_;
-      std::copy(src, src + C_, gen_hidden->data() + int64_t(k) * C_);
-    }
+    ops::gather_rows(gen_hidden->data(), act_->hf_.data(), b.gen_rows.data(), int64_t(b.gen_rows.size()), C_);
   }
   return loss;
 }
@@ -147,17 +141,12 @@ void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float*
     ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), act_->hf_.data(),
                                 pb_.param(head_), N, C_, Vl);
     if (tp) tp_->AllReduceSum(dhf.data(), N * C_);  // the head is column-parallel: partial input gradients
-    if (dgen_hidden) {
-      for (size_t k = 0; k < b.gen_rows.size(); ++k) {
-        float* dst = dhf.data() + int64_t(b.gen_rows[k]) * C_;
-        const float* src = dgen_hidden + int64_t(k) * C_;
-        for (int64_t c = 0; c < C_; ++c) dst[c] += src[c];
-      }
-    }
+    if (dgen_hidden)
+      ops::scatter_add_rows(dhf.data(), dgen_hidden, b.gen_rows.data(), int64_t(b.gen_rows.size()), C_);
     ops::rmsnorm_backward(dx.data(), pb_.grad(normf_), dhf.data(), act_->xs_.back().data(), pb_.param(normf_),
                           act_->hf_rstd_.data(), N, C_);
   } else {
-    std::copy(dhidden_out, dhidden_out + N * C_, dx.data());
+    ops::copy(dx.data(), dhidden_out, N * C_);
   }
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
@@ -170,12 +159,10 @@ void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float*
   }
   ops::add_positions_backward(pb_.grad(pos_), dx.data(), b.positions.data(), N, C_);
   // Image rows: their gradient goes to the encoder, not the token table.
-  dimage_emb->Resize({int64_t(b.image_rows.size()), C_});
-  for (size_t k = 0; k < b.image_rows.size(); ++k) {
-    float* row = dx.data() + int64_t(b.image_rows[k]) * C_;
-    std::copy(row, row + C_, dimage_emb->data() + int64_t(k) * C_);
-    std::fill(row, row + C_, 0.0f);
-  }
+  const int64_t n_img = int64_t(b.image_rows.size());
+  dimage_emb->Resize({n_img, C_});
+  ops::gather_rows(dimage_emb->data(), dx.data(), b.image_rows.data(), n_img, C_);
+  ops::zero_rows(dx.data(), b.image_rows.data(), n_img, C_);
   if (tp)
     VocabParallelEmbeddingBackward(pb_.grad(tok_), dx.data(), act_->embed_ids_.data(), vocab_, N, C_);
   else

@@ -10,6 +10,7 @@
 #include "common/ops/cpu/attention.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
+#include "common/ops/cpu/rows.h"
 
 namespace braid::nn {
 
@@ -63,9 +64,7 @@ void TransformerBlock::RowParallel(float* out, const float* inp, const ParamBuff
   }
   ops::matmul_forward<float>(out, inp, pb.param(w), nullptr, N, in_local, C);
   tp_->AllReduceSum(out, N * C);
-  const float* bias = pb.param(b);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c) out[n * C + c] += bias[c];
+  ops::add_bias(out, pb.param(b), N, C);
 }
 
 void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out, const float* inp, int64_t N,
@@ -136,7 +135,7 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
                             pb.param(ln2_w_), c.ln2_mean.data(), c.ln2_rstd.data(), N, C);
 
   // res1 = inp + proj(att)
-  for (int64_t i = 0; i < N * C; ++i) dinp[i] += dres1[i];
+  ops::accumulate(dinp, dres1.data(), N * C);
   std::vector<float> datt(static_cast<size_t>(N * A), 0.0f), dqkv(static_cast<size_t>(N * 3 * A), 0.0f);
   std::vector<float> dln1(static_cast<size_t>(N * C), 0.0f);
   ops::matmul_backward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att.data(),
