@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "common/ops/cpu/patch.h"
 #include "common/ops/cpu/rows.h"
 
 namespace braid::ops {
@@ -40,6 +41,21 @@ TEST(RowOps, BiasCopyAndAccumulate) {
   EXPECT_EQ(c, m);
   accumulate(c.data(), m.data(), 10);
   EXPECT_EQ(c[3], 2 * m[3]);
+}
+
+// Two 4x4 images in 2x2 patches: patch (gy, gx) of image i is row i*4 + gy*2 + gx.
+TEST(PatchOps, PatchifyLayoutScalingAndInverse) {
+  std::vector<float> img(32);
+  for (int i = 0; i < 32; ++i) img[size_t(i)] = float(i);
+  std::vector<float> rows(32), back(32, -1);
+  patchify(rows.data(), img.data(), 2, 4, 2);
+  EXPECT_EQ(std::vector<float>(rows.begin(), rows.begin() + 4), (std::vector<float>{0, 1, 4, 5}));
+  EXPECT_EQ(std::vector<float>(rows.begin() + 4, rows.begin() + 8), (std::vector<float>{2, 3, 6, 7}));
+  EXPECT_EQ(std::vector<float>(rows.begin() + 28, rows.end()), (std::vector<float>{26, 27, 30, 31}));
+  unpatchify(back.data(), rows.data(), 2, 4, 2);
+  EXPECT_EQ(back, img);
+  patchify(rows.data(), img.data(), 2, 4, 2, 1.0f, 2.0f);
+  EXPECT_EQ(rows[3], (5.0f - 1.0f) / 2.0f);
 }
 
 }  // namespace

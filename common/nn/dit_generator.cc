@@ -10,6 +10,7 @@
 #include "common/ops/cpu/loss.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
+#include "common/ops/cpu/patch.h"
 
 namespace braid::nn {
 
@@ -53,25 +54,9 @@ void DitGenerator::Init(uint64_t seed) {
 
 namespace {
 // (n, S*S) image <-> (n*P, patch*patch) rows, no scaling.
-void Patchify(const float* img, int64_t n, int64_t S, int64_t p, float* out) {
-  const int64_t g = S / p, pd = p * p;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t gy = 0; gy < g; ++gy)
-      for (int64_t gx = 0; gx < g; ++gx) {
-        float* dst = out + (i * g * g + gy * g + gx) * pd;
-        for (int64_t y = 0; y < p; ++y)
-          for (int64_t x = 0; x < p; ++x) dst[y * p + x] = img[i * S * S + (gy * p + y) * S + gx * p + x];
-      }
-}
+void Patchify(const float* img, int64_t n, int64_t S, int64_t p, float* out) { ops::patchify(out, img, n, S, p); }
 void Unpatchify(const float* rows, int64_t n, int64_t S, int64_t p, float* img) {
-  const int64_t g = S / p, pd = p * p;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t gy = 0; gy < g; ++gy)
-      for (int64_t gx = 0; gx < g; ++gx) {
-        const float* src = rows + (i * g * g + gy * g + gx) * pd;
-        for (int64_t y = 0; y < p; ++y)
-          for (int64_t x = 0; x < p; ++x) img[i * S * S + (gy * p + y) * S + gx * p + x] = src[y * p + x];
-      }
+  ops::unpatchify(img, rows, n, S, p);
 }
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
+#include "common/ops/cpu/patch.h"
 
 namespace braid::nn {
 namespace {
@@ -40,17 +41,7 @@ void VitEncoder::Init(uint64_t seed) {
 }
 
 void VitEncoder::Patchify(const float* images, int64_t n_img, float* patches) const {
-  const int64_t S = cfg_.image_size, p = cfg_.patch, g = S / p;
-  for (int64_t i = 0; i < n_img; ++i)
-    for (int64_t gy = 0; gy < g; ++gy)
-      for (int64_t gx = 0; gx < g; ++gx) {
-        float* dst = patches + ((i * P_) + gy * g + gx) * pdim_;
-        for (int64_t y = 0; y < p; ++y)
-          for (int64_t x = 0; x < p; ++x) {
-            float v = images[i * S * S + (gy * p + y) * S + gx * p + x];
-            dst[y * p + x] = (v - kPixelMean) / kPixelStd;
-          }
-      }
+  ops::patchify(patches, images, n_img, cfg_.image_size, cfg_.patch, kPixelMean, kPixelStd);
 }
 
 void VitEncoder::Forward(const float* images, int64_t n_img, Tensor* out, Activations* acts) {
