@@ -225,7 +225,7 @@ void RegisterPlan(CLI::App& app, std::function<int()>* run) {
   own->excludes(file)->excludes(syn);
   cmd->add_option("--step", a->step, "with --job-data: which step's batch")->check(CLI::NonNegativeNumber);
   cmd->add_option("--evaluate", a->evaluate,
-                  "predict one runtime layout E/L/G (DP sizes, TP = PP = 1) instead of planning");
+                  "predict one runtime layout E/L/G (DP sizes, each optionally with tT and pP: 1t2/2t2p2/1) instead of planning");
   cmd->add_option("--count", a->count, "samples to synthesise (default: the job's train.global_batch)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", a->seed, "seed of the synthesiser")->capture_default_str();

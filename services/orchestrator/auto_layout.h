@@ -3,7 +3,9 @@
 // sample shapes), the workers registered per role, a cluster spec of the
 // machines the pools run on, and the job's cost profile
 // (data.reorder_profile) when it has one. Restricted to what the runtime
-// executes: TP = PP = 1, one worker per DP rank, the job's microbatch count.
+// executes (TP for the encoder and the LLM, PP for the LLM), one worker per
+// module rank (dp * tp * pp within the registered workers), the job's
+// microbatch count.
 #pragma once
 
 #include <array>

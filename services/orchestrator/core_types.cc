@@ -31,7 +31,7 @@ Layout ResolveLayout(const JobConfig& cfg) {
 }
 
 Status RuntimeSupportsLayout(const JobConfig& cfg) {
-  if (cfg.parallel.auto_layout) return Status::Ok();  // the planner only picks DP for the runtime
+  if (cfg.parallel.auto_layout) return Status::Ok();  // the planner picks only layouts the runtime runs
   const std::pair<const char*, const ModuleParallel*> modules[] = {
       {"encoder", &cfg.parallel.encoder}, {"llm", &cfg.parallel.llm}, {"generator", &cfg.parallel.generator}};
   for (const auto& [name, l] : modules) {
