@@ -114,9 +114,12 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
                                 int64_t N, const int32_t* cu, int num_seqs) const {
   const int64_t C = cfg_.width, T = cfg_.tp, H = cfg_.hidden / T, F = cfg_.swiglu ? 2 * H : H;
   const int64_t NH = cfg_.heads / T, HD = cfg_.width / cfg_.heads, A = NH * HD;
-  std::vector<float> dres1(dout, dout + N * C);  // out = res1 + mlp  => dres1 starts as dout
-  std::vector<float> dact(static_cast<size_t>(N * H), 0.0f), dfc(static_cast<size_t>(N * F), 0.0f);
-  std::vector<float> dln2(static_cast<size_t>(N * C), 0.0f);
+  Tensor &dres1 = scratch_.dres1, &dact = scratch_.dact, &dfc = scratch_.dfc, &dln2 = scratch_.dln2;
+  dres1.Resize({N, C});
+  ops::copy(dres1.data(), dout, N * C);  // out = res1 + mlp  => dres1 starts as dout
+  dact.Resize({N, H});
+  dfc.Resize({N, F});
+  dln2.Resize({N, C});
   // Row-parallel backward: dout is replicated, so the replicated bias's
   // gradient comes out whole on every rank.
   ops::matmul_backward(dact.data(), pb.grad(out_w_), pb.grad(out_b_), dout, c.act.data(), pb.param(out_w_), N, H, C);
@@ -136,8 +139,10 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
 
   // res1 = inp + proj(att)
   ops::accumulate(dinp, dres1.data(), N * C);
-  std::vector<float> datt(static_cast<size_t>(N * A), 0.0f), dqkv(static_cast<size_t>(N * 3 * A), 0.0f);
-  std::vector<float> dln1(static_cast<size_t>(N * C), 0.0f);
+  Tensor &datt = scratch_.datt, &dqkv = scratch_.dqkv, &dln1 = scratch_.dln1;
+  datt.Resize({N, A});
+  dqkv.Resize({N, 3 * A});
+  dln1.Resize({N, C});
   ops::matmul_backward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att.data(),
                        pb.param(proj_w_), N, A, C);
   ops::attention_backward(dqkv.data(), datt.data(), c.qkv.data(), c.att.data(), c.att_lse.data(), cu, num_seqs, NH,

@@ -38,6 +38,12 @@ struct BlockCache {
   Tensor ln2, ln2_mean, ln2_rstd, fc, act;
 };
 
+// Backward scratch (gradients of the intermediates): one per block, reused
+// by every microbatch's backward (one backward runs at a time per block).
+struct BlockScratch {
+  Tensor dres1, dact, dfc, dln2, datt, dqkv, dln1;
+};
+
 class TransformerBlock {
  public:
   // tp: the TP group's collective (required when cfg.tp > 1; must outlive the block).
@@ -66,6 +72,7 @@ class TransformerBlock {
                    int64_t in_local) const;
   BlockConfig cfg_;
   parallel::TpContext* tp_ = nullptr;
+  mutable BlockScratch scratch_;  // Backward's; not shared between threads
   int ln1_w_ = -1, ln1_b_ = -1, qkv_w_ = -1, qkv_b_ = -1, proj_w_ = -1, proj_b_ = -1;
   int ln2_w_ = -1, ln2_b_ = -1, fc_w_ = -1, fc_b_ = -1, out_w_ = -1, out_b_ = -1;
   int bucket_ = -1;  // this block's parameters, one gradient bucket
