@@ -413,7 +413,6 @@ TEST(ShardedCheckpoint, WholeCheckpointLoadsIntoStagesAndSlices) {
   m.subset = true;
   const StatusOr<nlohmann::json> loaded = LoadCheckpoint(step, {m});
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  ExpectSlicesOf(whole.params(), whole.params(), false, "whole");  // sanity: the helper on identical buffers
   for (const ParamView& v : stage.params().views()) {
     const ParamView& w = whole.params().view(whole.params().Find(v.name));
     std::vector<float> want(static_cast<size_t>(v.numel));

@@ -26,13 +26,17 @@ double GradNorm(const float* grads, int64_t n) {
   return std::sqrt(total);
 }
 
-double ClipGradNorm(float* grads, int64_t n, double max_norm) {
-  const double norm = GradNorm(grads, n);
+void ClipToNorm(float* grads, int64_t n, double norm, double max_norm) {
   if (max_norm > 0.0 && std::isfinite(norm) && norm > max_norm) {
     const float scale = static_cast<float>(max_norm / norm);
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; ++i) grads[i] *= scale;
   }
+}
+
+double ClipGradNorm(float* grads, int64_t n, double max_norm) {
+  const double norm = GradNorm(grads, n);
+  ClipToNorm(grads, n, norm, max_norm);
   return norm;
 }
 

@@ -13,5 +13,8 @@ double GradNorm(const float* grads, int64_t n);
 // scales grads by max_norm / norm in place. max_norm <= 0 disables clipping;
 // a non-finite norm leaves grads untouched (the caller decides to skip the step).
 double ClipGradNorm(float* grads, int64_t n, double max_norm);
+// The scaling half of ClipGradNorm, for a norm computed elsewhere (e.g. over
+// the slices of a tensor- or pipeline-parallel module).
+void ClipToNorm(float* grads, int64_t n, double norm, double max_norm);
 
 }  // namespace braid

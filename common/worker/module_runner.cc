@@ -54,7 +54,6 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
       coord_(parallel::CoordOf(layouts_[int(role)], rank)),
       transport_(transport),
       dp_(dp),
-      tp_(tp),
       mp_(mp),
       tp_comm_(tp ? std::make_unique<GroupTpComm>(tp) : nullptr),
       tp_ctx_(tp_comm_.get()) {
@@ -159,15 +158,18 @@ StatusOr<Message> ModuleRunner::RecvCounted(Role src_role, int src_rank, const B
   return m;
 }
 
-int ModuleRunner::Source(Role peer, int dp) const {
+int ModuleRunner::PeerStage(Role peer) const {
   // The LLM meets the encoder at its first stage and the generator at its last.
-  const int stage = peer == Role::kLlm && role_ == Role::kGenerator ? layouts_[int(Role::kLlm)].pp - 1 : 0;
-  return parallel::BoundarySource(layouts_[int(peer)], dp, stage, coord_.tp);
+  return peer == Role::kLlm && role_ == Role::kGenerator ? layouts_[int(Role::kLlm)].pp - 1 : 0;
+}
+
+int ModuleRunner::Source(Role peer, int dp) const {
+  return parallel::BoundarySource(layouts_[int(peer)], dp, PeerStage(peer), coord_.tp);
 }
 
 std::vector<int> ModuleRunner::Destinations(Role peer, int dp) const {
-  const int stage = peer == Role::kLlm && role_ == Role::kGenerator ? layouts_[int(Role::kLlm)].pp - 1 : 0;
-  return parallel::BoundaryDestinations(layouts_[int(peer)], dp, stage, layouts_[int(role_)].tp, coord_.tp);
+  return parallel::BoundaryDestinations(layouts_[int(peer)], dp, PeerStage(peer), layouts_[int(role_)].tp,
+                                        coord_.tp);
 }
 
 Status ModuleRunner::SendUnit(Role peer, int dp, const BoundaryKey& key, std::vector<int64_t> shape,
@@ -485,10 +487,7 @@ StatusOr<double> ModuleRunner::ClipModuleGradients(ParamBuffer& pb) {
   }
   RETURN_IF_ERROR(mp_->AllReduceSum(&sq, 1));
   const double norm = std::sqrt(sq);
-  if (clip > 0 && std::isfinite(norm) && norm > clip) {
-    const float scale = float(clip / norm);
-    for (float& g : pb.grads()) g *= scale;
-  }
+  ClipToNorm(pb.grads().data(), pb.size(), norm, clip);
   return norm;
 }
 

@@ -81,10 +81,8 @@ class ModuleRunner {
   ParamBuffer& params();
   AdamW& optimizer() { return *opt_; }
   // For checkpoints of a sliced module (TP or PP): the whole module's views,
-  // in the single-process order (a whole instance, made on first use), and
-  // the group whose ranks together hold the module (null: this rank alone).
+  // in the single-process order (a whole instance, made on first use).
   const ParamBuffer& WholeLayout();
-  DpGroup* model_parallel_group() const { return mp_; }
   const char* module_name() const { return RoleName(role_); }
 
  private:
@@ -115,11 +113,13 @@ class ModuleRunner {
   void WaitSpans(int32_t mb, double t0, double t1, double ready);
   void ExpectStepMessages(int64_t step, const std::vector<RankMicrobatch>& mbs);
   // Boundary peers (module ranks) for a unit routed to / from replica `dp` of `peer`.
+  int PeerStage(Role peer) const;  // the pipeline stage of `peer` this module meets
   int Source(Role peer, int dp) const;
   int StageRank(int stage) const;
   std::vector<int> Destinations(Role peer, int dp) const;
-  // The global gradient norm of the module (TP slices summed over the TP
-  // group, replicated tensors once), then the clip; returns the norm.
+  // The global gradient norm of the module (slices and stages summed over
+  // the model-parallel group, TP-replicated tensors once), then the clip;
+  // returns the norm.
   StatusOr<double> ClipModuleGradients(ParamBuffer& pb);
 
   Role role_;
@@ -129,7 +129,6 @@ class ModuleRunner {
   parallel::Coord coord_;
   BoundaryTransport* transport_;
   DpGroup* dp_;
-  DpGroup* tp_;
   DpGroup* mp_;
   std::unique_ptr<nn::VitEncoder> whole_encoder_;  // WholeLayout's
   std::unique_ptr<nn::Llm> whole_llm_;
