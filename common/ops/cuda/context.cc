@@ -1,0 +1,92 @@
+#include "common/ops/cuda/context.h"
+
+#include <string>
+
+#include "common/base/check.h"
+#include "common/ops/cuda/check.h"
+
+namespace braid::cuda {
+
+namespace {
+thread_local Context* t_current = nullptr;
+}  // namespace
+
+Status CudaError(cudaError_t e, const char* call, const char* file, int line) {
+  return Status::Internal(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
+                          cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+}
+
+Status CublasError(cublasStatus_t s, const char* call, const char* file, int line) {
+  return Status::Internal(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": cuBLAS status " +
+                          std::to_string(static_cast<int>(s)));
+}
+
+void RecordError(Status s) {
+  Context* ctx = t_current;
+  BRAID_CHECK_MSG(ctx != nullptr, "CUDA op called with no cuda::Context on this thread: %s", s.ToString().c_str());
+  ctx->Record(std::move(s));
+}
+
+StatusOr<std::unique_ptr<Context>> Context::Create(int device, size_t workspace_bytes) {
+  std::unique_ptr<Context> ctx(new Context());
+  ctx->device_ = device;
+  BRAID_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
+  BRAID_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&ctx->sm_count_, cudaDevAttrMultiProcessorCount, device));
+  BRAID_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&ctx->stream_, cudaStreamNonBlocking));
+  BRAID_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&ctx->lt_));
+  if (workspace_bytes > 0) {
+    BRAID_CUDA_RETURN_IF_ERROR(cudaMalloc(&ctx->workspace_, workspace_bytes));
+    ctx->workspace_bytes_ = workspace_bytes;
+  }
+  return ctx;
+}
+
+Context::~Context() {
+  // Teardown: errors here cannot be returned, and the process is usually
+  // leaving; the stream is drained so no kernel outlives its buffers.
+  if (device_ >= 0) cudaSetDevice(device_);
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  if (workspace_ != nullptr) cudaFree(workspace_);
+  if (lt_ != nullptr) cublasLtDestroy(lt_);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+void Context::Record(Status s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (error_.ok()) error_ = std::move(s);
+}
+
+Status Context::TakeError() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = std::move(error_);
+  error_ = Status::Ok();
+  return s;
+}
+
+Status Context::Synchronize() {
+  const cudaError_t e = cudaStreamSynchronize(stream_);
+  Status recorded = TakeError();
+  if (!recorded.ok()) return recorded;
+  if (e != cudaSuccess) return CudaError(e, "cudaStreamSynchronize(stream)", __FILE__, __LINE__);
+  return Status::Ok();
+}
+
+Context* Current() { return t_current; }
+
+ScopedContext::ScopedContext(Context* ctx) : prev_(t_current) {
+  t_current = ctx;
+  if (ctx != nullptr) BRAID_CUDA_CHECK(cudaSetDevice(ctx->device()));
+}
+
+ScopedContext::~ScopedContext() {
+  t_current = prev_;
+  if (prev_ != nullptr) cudaSetDevice(prev_->device());
+}
+
+cudaStream_t CurrentStream() {
+  Context* ctx = t_current;
+  BRAID_CHECK_MSG(ctx != nullptr, "CUDA op called with no cuda::Context on this thread");
+  return ctx->stream();
+}
+
+}  // namespace braid::cuda

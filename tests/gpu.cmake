@@ -1,0 +1,19 @@
+# GPU tests (label `gpu`): built whenever the CUDA backend is, run by ctest
+# everywhere; with no device they exit 77 after saying why, which ctest
+# shows as "Skipped" (tests/gpu/gpu_test_main.cc). One ctest entry per binary.
+# Each area adds its binaries in tests/gpu_<area>.cmake with braid_gpu_test.
+function(braid_gpu_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  if(NOT BRAID_CUDA_ENABLED)
+    return()
+  endif()
+  add_executable(${name} ${T_SOURCES} ${CMAKE_SOURCE_DIR}/tests/gpu/gpu_test_main.cc)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} braid_gpu GTest::gtest)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR})
+  add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(${name} PROPERTIES LABELS "gpu" SKIP_RETURN_CODE 77 TIMEOUT 900)
+endfunction()
+
+braid_gpu_test(gpu_ops_activation_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/ops_activation_test.cc
+  LIBS braid_ops braid_ops_cuda)
