@@ -1,5 +1,9 @@
 #include "common/ops/cpu/activation.h"
 
+#include <type_traits>
+
+#include "common/ops/backend.h"
+
 #include "common/base/host_cores.h"
 #include "common/ops/math/elementwise.h"
 
@@ -9,6 +13,7 @@ namespace braid::ops {
 // The per-element math is math/elementwise.h's (shared with the CUDA kernels).
 template <typename T>
 void gelu_forward(T* out, const T* inp, int64_t n) {
+  BRAID_DEVICE_DISPATCH(gelu_forward, out, inp, n);
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) out[i] = math::Gelu(inp[i]);
@@ -16,6 +21,7 @@ void gelu_forward(T* out, const T* inp, int64_t n) {
 
 template <typename T>
 void gelu_backward(T* dinp, const T* dout, const T* inp, int64_t n) {
+  BRAID_DEVICE_DISPATCH(gelu_backward, dinp, dout, inp, n);
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) dinp[i] += dout[i] * math::GeluGrad(inp[i]);
@@ -23,6 +29,7 @@ void gelu_backward(T* dinp, const T* dout, const T* inp, int64_t n) {
 
 template <typename T>
 void swiglu_forward(T* out, const T* inp, int64_t N, int64_t H) {
+  BRAID_DEVICE_DISPATCH(swiglu_forward, out, inp, N, H);
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * H > 65536)
   for (int64_t n = 0; n < N; ++n) {
@@ -35,6 +42,7 @@ void swiglu_forward(T* out, const T* inp, int64_t N, int64_t H) {
 
 template <typename T>
 void swiglu_backward(T* dinp, const T* dout, const T* inp, int64_t N, int64_t H) {
+  BRAID_DEVICE_DISPATCH(swiglu_backward, dinp, dout, inp, N, H);
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * H > 65536)
   for (int64_t n = 0; n < N; ++n) {
@@ -54,11 +62,13 @@ void swiglu_backward(T* dinp, const T* dout, const T* inp, int64_t N, int64_t H)
 
 template <typename T>
 void residual_forward(T* out, const T* a, const T* b, int64_t n) {
+  BRAID_DEVICE_DISPATCH(residual_forward, out, a, b, n);
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
 template <typename T>
 void residual_backward(T* da, T* db, const T* dout, int64_t n) {
+  BRAID_DEVICE_DISPATCH(residual_backward, da, db, dout, n);
   for (int64_t i = 0; i < n; ++i) {
     da[i] += dout[i];
     db[i] += dout[i];

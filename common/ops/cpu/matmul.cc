@@ -1,6 +1,9 @@
 #include "common/ops/cpu/matmul.h"
 
+#include <type_traits>
+
 #include "common/base/host_cores.h"
+#include "common/ops/backend.h"
 
 #include <cblas.h>
 
@@ -9,6 +12,11 @@ namespace braid::ops {
 template <>
 void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* Cm, int64_t ldc) {
+  if (const DeviceOps* d = CurrentDeviceOps()) {
+    if (d->gemm == nullptr) MissingDeviceOp(d->name, "gemm");
+    d->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cm, ldc);
+    return;
+  }
   if (M == 0 || N == 0) return;
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N,
               (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, Cm, (blasint)ldc);
@@ -24,6 +32,7 @@ void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alph
 
 template <typename T>
 void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C, int64_t OC) {
+  BRAID_DEVICE_DISPATCH(matmul_forward, out, inp, weight, bias, N, C, OC);
   AtOpBoundary();
   if (N == 0) return;
   if (bias) {
@@ -37,6 +46,7 @@ void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_
 template <typename T>
 void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight, int64_t N,
                      int64_t C, int64_t OC) {
+  BRAID_DEVICE_DISPATCH(matmul_backward, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
   AtOpBoundary();
   if (N == 0) return;
   // dinp (N,C) += dout (N,OC) @ weight (OC,C)

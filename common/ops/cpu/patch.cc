@@ -1,11 +1,16 @@
 #include "common/ops/cpu/patch.h"
 
+#include <type_traits>
+
+#include "common/ops/backend.h"
+
 #include "common/base/host_cores.h"
 
 namespace braid::ops {
 
 template <typename T>
 void patchify(T* out, const T* img, int64_t n, int64_t S, int64_t p, T shift, T scale) {
+  BRAID_DEVICE_DISPATCH(patchify, out, img, n, S, p, shift, scale);
   AtOpBoundary();
   const int64_t g = S / p, pd = p * p;
   for (int64_t i = 0; i < n; ++i)
@@ -19,6 +24,7 @@ void patchify(T* out, const T* img, int64_t n, int64_t S, int64_t p, T shift, T 
 
 template <typename T>
 void unpatchify(T* img, const T* rows, int64_t n, int64_t S, int64_t p) {
+  BRAID_DEVICE_DISPATCH(unpatchify, img, rows, n, S, p);
   AtOpBoundary();
   const int64_t g = S / p, pd = p * p;
   for (int64_t i = 0; i < n; ++i)

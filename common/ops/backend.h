@@ -1,0 +1,108 @@
+// The calling thread's compute backend (docs/GPU.md, step 3). The model code
+// (nn/) calls ops:: functions on raw pointers and never asks which device it
+// runs on: each float op first looks at the thread's DeviceOps table and, when
+// one is set, runs the device implementation instead of the CPU kernel.
+// Memory follows the same rule: Tensor and ParamBuffer allocate through the
+// thread's DeviceMemory when one is set (common/tensor).
+//
+// A backend is set per rank thread by a ScopedBackend (the module runner for
+// its rank; tests; benches). With none set every op is the CPU kernel, as
+// before; doubles always run on the CPU (the float64 reference paths).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace braid::ops {
+
+// Device memory as the tensors see it. All copies are ordered with the
+// device's compute work; CopyToHost returns once the bytes are on the host.
+class DeviceMemory {
+ public:
+  virtual ~DeviceMemory() = default;
+  virtual const char* name() const = 0;
+  // `bytes` zero-filled bytes; never returns null (an allocation failure is
+  // fatal: out of device memory is not recoverable mid-step).
+  virtual void* Allocate(size_t bytes) = 0;
+  virtual void Free(void* p, size_t bytes) = 0;
+  virtual void Zero(void* p, size_t bytes) = 0;
+  virtual void CopyDeviceToDevice(void* dst, const void* src, size_t bytes) = 0;
+  virtual void CopyToHost(void* dst, const void* src, size_t bytes) = 0;
+  virtual void CopyFromHost(void* dst, const void* src, size_t bytes) = 0;
+};
+
+// Float ops of a device: one field per ops:: function, same signature as the
+// CPU template instantiated for float. A null field means "not on this
+// device": calling it aborts with the op's name (a programmer error caught by
+// the first test that runs the model on that backend).
+struct DeviceOps {
+  const char* name = "cpu";
+  // activation.h
+  void (*gelu_forward)(float*, const float*, int64_t) = nullptr;
+  void (*gelu_backward)(float*, const float*, const float*, int64_t) = nullptr;
+  void (*swiglu_forward)(float*, const float*, int64_t, int64_t) = nullptr;
+  void (*swiglu_backward)(float*, const float*, const float*, int64_t, int64_t) = nullptr;
+  void (*residual_forward)(float*, const float*, const float*, int64_t) = nullptr;
+  void (*residual_backward)(float*, float*, const float*, int64_t) = nullptr;
+  // embedding.h
+  void (*embedding_forward)(float*, const int32_t*, const float*, int64_t, int64_t) = nullptr;
+  void (*embedding_backward)(float*, const float*, const int32_t*, int64_t, int64_t) = nullptr;
+  void (*add_positions_forward)(float*, const int32_t*, const float*, int64_t, int64_t) = nullptr;
+  void (*add_positions_backward)(float*, const float*, const int32_t*, int64_t, int64_t) = nullptr;
+  // matmul.h
+  void (*matmul_forward)(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t) = nullptr;
+  void (*matmul_backward)(float*, float*, float*, const float*, const float*, const float*, int64_t, int64_t,
+                          int64_t) = nullptr;
+  void (*gemm)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+               float*, int64_t) = nullptr;
+  // rows.h
+  void (*gather_rows)(float*, const float*, const int32_t*, int64_t, int64_t) = nullptr;
+  void (*scatter_rows)(float*, const float*, const int32_t*, int64_t, int64_t) = nullptr;
+  void (*scatter_add_rows)(float*, const float*, const int32_t*, int64_t, int64_t) = nullptr;
+  void (*zero_rows)(float*, const int32_t*, int64_t, int64_t) = nullptr;
+  void (*add_bias)(float*, const float*, int64_t, int64_t) = nullptr;
+  void (*copy)(float*, const float*, int64_t) = nullptr;
+  void (*accumulate)(float*, const float*, int64_t) = nullptr;
+  // patch.h
+  void (*patchify)(float*, const float*, int64_t, int64_t, int64_t, float, float) = nullptr;
+  void (*unpatchify)(float*, const float*, int64_t, int64_t, int64_t) = nullptr;
+};
+
+struct Backend {
+  const DeviceOps* ops = nullptr;  // null: CPU kernels
+  DeviceMemory* memory = nullptr;  // null: host memory
+};
+
+// The calling thread's backend ({nullptr, nullptr} = CPU).
+const Backend& CurrentBackend();
+inline const DeviceOps* CurrentDeviceOps() { return CurrentBackend().ops; }
+inline DeviceMemory* CurrentDeviceMemory() { return CurrentBackend().memory; }
+
+// Sets the calling thread's backend until destroyed; restores the previous.
+class ScopedBackend {
+ public:
+  explicit ScopedBackend(Backend b);
+  ~ScopedBackend();
+  ScopedBackend(const ScopedBackend&) = delete;
+  ScopedBackend& operator=(const ScopedBackend&) = delete;
+
+ private:
+  Backend prev_;
+};
+
+[[noreturn]] void MissingDeviceOp(const char* device, const char* op);
+
+}  // namespace braid::ops
+
+// First statement of every ops:: template that has a device twin: for T =
+// float with a device backend set, runs the device op and returns.
+#define BRAID_DEVICE_DISPATCH(op, ...)                                                  \
+  do {                                                                                 \
+    if constexpr (std::is_same_v<T, float>) {                                          \
+      if (const ::braid::ops::DeviceOps* braid_d_ = ::braid::ops::CurrentDeviceOps()) { \
+        if (braid_d_->op == nullptr) ::braid::ops::MissingDeviceOp(braid_d_->name, #op); \
+        braid_d_->op(__VA_ARGS__);                                                     \
+        return;                                                                        \
+      }                                                                                \
+    }                                                                                  \
+  } while (0)

@@ -1,0 +1,41 @@
+#include "tests/support/guarded_device.h"
+
+#include "common/ops/cpu/activation.h"
+#include "common/ops/cpu/embedding.h"
+#include "common/ops/cpu/matmul.h"
+#include "common/ops/cpu/patch.h"
+#include "common/ops/cpu/rows.h"
+
+namespace braid::testing_support {
+
+GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
+  current_ = dev;
+  ops::DeviceOps& t = table_;
+  t.name = "guarded-fake";
+#define BRAID_GUARD(op) t.op = &Wrap<&ops::op<float>>::Call
+  BRAID_GUARD(gelu_forward);
+  BRAID_GUARD(gelu_backward);
+  BRAID_GUARD(swiglu_forward);
+  BRAID_GUARD(swiglu_backward);
+  BRAID_GUARD(residual_forward);
+  BRAID_GUARD(residual_backward);
+  BRAID_GUARD(embedding_forward);
+  BRAID_GUARD(embedding_backward);
+  BRAID_GUARD(add_positions_forward);
+  BRAID_GUARD(add_positions_backward);
+  BRAID_GUARD(matmul_forward);
+  BRAID_GUARD(matmul_backward);
+  BRAID_GUARD(gemm);
+  BRAID_GUARD(gather_rows);
+  BRAID_GUARD(scatter_rows);
+  BRAID_GUARD(scatter_add_rows);
+  BRAID_GUARD(zero_rows);
+  BRAID_GUARD(add_bias);
+  BRAID_GUARD(copy);
+  BRAID_GUARD(accumulate);
+  BRAID_GUARD(patchify);
+  BRAID_GUARD(unpatchify);
+#undef BRAID_GUARD
+}
+
+}  // namespace braid::testing_support

@@ -1,0 +1,125 @@
+// A fake device for testing the backend plumbing on a machine without a GPU
+// (docs/GPU.md, step 3): its "device memory" is host memory that is
+// read/write-protected (mprotect PROT_NONE) except while one of its ops
+// runs. Model code that touches a device tensor from the host instead of
+// through an op therefore faults at once, here, rather than reading garbage
+// on a real GPU. Its ops are the CPU kernels, run with the memory opened.
+//
+// One GuardedDevice per test; not thread-safe (single rank thread).
+#pragma once
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "common/base/check.h"
+#include "common/ops/backend.h"
+
+namespace braid::testing_support {
+
+class GuardedDevice : public ops::DeviceMemory {
+ public:
+  explicit GuardedDevice(size_t arena_bytes = size_t{1} << 30) : cap_(arena_bytes) {
+    base_ = static_cast<char*>(mmap(nullptr, cap_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    BRAID_CHECK(base_ != MAP_FAILED);
+  }
+  ~GuardedDevice() override { munmap(base_, cap_); }
+
+  const char* name() const override { return "guarded-fake"; }
+  // Bump allocation (tests are short): 64-byte aligned, zero-filled.
+  void* Allocate(size_t bytes) override {
+    const size_t at = (top_ + 63) & ~size_t{63};
+    BRAID_CHECK_MSG(at + bytes <= cap_, "guarded device arena exhausted");
+    top_ = at + bytes;
+    ++allocations_;
+    Open();
+    std::memset(base_ + at, 0, bytes);
+    Close();
+    return base_ + at;
+  }
+  void Free(void*, size_t) override { ++frees_; }
+  void Zero(void* p, size_t bytes) override {
+    Open();
+    std::memset(p, 0, bytes);
+    Close();
+  }
+  void CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override {
+    Open();
+    std::memmove(dst, src, bytes);
+    Close();
+  }
+  void CopyToHost(void* dst, const void* src, size_t bytes) override {
+    Open();
+    std::memcpy(dst, src, bytes);
+    Close();
+  }
+  void CopyFromHost(void* dst, const void* src, size_t bytes) override {
+    Open();
+    std::memcpy(dst, src, bytes);
+    Close();
+  }
+
+  bool Owns(const void* p) const {
+    const char* c = static_cast<const char*>(p);
+    return c >= base_ && c < base_ + cap_;
+  }
+  // Opens the used part of the arena for the duration of an op (nests).
+  void Open() {
+    if (open_++ == 0 && top_ > 0) BRAID_CHECK(mprotect(base_, PageUp(top_), PROT_READ | PROT_WRITE) == 0);
+  }
+  void Close() {
+    if (--open_ == 0 && top_ > 0) BRAID_CHECK(mprotect(base_, PageUp(top_), PROT_NONE) == 0);
+  }
+  int64_t allocations() const { return allocations_; }
+  int64_t frees() const { return frees_; }
+
+ private:
+  static size_t PageUp(size_t n) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return (n + page - 1) / page * page;
+  }
+  char* base_ = nullptr;
+  size_t cap_ = 0;
+  size_t top_ = 0;
+  int open_ = 0;
+  int64_t allocations_ = 0, frees_ = 0;
+};
+
+// The op table of a GuardedDevice: every op opens the arena, runs the CPU
+// kernel (with no backend set, so it does not dispatch again), counts the
+// call, and closes the arena.
+class GuardedOps {
+ public:
+  explicit GuardedOps(GuardedDevice* dev);
+  const ops::DeviceOps& table() const { return table_; }
+  ops::Backend backend() { return {&table_, dev_}; }
+  static int64_t calls() { return calls_; }
+
+  template <auto Fn>
+  struct Wrap;
+  template <typename... A, void (*Fn)(A...)>
+  struct Wrap<Fn> {
+    static void Call(A... a) {
+      GuardedDevice* d = current_;
+      d->Open();
+      {
+        ops::ScopedBackend cpu({});
+        Fn(a...);
+      }
+      d->Close();
+      ++calls_;
+    }
+  };
+
+ private:
+  static inline GuardedDevice* current_ = nullptr;
+  static inline int64_t calls_ = 0;
+  GuardedDevice* dev_;
+  ops::DeviceOps table_;
+};
+
+}  // namespace braid::testing_support
