@@ -145,5 +145,19 @@ TEST(OpsBackendDeathTest, AnOpMissingOnTheDeviceAbortsWithItsName) {
   EXPECT_DEATH(GeluOnAnEmptyDevice(), "op gelu_forward has no implementation on device empty-device");
 }
 
+void ResidualOnHostPointers() {
+  GuardedDevice dev;
+  GuardedOps gops(&dev);
+  ops::ScopedBackend scope(gops.backend());
+  Tensor out({2});
+  std::vector<float> a{1, 2}, b{3, 4};
+  ops::residual_forward(out.data(), a.data(), b.data(), 2);
+}
+
+TEST(OpsBackendDeathTest, AHostPointerPassedToADeviceOpAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(ResidualOnHostPointers(), "op argument 1 is a host pointer");
+}
+
 }  // namespace
 }  // namespace braid

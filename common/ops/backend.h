@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/base/host_cores.h"
+
 namespace braid::ops {
 
 // Device memory as the tensors see it. All copies are ordered with the
@@ -95,12 +97,14 @@ class ScopedBackend {
 }  // namespace braid::ops
 
 // First statement of every ops:: template that has a device twin: for T =
-// float with a device backend set, runs the device op and returns.
+// float with a device backend set, runs the op-boundary hook (transport
+// progress, as the CPU kernels do) and the device op, and returns.
 #define BRAID_DEVICE_DISPATCH(op, ...)                                                  \
   do {                                                                                 \
     if constexpr (std::is_same_v<T, float>) {                                          \
       if (const ::braid::ops::DeviceOps* braid_d_ = ::braid::ops::CurrentDeviceOps()) { \
         if (braid_d_->op == nullptr) ::braid::ops::MissingDeviceOp(braid_d_->name, #op); \
+        ::braid::AtOpBoundary();                                                       \
         braid_d_->op(__VA_ARGS__);                                                     \
         return;                                                                        \
       }                                                                                \

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "common/base/check.h"
 #include "common/ops/backend.h"
@@ -105,6 +106,8 @@ class GuardedOps {
   struct Wrap<Fn> {
     static void Call(A... a) {
       GuardedDevice* d = current_;
+      int k = 0;
+      (CheckArg(d, a, k++), ...);
       d->Open();
       {
         ops::ScopedBackend cpu({});
@@ -116,6 +119,14 @@ class GuardedOps {
   };
 
  private:
+  // Every pointer an op receives must be device memory: a host pointer
+  // (a std::vector's data, a host tensor) would be invalid on a real GPU.
+  template <typename X>
+  static void CheckArg(GuardedDevice* d, X x, int k) {
+    if constexpr (std::is_pointer_v<X>) {
+      BRAID_CHECK_MSG(x == nullptr || d->Owns(x), "op argument %d is a host pointer, not device memory", k);
+    }
+  }
   static inline GuardedDevice* current_ = nullptr;
   static inline int64_t calls_ = 0;
   GuardedDevice* dev_;

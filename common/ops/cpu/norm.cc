@@ -1,9 +1,7 @@
 #include "common/ops/cpu/norm.h"
 
 #include "common/base/host_cores.h"
-
-#include <cmath>
-#include <vector>
+#include "common/ops/math/norm.h"
 
 namespace braid::ops {
 
@@ -15,10 +13,10 @@ void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t N, 
     const T* x = inp + n * C;
     double ss = 0;
     for (int64_t c = 0; c < C; ++c) ss += double(x[c]) * double(x[c]);
-    T r = T(1.0 / std::sqrt(ss / double(C) + double(eps)));
+    T r = T(math::NormRstd(ss, double(C), double(eps)));
     rstd[n] = r;
     T* o = out + n * C;
-    for (int64_t c = 0; c < C; ++c) o[c] = x[c] * r * weight[c];
+    for (int64_t c = 0; c < C; ++c) o[c] = math::RmsNormOut(x[c], r, weight[c]);
   }
 }
 
@@ -34,17 +32,17 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
     const T* dy = dout + n * C;
     T r = rstd[n];
     double dot = 0;
-    for (int64_t c = 0; c < C; ++c) dot += double(dy[c]) * double(weight[c]) * double(x[c]);
-    T k = T(dot) * r * r * r / T(C);
+    for (int64_t c = 0; c < C; ++c) dot += math::RmsNormDotTerm(double(dy[c]), double(weight[c]), double(x[c]));
+    T k = math::RmsNormBackwardCoeff(T(dot), r, T(C));
     T* dx = dinp + n * C;
-    for (int64_t c = 0; c < C; ++c) dx[c] += r * weight[c] * dy[c] - k * x[c];
+    for (int64_t c = 0; c < C; ++c) dx[c] += math::RmsNormDx(dy[c], x[c], weight[c], r, k);
   }
   // Weight gradient: reduce over rows in a fixed order (deterministic).
   for (int64_t n = 0; n < N; ++n) {
     const T* x = inp + n * C;
     const T* dy = dout + n * C;
     T r = rstd[n];
-    for (int64_t c = 0; c < C; ++c) dweight[c] += dy[c] * x[c] * r;
+    for (int64_t c = 0; c < C; ++c) dweight[c] += math::RmsNormDw(dy[c], x[c], r);
   }
 }
 
@@ -60,12 +58,11 @@ void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, 
     m /= double(C);
     double v = 0;
     for (int64_t c = 0; c < C; ++c) v += (double(x[c]) - m) * (double(x[c]) - m);
-    v /= double(C);
-    T r = T(1.0 / std::sqrt(v + double(eps)));
+    T r = T(math::NormRstd(v, double(C), double(eps)));
     mean[n] = T(m);
     rstd[n] = r;
     T* o = out + n * C;
-    for (int64_t c = 0; c < C; ++c) o[c] = (x[c] - T(m)) * r * weight[c] + bias[c];
+    for (int64_t c = 0; c < C; ++c) o[c] = math::LayerNormOut(x[c], T(m), r, weight[c], bias[c]);
   }
 }
 
@@ -81,24 +78,18 @@ void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* i
     const T* dy = dout + n * C;
     T m = mean[n], r = rstd[n];
     double s1 = 0, s2 = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      double dxh = double(dy[c]) * double(weight[c]);
-      s1 += dxh;
-      s2 += dxh * (double(x[c]) - double(m)) * double(r);
-    }
+    for (int64_t c = 0; c < C; ++c)
+      math::LayerNormDotTerms(double(dy[c]), double(weight[c]), double(x[c]), double(m), double(r), &s1, &s2);
     T a = T(s1 / double(C)), b = T(s2 / double(C));
     T* dx = dinp + n * C;
-    for (int64_t c = 0; c < C; ++c) {
-      T xh = (x[c] - m) * r;
-      dx[c] += r * (dy[c] * weight[c] - a - xh * b);
-    }
+    for (int64_t c = 0; c < C; ++c) dx[c] += math::LayerNormDx(dy[c], x[c], weight[c], m, r, a, b);
   }
   for (int64_t n = 0; n < N; ++n) {
     const T* x = inp + n * C;
     const T* dy = dout + n * C;
     T m = mean[n], r = rstd[n];
     for (int64_t c = 0; c < C; ++c) {
-      dweight[c] += dy[c] * (x[c] - m) * r;
+      dweight[c] += math::LayerNormDw(dy[c], x[c], m, r);
       dbias[c] += dy[c];
     }
   }

@@ -27,7 +27,7 @@ class DeviceArray {
       BRAID_CUDA_RETURN_IF_ERROR(cudaMallocAsync(reinterpret_cast<void**>(&a.p_), bytes_of(n), stream));
       if (zero) BRAID_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(a.p_, 0, bytes_of(n), stream));
     }
-    return a;
+    return StatusOr<DeviceArray>(std::move(a));  // explicit: nvcc's front end does not move into StatusOr
   }
   ~DeviceArray() { reset(); }
   DeviceArray(DeviceArray&& o) noexcept { swap(o); }
@@ -81,7 +81,7 @@ template <typename T>
 StatusOr<DeviceArray<T>> Upload(const std::vector<T>& host, cudaStream_t stream) {
   ASSIGN_OR_RETURN(DeviceArray<T> a, DeviceArray<T>::Alloc(static_cast<int64_t>(host.size()), stream, false));
   RETURN_IF_ERROR(a.CopyFromHost(host.data(), static_cast<int64_t>(host.size())));
-  return a;
+  return StatusOr<DeviceArray<T>>(std::move(a));
 }
 
 // Downloads `a` into a host vector, waiting for `a`'s stream (tests and
