@@ -17,3 +17,7 @@ endfunction()
 braid_gpu_test(gpu_ops_activation_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/ops_activation_test.cc
   LIBS braid_ops braid_ops_cuda)
+
+braid_gpu_test(gpu_backend_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/backend_test.cc
+  LIBS braid_ops braid_tensor braid_ops_cuda)

@@ -65,6 +65,14 @@ struct DeviceOps {
   void (*add_bias)(float*, const float*, int64_t, int64_t) = nullptr;
   void (*copy)(float*, const float*, int64_t) = nullptr;
   void (*accumulate)(float*, const float*, int64_t) = nullptr;
+  // norm.h (statistics are float on every device)
+  void (*rmsnorm_forward)(float*, float*, const float*, const float*, int64_t, int64_t, float) = nullptr;
+  void (*rmsnorm_backward)(float*, float*, const float*, const float*, const float*, const float*, int64_t,
+                           int64_t) = nullptr;
+  void (*layernorm_forward)(float*, float*, float*, const float*, const float*, const float*, int64_t, int64_t,
+                            float) = nullptr;
+  void (*layernorm_backward)(float*, float*, float*, const float*, const float*, const float*, const float*,
+                             const float*, int64_t, int64_t) = nullptr;
   // patch.h
   void (*patchify)(float*, const float*, int64_t, int64_t, int64_t, float, float) = nullptr;
   void (*unpatchify)(float*, const float*, int64_t, int64_t, int64_t) = nullptr;

@@ -3,6 +3,7 @@
 #include "common/ops/cpu/activation.h"
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/matmul.h"
+#include "common/ops/cpu/norm.h"
 #include "common/ops/cpu/patch.h"
 #include "common/ops/cpu/rows.h"
 
@@ -33,6 +34,10 @@ GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
   BRAID_GUARD(add_bias);
   BRAID_GUARD(copy);
   BRAID_GUARD(accumulate);
+  BRAID_GUARD(rmsnorm_forward);
+  BRAID_GUARD(rmsnorm_backward);
+  BRAID_GUARD(layernorm_forward);
+  BRAID_GUARD(layernorm_backward);
   BRAID_GUARD(patchify);
   BRAID_GUARD(unpatchify);
 #undef BRAID_GUARD

@@ -1,13 +1,11 @@
 #include "common/ops/cpu/activation.h"
 
+#include <cmath>
 #include <type_traits>
 
-#include "common/ops/backend.h"
-
 #include "common/base/host_cores.h"
+#include "common/ops/backend.h"
 #include "common/ops/math/elementwise.h"
-
-#include <cmath>
 
 namespace braid::ops {
 // The per-element math is math/elementwise.h's (shared with the CUDA kernels).

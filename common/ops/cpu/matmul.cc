@@ -1,11 +1,10 @@
 #include "common/ops/cpu/matmul.h"
 
+#include <cblas.h>
 #include <type_traits>
 
 #include "common/base/host_cores.h"
 #include "common/ops/backend.h"
-
-#include <cblas.h>
 
 namespace braid::ops {
 

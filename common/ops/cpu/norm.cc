@@ -1,12 +1,16 @@
 #include "common/ops/cpu/norm.h"
 
+#include <type_traits>
+
 #include "common/base/host_cores.h"
+#include "common/ops/backend.h"
 #include "common/ops/math/norm.h"
 
 namespace braid::ops {
 
 template <typename T>
 void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t N, int64_t C, T eps) {
+  BRAID_DEVICE_DISPATCH(rmsnorm_forward, out, rstd, inp, weight, N, C, eps);
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
@@ -23,6 +27,7 @@ void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t N, 
 template <typename T>
 void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int64_t N,
                       int64_t C) {
+  BRAID_DEVICE_DISPATCH(rmsnorm_backward, dinp, dweight, dout, inp, weight, rstd, N, C);
   AtOpBoundary();
   // y_c = x_c r w_c, r = (mean(x^2)+eps)^-1/2
   // dx_c = r w_c dy_c - r^3 x_c / C * sum_k(dy_k w_k x_k)
@@ -49,6 +54,7 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
 template <typename T>
 void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C,
                        T eps) {
+  BRAID_DEVICE_DISPATCH(layernorm_forward, out, mean, rstd, inp, weight, bias, N, C, eps);
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
@@ -69,6 +75,7 @@ void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, 
 template <typename T>
 void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight, const T* mean,
                         const T* rstd, int64_t N, int64_t C) {
+  BRAID_DEVICE_DISPATCH(layernorm_backward, dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
   AtOpBoundary();
   // xhat = (x - m) r; dxhat = dy w
   // dx = r * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))

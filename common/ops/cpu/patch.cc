@@ -2,9 +2,8 @@
 
 #include <type_traits>
 
-#include "common/ops/backend.h"
-
 #include "common/base/host_cores.h"
+#include "common/ops/backend.h"
 
 namespace braid::ops {
 

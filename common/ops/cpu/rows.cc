@@ -1,12 +1,10 @@
 #include "common/ops/cpu/rows.h"
 
+#include <algorithm>
 #include <type_traits>
 
-#include "common/ops/backend.h"
-
-#include <algorithm>
-
 #include "common/base/host_cores.h"
+#include "common/ops/backend.h"
 
 namespace braid::ops {
 

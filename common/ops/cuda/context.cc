@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/base/check.h"
+#include "common/base/log.h"
 #include "common/ops/cuda/check.h"
 
 namespace braid::cuda {
@@ -42,13 +43,23 @@ StatusOr<std::unique_ptr<Context>> Context::Create(int device, size_t workspace_
 }
 
 Context::~Context() {
-  // Teardown: errors here cannot be returned, and the process is usually
-  // leaving; the stream is drained so no kernel outlives its buffers.
-  if (device_ >= 0) cudaSetDevice(device_);
-  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
-  if (workspace_ != nullptr) cudaFree(workspace_);
-  if (lt_ != nullptr) cublasLtDestroy(lt_);
-  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  // Teardown: errors here cannot be returned, so they are logged; the stream
+  // is drained first so no kernel outlives its buffers.
+  const auto warn_if = [this](cudaError_t e, const char* call) {
+    if (e != cudaSuccess) {
+      LOG_WARN("cuda device %d: %s", device_, CudaError(e, call, __FILE__, __LINE__).ToString().c_str());
+    }
+  };
+  if (device_ >= 0) warn_if(cudaSetDevice(device_), "cudaSetDevice(device)");
+  if (stream_ != nullptr) warn_if(cudaStreamSynchronize(stream_), "cudaStreamSynchronize(stream)");
+  if (workspace_ != nullptr) warn_if(cudaFree(workspace_), "cudaFree(workspace)");
+  if (lt_ != nullptr) {
+    const cublasStatus_t s = cublasLtDestroy(lt_);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+      LOG_WARN("cuda device %d: %s", device_, CublasError(s, "cublasLtDestroy", __FILE__, __LINE__).ToString().c_str());
+    }
+  }
+  if (stream_ != nullptr) warn_if(cudaStreamDestroy(stream_), "cudaStreamDestroy(stream)");
 }
 
 void Context::Record(Status s) {
@@ -80,7 +91,7 @@ ScopedContext::ScopedContext(Context* ctx) : prev_(t_current) {
 
 ScopedContext::~ScopedContext() {
   t_current = prev_;
-  if (prev_ != nullptr) cudaSetDevice(prev_->device());
+  if (prev_ != nullptr) BRAID_CUDA_CHECK(cudaSetDevice(prev_->device()));  // recorded in prev_
 }
 
 cudaStream_t CurrentStream() {

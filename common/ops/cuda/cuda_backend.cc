@@ -1,0 +1,98 @@
+#include "common/ops/cuda/cuda_backend.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/ops/cuda/activation.h"
+#include "common/ops/cuda/check.h"
+#include "common/ops/cuda/embedding.h"
+#include "common/ops/cuda/matmul.h"
+#include "common/ops/cuda/norm.h"
+#include "common/ops/cuda/patch.h"
+#include "common/ops/cuda/rows.h"
+
+namespace braid::cuda {
+
+void* CudaMemory::Allocate(size_t bytes) {
+  void* p = nullptr;
+  if (bytes == 0) return nullptr;
+  const cudaError_t e = cudaMallocAsync(&p, bytes, ctx_->stream());
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "braid: %s\n",
+                 CudaError(e, "cudaMallocAsync(tensor)", __FILE__, __LINE__).ToString().c_str());
+    std::abort();
+  }
+  BRAID_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_->stream()));
+  return p;
+}
+
+void CudaMemory::Free(void* p, size_t) {
+  if (p != nullptr) BRAID_CUDA_CHECK(cudaFreeAsync(p, ctx_->stream()));
+}
+
+void CudaMemory::Zero(void* p, size_t bytes) {
+  if (bytes > 0) BRAID_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_->stream()));
+}
+
+void CudaMemory::CopyDeviceToDevice(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx_->stream()));
+}
+
+void CudaMemory::CopyToHost(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx_->stream()));
+  BRAID_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()));
+}
+
+void CudaMemory::CopyFromHost(void* dst, const void* src, size_t bytes) {
+  // From pageable memory the copy is staged before the call returns, so the
+  // caller may reuse `src` at once.
+  if (bytes > 0) BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_->stream()));
+}
+
+namespace {
+
+ops::DeviceOps MakeCudaOps() {
+  namespace k = ::braid::ops::cuda;
+  ops::DeviceOps t;
+  t.name = "cuda";
+  t.gelu_forward = &k::gelu_forward<float>;
+  t.gelu_backward = &k::gelu_backward<float>;
+  t.swiglu_forward = &k::swiglu_forward<float>;
+  t.swiglu_backward = &k::swiglu_backward<float>;
+  t.residual_forward = &k::residual_forward<float>;
+  t.residual_backward = &k::residual_backward<float>;
+  t.embedding_forward = &k::embedding_forward<float>;
+  t.embedding_backward = &k::embedding_backward<float>;
+  t.add_positions_forward = &k::add_positions_forward<float>;
+  t.add_positions_backward = &k::add_positions_backward<float>;
+  t.matmul_forward = &k::matmul_forward<float>;
+  t.matmul_backward = [](float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                         const float* weight, int64_t N, int64_t C, int64_t OC) {
+    k::matmul_backward<float, float>(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+  };
+  t.gemm = &k::gemm<float>;
+  t.gather_rows = &k::gather_rows<float>;
+  t.scatter_rows = &k::scatter_rows<float>;
+  t.scatter_add_rows = &k::scatter_add_rows<float>;
+  t.zero_rows = &k::zero_rows<float>;
+  t.add_bias = &k::add_bias<float>;
+  t.copy = &k::copy<float>;
+  t.accumulate = &k::accumulate<float>;
+  t.rmsnorm_forward = &k::rmsnorm_forward<float>;
+  t.rmsnorm_backward = &k::rmsnorm_backward<float>;
+  t.layernorm_forward = &k::layernorm_forward<float>;
+  t.layernorm_backward = &k::layernorm_backward<float>;
+  t.patchify = &k::patchify<float>;
+  t.unpatchify = &k::unpatchify<float>;
+  return t;
+}
+
+}  // namespace
+
+const ops::DeviceOps& CudaOps() {
+  static const ops::DeviceOps table = MakeCudaOps();
+  return table;
+}
+
+}  // namespace braid::cuda
