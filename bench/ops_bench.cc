@@ -191,7 +191,7 @@ void BM_AttentionForward(benchmark::State& state) {
   auto qkv = RandomVector(n * 3 * kC, 1);
   std::vector<float> out(static_cast<size_t>(n * kC)), lse(static_cast<size_t>(n * kHeads));
   for (auto _ : state) {
-    ops::attention_forward(out.data(), lse.data(), qkv.data(), CuSeqlens().data(), NumSeqs(), kHeads, HD, causal);
+    ops::attention_forward(out.data(), lse.data(), qkv.data(), CuSeqlens().data(), NumSeqs(), 0, kHeads, HD, causal);
     benchmark::DoNotOptimize(out.data());
   }
   SetFlopCounters(state, AttentionFlops(causal, 4.0));
@@ -203,10 +203,10 @@ void BM_AttentionBackward(benchmark::State& state) {
   auto qkv = RandomVector(n * 3 * kC, 1), dout = RandomVector(n * kC, 2);
   std::vector<float> out(static_cast<size_t>(n * kC)), lse(static_cast<size_t>(n * kHeads)),
       dqkv(static_cast<size_t>(n * 3 * kC));
-  ops::attention_forward(out.data(), lse.data(), qkv.data(), CuSeqlens().data(), NumSeqs(), kHeads, HD, causal);
+  ops::attention_forward(out.data(), lse.data(), qkv.data(), CuSeqlens().data(), NumSeqs(), 0, kHeads, HD, causal);
   for (auto _ : state) {
     ops::attention_backward(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), CuSeqlens().data(),
-                            NumSeqs(), kHeads, HD, causal);
+                            NumSeqs(), 0, kHeads, HD, causal);
     benchmark::DoNotOptimize(dqkv.data());
   }
   SetFlopCounters(state, AttentionFlops(causal, 8.0));

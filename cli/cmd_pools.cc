@@ -79,6 +79,10 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
         }
         const LaunchOptions options = LaunchOptionsFor(*a, /*supervise=*/true);
         if (!CheckSecurityArgs(options, "up")) return kExitBadInput;
+        if (Status s = CheckPoolDevices(*pools); !s.ok()) {
+          std::fprintf(stderr, "braid up: %s\n", s.message().c_str());
+          return kExitBadInput;
+        }
         auto c = StartLocalPools(*pools, a->state_dir, options);
         if (!c.ok()) {
           std::fprintf(stderr, "braid up: %s\n", c.status().message().c_str());
@@ -144,6 +148,10 @@ void RegisterPoolCommands(CLI::App& app, std::function<int()>* run) {
         if (state_dir == kDefaultStateDir) state_dir = std::string(kDefaultStateDir) + "/run-" + std::to_string(getpid());
         const LaunchOptions options = LaunchOptionsFor(*a, /*supervise=*/false);
         if (!CheckSecurityArgs(options, "run")) return kExitBadInput;
+        if (Status s = CheckPoolDevices(pools); !s.ok()) {
+          std::fprintf(stderr, "braid run: %s\n", s.message().c_str());
+          return kExitBadInput;
+        }
         auto c = StartLocalPools(pools, state_dir, options);
         if (!c.ok()) {
           std::fprintf(stderr, "braid run: %s\n", c.status().message().c_str());

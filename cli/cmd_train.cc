@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/base/clock.h"
+#include "common/config/cuda_training_gate.h"
 #include "common/config/job_config.h"
 #include "common/train/trainer.h"
 
@@ -38,6 +39,10 @@ int RunTrain(const TrainArgs& a) {
   if (a.threads >= 0) cfg->train.threads = a.threads;
   if (Status s = ValidateJobConfig(*cfg); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
+    return kExitBadInput;
+  }
+  if (Status s = RefuseCudaUntilTheTrainingPathIsWired(*cfg); !s.ok()) {
+    std::fprintf(stderr, "braid train: %s\n", s.message().c_str());
     return kExitBadInput;
   }
   std::string run_dir = a.run_dir.empty() ? (fs::path(cfg->checkpoint.dir) / (cfg->name + "-" + LocalTimestamp(double(std::time(nullptr))))).string() : a.run_dir;

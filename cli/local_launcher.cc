@@ -16,6 +16,7 @@
 
 #include "cli/supervisor.h"
 #include "common/checkpoint/durable_file.h"
+#include "common/gpu/device.h"
 #include "common/rpc/address_file.h"
 
 namespace braid::cli {
@@ -233,6 +234,9 @@ StatusOr<LocalCluster> StartProcesses(const PoolsConfig& pools, const std::strin
                                        std::to_string(pool.spec.threads), "--name", name, "--metrics-listen",
                                        pool.spec.metrics_listen, "--listen", "127.0.0.1:0"};
       if (pool.spec.adaptive_threads) args.push_back("--adaptive-threads");
+      if (pool.spec.device != "cpu")
+        args.insert(args.end(), {"--device", pool.spec.device, "--device-index",
+                                 std::to_string(DeviceIndexOf(pool.spec, r))});
       s = launch(name, std::string("braid-") + pool.role + "-worker", args, pool.spec.metrics_listen);
       if (!s.ok()) return fail(s);
     }
@@ -316,6 +320,18 @@ Status WriteClusterFiles(const LocalCluster& c) {
 }
 
 void StopClusterProcesses(const LocalCluster& c, double grace_seconds) { StopProcesses(c.processes, grace_seconds); }
+
+Status CheckPoolDevices(const PoolsConfig& pools) {
+  const std::pair<const char*, const PoolSpec*> all[] = {
+      {"encoder", &pools.encoder}, {"llm", &pools.llm}, {"generator", &pools.generator}};
+  for (const auto& [role, spec] : all) {
+    if (spec->device != "cuda") continue;
+    for (int r = 0; r < spec->workers; ++r)
+      if (Status s = gpu::CheckDevice(DeviceIndexOf(*spec, r)); !s.ok())
+        return Status(s.code(), std::string(role) + "-" + std::to_string(r) + ": " + s.message());
+  }
+  return Status::Ok();
+}
 
 StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir,
                                        const LaunchOptions& options) {

@@ -63,6 +63,11 @@ struct LaunchOptions {
 };
 StatusOr<LocalCluster> StartLocalPools(const PoolsConfig& pools, const std::string& state_dir,
                                        const LaunchOptions& options = {});
+// Before anything starts: every worker of a `device: cuda` pool has its
+// device on this host, else FailedPrecondition naming the first worker that
+// has not: "llm-1: cuda device 1 requested, none present (no CUDA device:
+// ...)". Each worker checks again itself before it registers.
+Status CheckPoolDevices(const PoolsConfig& pools);
 // Stops the supervisor first when there is one (it stops its processes in
 // order), then SIGTERM to exactly the recorded PIDs still alive (if they are
 // still those binaries), SIGKILL after `grace_seconds`; removes state.json.

@@ -1,6 +1,14 @@
 #include "services/process_flags.h"
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <vector>
 
 #include "common/base/log.h"
 #include "common/metrics/rpc_metrics.h"
@@ -66,6 +74,73 @@ bool WriteMetricsAddress(const ProcessFlags& f, int bound_port) {
   Status s = rpc::WriteAddressFile(f.metrics_address_file, rpc::DialAddress(f.metrics_listen, bound_port));
   if (!s.ok()) LOG_ERROR("--metrics-address-file: %s", s.ToString().c_str());
   return s.ok();
+}
+
+void AddDeviceFlags(CLI::App& app, DeviceFlags* f) {
+  app.add_option("--device", f->device,
+                 "what this worker computes on: cpu or cuda; it gets only jobs whose `device` is the same")
+      ->envname("BRAID_DEVICE")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--device-index", f->device_index,
+                 "the CUDA device to use with --device cuda (checked before registering: a missing device "
+                 "exits 2 with \"cuda device N requested, M present\")")
+      ->envname("BRAID_DEVICE_INDEX")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+namespace {
+
+// Runs `args` (args[0] a path) and returns its exit code, with its stdout
+// and stderr in *output.
+StatusOr<int> RunCapturing(const std::vector<std::string>& args, std::string* output) {
+  int fds[2];
+  if (pipe(fds) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[1]);
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int err = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (err != 0) {
+    close(fds[0]);
+    return Status::FailedPrecondition("cannot run " + args[0] + ": " + std::strerror(err));
+  }
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n > 0) output->append(buf, static_cast<size_t>(n));
+    else if (errno != EINTR) break;
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+Status CheckDeviceFlags(const DeviceFlags& f) {
+  if (f.device != "cuda") return Status::Ok();
+  // Out of process: braid-device-check links the CUDA runtime, this process
+  // must not (services/device_check/main.cc says why).
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string checker = (ec ? std::filesystem::path(".") : self.parent_path()) / "braid-device-check";
+  std::string output;
+  ASSIGN_OR_RETURN(int code, RunCapturing({checker, std::to_string(f.device_index)}, &output));
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+  if (code == 0) return Status::Ok();
+  if (code == 1) return Status::FailedPrecondition(output);  // "cuda device 3 requested, 2 present"
+  return Status::FailedPrecondition(checker + " exited with code " + std::to_string(code) + ": " + output);
 }
 
 }  // namespace braid

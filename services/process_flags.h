@@ -1,12 +1,14 @@
 // Flags every braid process shares (docs/PROTOCOL.md, "Process command
 // lines"): --listen, --address-file, --metrics-listen, --log-level, and the
 // security flags (docs/RELIABILITY.md, "Security"): --token-file, --tls-cert,
-// --tls-key, --tls-ca, --insecure-listen.
+// --tls-key, --tls-ca, --insecure-listen. The workers' device flags
+// (docs/GPU.md step 7): --device, --device-index.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "common/base/status.h"
 #include "common/rpc/security.h"
 #include "common/rpc/server.h"
 
@@ -44,5 +46,21 @@ bool ApplyLogLevel(const ProcessFlags& flags);
 // --metrics-address-file when both are set; false (after logging why) when
 // the file cannot be written.
 bool WriteMetricsAddress(const ProcessFlags& flags, int bound_port);
+
+// What a worker computes on. Registered as its capabilities (device,
+// device_index); the orchestrator gives it only jobs of the same `device`.
+struct DeviceFlags {
+  std::string device = "cpu";  // cpu | cuda
+  int device_index = 0;        // the CUDA device; only with --device cuda
+};
+// Adds --device (env BRAID_DEVICE) and --device-index (env
+// BRAID_DEVICE_INDEX) to `app`; CLI11 refuses a device other than cpu and
+// cuda, and a negative index.
+void AddDeviceFlags(CLI::App& app, DeviceFlags* flags);
+// OK for cpu; for cuda, OK when the device exists, else FAILED_PRECONDITION
+// "cuda device 3 requested, 2 present" (gpu::CheckDevice, run by the
+// braid-device-check binary beside this one, so that this process does not
+// link the CUDA runtime). A worker checks this before it registers.
+Status CheckDeviceFlags(const DeviceFlags& flags);
 
 }  // namespace braid

@@ -22,11 +22,12 @@ std::vector<float> RunAttn(const std::vector<float>& qkv, const std::vector<int3
                        std::vector<float>* dqkv = nullptr, const std::vector<float>* dout = nullptr) {
   int64_t N = cu.back();
   std::vector<float> out(N * C), lse(N * NH);
-  ops::attention_forward<float>(out.data(), lse.data(), qkv.data(), cu.data(), int(cu.size()) - 1, NH, HD, causal);
+  ops::attention_forward<float>(out.data(), lse.data(), qkv.data(), cu.data(), int(cu.size()) - 1, 0, NH, HD,
+                               causal);
   if (dqkv) {
     dqkv->assign(N * C3, 0.0f);
     ops::attention_backward<float>(dqkv->data(), dout->data(), qkv.data(), out.data(), lse.data(), cu.data(),
-                                   int(cu.size()) - 1, NH, HD, causal);
+                                   int(cu.size()) - 1, 0, NH, HD, causal);
   }
   return out;
 }
@@ -92,7 +93,7 @@ TEST(Attention, MatchesNaiveReference) {
   std::vector<int32_t> cu = {0, int32_t(L)};
   for (bool causal : {true, false}) {
     std::vector<double> out(L * C), lse(L * NH);
-    ops::attention_forward<double>(out.data(), lse.data(), qkv.data(), cu.data(), 1, NH, HD, causal);
+    ops::attention_forward<double>(out.data(), lse.data(), qkv.data(), cu.data(), 1, 0, NH, HD, causal);
     std::vector<double> ref(L * C, 0.0);
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t i = 0; i < L; ++i) {

@@ -156,10 +156,10 @@ void CheckAttention(bool causal) {
   auto fn = [causal](const auto& in, const auto* dout, auto* grads) {
     using T = typename std::decay_t<decltype(in)>::value_type::value_type;
     std::vector<T> out(N * NH * HD), lse(N * NH);
-    attention_forward<T>(out.data(), lse.data(), in[0].data(), cu, 3, NH, HD, causal);
+    attention_forward<T>(out.data(), lse.data(), in[0].data(), cu, 3, 0, NH, HD, causal);
     if (dout) {
       *grads = ZerosLike(in);
-      attention_backward<T>((*grads)[0].data(), dout->data(), in[0].data(), out.data(), lse.data(), cu, 3, NH, HD,
+      attention_backward<T>((*grads)[0].data(), dout->data(), in[0].data(), out.data(), lse.data(), cu, 3, 0, NH, HD,
                             causal);
     }
     return out;

@@ -174,7 +174,7 @@ TEST(OnlineSoftmax, MatchesCpuAttentionLse) {
   for (auto& e : qkv) e = val(g);
   for (bool causal : {false, true}) {
     std::vector<float> out(static_cast<size_t>(N * C)), lse(static_cast<size_t>(N * NH));
-    ops::attention_forward(out.data(), lse.data(), qkv.data(), cu.data(), num_seqs, NH, HD, causal);
+    ops::attention_forward(out.data(), lse.data(), qkv.data(), cu.data(), num_seqs, /*max_seqlen=*/0, NH, HD, causal);
     const float scale = 1.f / std::sqrt(static_cast<float>(HD));
     for (int s = 0; s < num_seqs; ++s)
       for (int64_t h = 0; h < NH; ++h)

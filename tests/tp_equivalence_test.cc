@@ -122,8 +122,8 @@ TEST_P(TpBlockTest, ForwardAndBackwardMatchTheWholeBlock) {
   ref.Init(ref_pb, 7, 2);
   BlockCache ref_cache;
   std::vector<float> ref_out(size_t(N * C)), ref_dx(size_t(N * C), 0.0f);
-  ref.Forward(ref_cache, ref_pb, ref_out.data(), x.data(), N, cu.data(), 2);
-  ref.Backward(ref_cache, ref_pb, ref_dx.data(), dout.data(), x.data(), N, cu.data(), 2);
+  ref.Forward(ref_cache, ref_pb, ref_out.data(), x.data(), N, cu.data(), 2, 6);
+  ref.Backward(ref_cache, ref_pb, ref_dx.data(), dout.data(), x.data(), N, cu.data(), 2, 6);
 
   TpRanks ranks(tp);
   std::vector<ParamBuffer> pbs(static_cast<size_t>(tp));
@@ -139,8 +139,8 @@ TEST_P(TpBlockTest, ForwardAndBackwardMatchTheWholeBlock) {
     BlockCache cache;
     outs[size_t(r)].assign(size_t(N * C), 0.0f);
     dxs[size_t(r)].assign(size_t(N * C), 0.0f);
-    b.Forward(cache, pbs[size_t(r)], outs[size_t(r)].data(), x.data(), N, cu.data(), 2);
-    b.Backward(cache, pbs[size_t(r)], dxs[size_t(r)].data(), dout.data(), x.data(), N, cu.data(), 2);
+    b.Forward(cache, pbs[size_t(r)], outs[size_t(r)].data(), x.data(), N, cu.data(), 2, 6);
+    b.Backward(cache, pbs[size_t(r)], dxs[size_t(r)].data(), dout.data(), x.data(), N, cu.data(), 2, 6);
   });
   for (int r = 0; r < tp; ++r) {
     const std::string who = ranks.Who(r);

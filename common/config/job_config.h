@@ -125,6 +125,11 @@ struct ReliabilityConfig {
 struct JobConfig {
   std::string name = "job";
   uint64_t seed = 1234;
+  // What every rank of every module computes on: "cpu" or "cuda" (one
+  // device kind per job: the modules exchange activations and join one
+  // job-wide communicator, docs/GPU.md step 6). The orchestrator assigns
+  // the job only to workers registered with this device.
+  std::string device = "cpu";
   ModelConfig model;
   DataConfig data;
   TrainConfig train;

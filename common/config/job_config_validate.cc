@@ -239,6 +239,7 @@ Status ValidateCheckpoint(const CheckpointConfig& c) {
 
 Status ValidateJobConfig(const JobConfig& cfg) {
   RETURN_IF_ERROR(ValidateName(cfg.name));
+  RETURN_IF_ERROR(OneOf("device", cfg.device, {"cpu", "cuda"}));
   RETURN_IF_ERROR(ValidateEncoder(cfg.model.encoder));
   RETURN_IF_ERROR(ValidateLlm(cfg.model.llm));
   RETURN_IF_ERROR(ValidateGenerator(cfg.model.generator, cfg.model.encoder));

@@ -59,6 +59,7 @@ std::string JobConfigToYaml(const JobConfig& cfg) {
   Writer w;
   w.Field(0, "name", cfg.name);
   w.Field(0, "seed", cfg.seed);
+  w.Field(0, "device", cfg.device);
 
   const ModelConfig& m = cfg.model;
   w.Section(0, "model");

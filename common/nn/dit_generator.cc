@@ -105,7 +105,8 @@ void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, 
   ops::add_positions_forward(x0, act_->pos_ids_.data(), pb_.param(pos_), N, C_);
   for (size_t l = 0; l < blocks_.size(); ++l) {
     act_->xs_[l + 1].Resize({N, C_});
-    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, act_->cu_.data(), int(n));
+    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, act_->cu_.data(), int(n),
+                       int(L_));
   }
   act_->lnf_.Resize({N, C_});
   act_->lnf_mean_.Resize({N});
@@ -137,7 +138,8 @@ void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
                           pb_.param(lnf_w_), act_->lnf_mean_.data(), act_->lnf_rstd_.data(), N, C_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
-    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, act_->cu_.data(), int(n));
+    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, act_->cu_.data(),
+                        int(n), int(L_));
     dx = std::move(dprev);
   }
   ops::add_positions_backward(pb_.grad(pos_), dx.data(), act_->pos_ids_.data(), N, C_);

@@ -76,7 +76,7 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
   Use(acts);
   act_->batch_ = &b;
   const int64_t N = b.size();
-  const int S = b.num_seqs();
+  const int S = b.num_seqs(), max_seqlen = b.max_seqlen();
   const bool tp = vocab_.size() != V_;
   act_->xs_[0].Resize({N, C_});
   if (first_stage()) {
@@ -94,7 +94,8 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
   }
   for (size_t l = 0; l < blocks_.size(); ++l) {
     act_->xs_[l + 1].Resize({N, C_});
-    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S);
+    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S,
+                       max_seqlen);
   }
   if (text_count) *text_count = 0;
   if (!last_stage()) {
@@ -127,7 +128,7 @@ void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float*
   BRAID_CHECK(act_->batch_ != nullptr);
   const LlmBatch& b = *act_->batch_;
   const int64_t N = b.size();
-  const int S = b.num_seqs();
+  const int S = b.num_seqs(), max_seqlen = b.max_seqlen();
   const int64_t Vl = vocab_.size();
   const bool tp = Vl != V_;
   Tensor dx({N, C_});
@@ -150,7 +151,8 @@ void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float*
   }
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
-    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S);
+    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, b.cu_seqlens.data(), S,
+                        max_seqlen);
     dx = std::move(dprev);
   }
   if (!first_stage()) {

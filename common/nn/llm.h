@@ -5,6 +5,7 @@
 // slots condition the generator.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct LlmBatch {
   std::vector<int32_t> image_rows;  // packed row of the k-th image-placeholder token (takes image row k)
   std::vector<int32_t> gen_rows;    // packed row of the k-th generation-slot token
   int num_seqs() const { return static_cast<int>(cu_seqlens.size()) - 1; }
+  int max_seqlen() const {
+    int m = 0;
+    for (size_t s = 1; s < cu_seqlens.size(); ++s) m = std::max(m, cu_seqlens[s] - cu_seqlens[s - 1]);
+    return m;
+  }
   // Appends one sample: its tokens (positions restart at 0), its targets
   // (null: none, for inference), and the rows of its image placeholders and
   // generation slots.

@@ -68,7 +68,7 @@ void TransformerBlock::RowParallel(float* out, const float* inp, const ParamBuff
 }
 
 void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out, const float* inp, int64_t N,
-                               const int32_t* cu, int num_seqs) const {
+                               const int32_t* cu, int num_seqs, int max_seqlen) const {
   // Local sizes: this rank's heads, attention width and hidden units.
   const int64_t C = cfg_.width, T = cfg_.tp, H = cfg_.hidden / T, F = cfg_.swiglu ? 2 * H : H;
   const int64_t NH = cfg_.heads / T, HD = cfg_.width / cfg_.heads, A = NH * HD;
@@ -91,7 +91,7 @@ void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out,
     ops::layernorm_forward(c.ln1.data(), c.ln1_mean.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_),
                            pb.param(ln1_b_), N, C);
   ops::matmul_forward(c.qkv.data(), c.ln1.data(), pb.param(qkv_w_), pb.param(qkv_b_), N, C, 3 * A);
-  ops::attention_forward(c.att.data(), c.att_lse.data(), c.qkv.data(), cu, num_seqs, NH, HD, cfg_.causal);
+  ops::attention_forward(c.att.data(), c.att_lse.data(), c.qkv.data(), cu, num_seqs, max_seqlen, NH, HD, cfg_.causal);
   // res1 = inp + proj(att): compute proj into res1 then add inp.
   RowParallel(c.res1.data(), c.att.data(), pb, proj_w_, proj_b_, N, A);
   ops::residual_forward(c.res1.data(), c.res1.data(), inp, N * C);
@@ -111,7 +111,7 @@ void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out,
 }
 
 void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, const float* dout, const float* inp,
-                                int64_t N, const int32_t* cu, int num_seqs) const {
+                                int64_t N, const int32_t* cu, int num_seqs, int max_seqlen) const {
   const int64_t C = cfg_.width, T = cfg_.tp, H = cfg_.hidden / T, F = cfg_.swiglu ? 2 * H : H;
   const int64_t NH = cfg_.heads / T, HD = cfg_.width / cfg_.heads, A = NH * HD;
   Tensor &dres1 = scratch_.dres1, &dact = scratch_.dact, &dfc = scratch_.dfc, &dln2 = scratch_.dln2;
@@ -143,12 +143,12 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
   datt.Resize({N, A});
   dqkv.Resize({N, 3 * A});
   dln1.Resize({N, C});
-  ops::matmul_backward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att.data(),
-                       pb.param(proj_w_), N, A, C);
-  ops::attention_backward(dqkv.data(), datt.data(), c.qkv.data(), c.att.data(), c.att_lse.data(), cu, num_seqs, NH,
-                          HD, cfg_.causal);
-  ops::matmul_backward(dln1.data(), pb.grad(qkv_w_), pb.grad(qkv_b_), dqkv.data(), c.ln1.data(), pb.param(qkv_w_), N,
-                       C, 3 * A);
+  ops::matmul_backward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att.data(), pb.param(proj_w_),
+                       N, A, C);
+  ops::attention_backward(dqkv.data(), datt.data(), c.qkv.data(), c.att.data(), c.att_lse.data(), cu, num_seqs,
+                          max_seqlen, NH, HD, cfg_.causal);
+  ops::matmul_backward(dln1.data(), pb.grad(qkv_w_), pb.grad(qkv_b_), dqkv.data(), c.ln1.data(), pb.param(qkv_w_), N, C,
+                       3 * A);
   if (T > 1) tp_->AllReduceSum(dln1.data(), N * C);
   if (cfg_.rmsnorm)
     ops::rmsnorm_backward(dinp, pb.grad(ln1_w_), dln1.data(), inp, pb.param(ln1_w_), c.ln1_rstd.data(), N, C);

@@ -52,12 +52,13 @@ class TransformerBlock {
   // Weights N(0, 0.02); output projections scaled by 1/sqrt(2*num_layers) (GPT-2).
   void Init(ParamBuffer& pb, uint64_t seed, int num_layers) const;
 
-  // out (N,C) from inp (N,C); sequences given by cu_seqlens (num_seqs+1).
+  // out (N,C) from inp (N,C); sequences given by cu_seqlens (num_seqs+1), the
+  // longest max_seqlen rows.
   void Forward(BlockCache& cache, const ParamBuffer& pb, float* out, const float* inp, int64_t N,
-               const int32_t* cu_seqlens, int num_seqs) const;
+               const int32_t* cu_seqlens, int num_seqs, int max_seqlen) const;
   // Accumulates parameter grads into pb.grads() and dinp += d(out)/d(inp)^T dout.
   void Backward(BlockCache& cache, ParamBuffer& pb, float* dinp, const float* dout, const float* inp, int64_t N,
-                const int32_t* cu_seqlens, int num_seqs) const;
+                const int32_t* cu_seqlens, int num_seqs, int max_seqlen) const;
 
   // Inference: one new token per sequence with a KV cache (causal decoding).
   // x (B,C) is updated in place. kcache/vcache: (B, cap, C); sequence b has

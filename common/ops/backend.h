@@ -73,6 +73,10 @@ struct DeviceOps {
                             float) = nullptr;
   void (*layernorm_backward)(float*, float*, float*, const float*, const float*, const float*, const float*,
                              const float*, int64_t, int64_t) = nullptr;
+  // attention.h (lse is float on every device)
+  void (*attention_forward)(float*, float*, const float*, const int32_t*, int, int, int64_t, int64_t, bool) = nullptr;
+  void (*attention_backward)(float*, const float*, const float*, const float*, const float*, const int32_t*, int, int,
+                             int64_t, int64_t, bool) = nullptr;
   // patch.h
   void (*patchify)(float*, const float*, int64_t, int64_t, int64_t, float, float) = nullptr;
   void (*unpatchify)(float*, const float*, int64_t, int64_t, int64_t) = nullptr;

@@ -40,4 +40,9 @@ class AdamW {
   std::vector<float> m_, v_;
 };
 
+// One byte per element of pb: 1 where AdamW's weight decay applies (the
+// element's view has decay == true), else 0; the CUDA AdamW's decay mask
+// (ops/cuda/adamw.h). The views tile the buffer, so every element has one.
+std::vector<uint8_t> AdamWDecayMask(const ParamBuffer& pb);
+
 }  // namespace braid

@@ -44,6 +44,7 @@ namespace {
 
 struct WorkerFlags {
   ProcessFlags process;
+  DeviceFlags device;
   std::string orchestrator;
   std::string orchestrator_address_file;
   std::string host = "127.0.0.1";
@@ -238,7 +239,8 @@ class Worker {
     req.set_host(flags_.host);
     req.set_pid(int(getpid()));
     req.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
-    req.mutable_capabilities()->set_device("cpu");
+    req.mutable_capabilities()->set_device(flags_.device.device);
+    req.mutable_capabilities()->set_device_index(flags_.device.device_index);
     req.mutable_capabilities()->set_threads(flags_.threads);
     req.set_name(flags_.name);
     for (int attempt = 0;; ++attempt) {
@@ -557,6 +559,7 @@ int RunWorkerMain(Role role, int argc, char** argv) {
   WorkerFlags f;
   f.process.listen = "127.0.0.1:0";
   AddProcessFlags(app, &f.process);
+  AddDeviceFlags(app, &f.device);
   app.add_option("--orchestrator", f.orchestrator, "orchestrator HOST:PORT")->envname("BRAID_ORCHESTRATOR");
   app.add_option("--orchestrator-address-file", f.orchestrator_address_file,
                  "read the orchestrator's HOST:PORT from this file (waits for it)");
@@ -582,6 +585,13 @@ int RunWorkerMain(Role role, int argc, char** argv) {
   if (!ApplyLogLevel(f.process)) return 2;
   if (f.orchestrator.empty() && f.orchestrator_address_file.empty()) {
     std::fprintf(stderr, "%s: --orchestrator or --orchestrator-address-file is required\n", title.c_str());
+    return 2;
+  }
+  // Before anything registers: a worker without its device never reaches
+  // the orchestrator's table (docs/GPU.md step 7).
+  if (Status s = CheckDeviceFlags(f.device); !s.ok()) {
+    std::fprintf(stderr, "%s: --device %s --device-index %d: %s\n", title.c_str(), f.device.device.c_str(),
+                 f.device.device_index, s.message().c_str());
     return 2;
   }
   SetComputeThreads(f.threads);

@@ -5,6 +5,8 @@
 #include "common/base/log.h"
 #include "common/checkpoint/checkpoint.h"
 #include "common/checkpoint/durable_file.h"
+#include "common/config/cuda_training_gate.h"
+#include "services/orchestrator/device_match.h"
 
 namespace braid::orchestrator {
 namespace {
@@ -49,7 +51,21 @@ Orchestrator::Orchestrator(const OrchestratorOptions& options, DataPlanner* plan
       }, options.auto_layout) {}
 
 StatusOr<Job> Orchestrator::SubmitJob(const std::string& yaml, const std::string& source_name) {
+  // A spec that does not parse is refused by jobs_.Submit, with its message.
+  if (StatusOr<JobConfig> cfg = ParseJobConfig(yaml, source_name.empty() ? "<request>" : source_name); cfg.ok()) {
+    RETURN_IF_ERROR(CheckRegisteredDevices(*cfg));
+    RETURN_IF_ERROR(RefuseCudaUntilTheTrainingPathIsWired(*cfg));
+  }
   return jobs_.Submit(yaml, source_name);
+}
+
+Status Orchestrator::CheckRegisteredDevices(const JobConfig& cfg) const {
+  for (Role r : kRoles) {
+    const int on_device = static_cast<int>(workers_.Idle(r, cfg.device).size()) + workers_.CountBusy(r, cfg.device);
+    const int all = static_cast<int>(workers_.Idle(r).size()) + workers_.CountBusy(r);
+    RETURN_IF_ERROR(CheckDeviceAvailable(cfg.device, r, on_device, all - on_device));
+  }
+  return Status::Ok();
 }
 
 StatusOr<Job> Orchestrator::CancelJob(const std::string& id, const std::string& reason) {

@@ -60,6 +60,10 @@ class Orchestrator {
                JobTable::UnixClock unix_clock = UnixNowSeconds);
 
   // ---- JobService ----
+  // Refused (nothing created) with FailedPrecondition when workers of a
+  // module are registered but none on the job's `device` (device_match.h),
+  // and with Unimplemented for `device: cuda` while the runtime has no CUDA
+  // path (common/config/cuda_training_gate.h).
   StatusOr<Job> SubmitJob(const std::string& yaml, const std::string& source_name);
   StatusOr<Job> GetJob(const std::string& id) const { return jobs_.Get(id); }
   std::vector<Job> ListJobs() const { return jobs_.List(); }
@@ -102,6 +106,9 @@ class Orchestrator {
   WorkerTable& workers() { return workers_; }
 
  private:
+  // SubmitJob's device check: every module with registered workers has some
+  // on cfg.device.
+  Status CheckRegisteredDevices(const JobConfig& cfg) const;
   // With mu_ held: marks the job final (if it is not) and cleans up.
   void FinishLocked(const std::string& job_id, JobState state, const std::string& reason,
                     const std::string& except_worker_id);

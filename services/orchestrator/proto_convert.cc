@@ -78,6 +78,7 @@ WorkerRegistration FromProto(const braid::v1::RegisterWorkerRequest& req) {
   r.pid = req.pid();
   r.protocol_version = req.protocol_version();
   r.device = req.capabilities().device();
+  r.device_index = req.capabilities().device_index();
   r.threads = req.capabilities().threads();
   r.name = req.name();
   return r;

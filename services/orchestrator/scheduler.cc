@@ -2,6 +2,7 @@
 
 #include "common/base/log.h"
 #include "common/config/job_config.h"
+#include "services/orchestrator/device_match.h"
 
 namespace braid::orchestrator {
 
@@ -28,7 +29,7 @@ bool Scheduler::PlanPendingAutoLayout() {
     cfg = *c;
     std::string missing;
     for (Role r : kRoles) {
-      idle[RoleIndex(r)] = static_cast<int>(workers_->Idle(r).size());
+      idle[RoleIndex(r)] = static_cast<int>(workers_->Idle(r, cfg.device).size());
       if (idle[RoleIndex(r)] == 0) missing += std::string(missing.empty() ? "" : ", ") + RoleName(r);
     }
     if (!missing.empty()) {
@@ -93,12 +94,21 @@ std::optional<StartedJob> Scheduler::RunOnce() {
     if (!cfg.ok()) return std::nullopt;
     plan.layout = ResolveLayout(*cfg);
     if (auto pl = planned_.find(plan.job_id); pl != planned_.end()) plan.layout = pl->second;
+    // Only workers of the job's device count (docs/GPU.md step 7).
     std::vector<int> idle(kRoles.size()), busy(kRoles.size());
     std::vector<std::vector<WorkerInfo>> idle_workers(kRoles.size());
     for (Role r : kRoles) {
-      idle_workers[RoleIndex(r)] = workers_->Idle(r);
+      idle_workers[RoleIndex(r)] = workers_->Idle(r, cfg->device);
       idle[RoleIndex(r)] = static_cast<int>(idle_workers[RoleIndex(r)].size());
-      busy[RoleIndex(r)] = workers_->CountBusy(r);
+      busy[RoleIndex(r)] = workers_->CountBusy(r, cfg->device);
+      const int elsewhere = static_cast<int>(workers_->Idle(r).size()) + workers_->CountBusy(r) - idle[RoleIndex(r)] -
+                            busy[RoleIndex(r)];
+      if (Status s = CheckDeviceAvailable(cfg->device, r, idle[RoleIndex(r)] + busy[RoleIndex(r)], elsewhere);
+          !s.ok()) {
+        LOG_ERROR("job %s: %s", plan.job_id.c_str(), s.message().c_str());
+        (void)jobs_->MarkFinal(plan.job_id, JobState::kFailed, s.message());
+        return std::nullopt;
+      }
     }
     const std::string reason = PendingReason(plan.layout, idle, busy);
     if (!reason.empty()) {

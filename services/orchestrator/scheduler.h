@@ -12,6 +12,10 @@
 //   "waiting for 3 encoder workers (1 registered), 2 llm workers (1 registered)"
 // where "registered" counts the live workers of that role; when some of them
 // are busy with another job it says so: "..., 2 registered (1 busy)".
+// Only workers registered with the job's `device` count, and are assigned
+// (docs/GPU.md step 7); when workers of a role are registered but none on
+// the job's device, the job FAILS at once with device_match.h's message
+// rather than wait ("device: cuda: the llm module needs cuda workers ...").
 // When enough are idle: ranks go by registration order, the DataPlanner gets
 // OpenJob first (a failure fails the job: "reorderer could not open the job:
 // <status>"), then the job turns RUNNING, `on_running` runs (the step

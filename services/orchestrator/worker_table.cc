@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/base/log.h"
+#include "services/orchestrator/device_match.h"
 
 namespace braid::orchestrator {
 
@@ -26,14 +27,18 @@ StatusOr<WorkerInfo> WorkerTable::Register(const WorkerRegistration& reg) {
                                       ", orchestrator speaks " + std::to_string(kProtocolVersion));
   if (!ValidRole(static_cast<int>(reg.role)))
     return Status::InvalidArgument("role: must be encoder, llm or generator");
+  RETURN_IF_ERROR(ValidateWorkerDevice(reg.device, reg.device_index));
   std::lock_guard<std::mutex> lock(mu_);
   Record r;
   r.info.order = next_order_++;
   r.info.id = id_prefix_ + std::to_string(r.info.order);
   r.info.reg = reg;
+  r.info.reg.device = NormalizeDevice(reg.device);
   r.info.last_seen = clock_();
-  LOG_INFO("registered %s worker %s (host %s, pid %d%s%s)", RoleName(reg.role), r.info.id.c_str(), reg.host.c_str(),
-           reg.pid, reg.name.empty() ? "" : ", name ", reg.name.c_str());
+  const std::string device =
+      r.info.reg.device == "cuda" ? "cuda:" + std::to_string(reg.device_index) : r.info.reg.device;
+  LOG_INFO("registered %s worker %s (host %s, pid %d, %s%s%s)", RoleName(reg.role), r.info.id.c_str(),
+           reg.host.c_str(), reg.pid, device.c_str(), reg.name.empty() ? "" : ", name ", reg.name.c_str());
   return workers_.emplace(r.info.id, std::move(r)).first->second.info;
 }
 
@@ -110,19 +115,23 @@ std::vector<WorkerInfo> WorkerTable::RemoveDead() {
   return dead;
 }
 
-std::vector<WorkerInfo> WorkerTable::Idle(Role role) const {
+std::vector<WorkerInfo> WorkerTable::Idle(Role role, const std::string& device) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<WorkerInfo> out;
   for (const auto& [id, r] : workers_)
-    if (r.info.reg.role == role && r.info.job_id.empty() && r.info.ready) out.push_back(r.info);
+    if (r.info.reg.role == role && (device.empty() || r.info.reg.device == device) && r.info.job_id.empty() &&
+        r.info.ready)
+      out.push_back(r.info);
   std::sort(out.begin(), out.end(), [](const WorkerInfo& a, const WorkerInfo& b) { return a.order < b.order; });
   return out;
 }
 
-int WorkerTable::CountBusy(Role role) const {
+int WorkerTable::CountBusy(Role role, const std::string& device) const {
   std::lock_guard<std::mutex> lock(mu_);
   int n = 0;
-  for (const auto& [id, r] : workers_) n += r.info.reg.role == role && (!r.info.job_id.empty() || !r.info.ready);
+  for (const auto& [id, r] : workers_)
+    n += r.info.reg.role == role && (device.empty() || r.info.reg.device == device) &&
+         (!r.info.job_id.empty() || !r.info.ready);
   return n;
 }
 

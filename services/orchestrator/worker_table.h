@@ -30,7 +30,8 @@ struct WorkerRegistration {
   std::string host;
   int pid = 0;
   int protocol_version = 0;
-  std::string device;
+  std::string device = "cpu";  // cpu | cuda (an empty one registers as cpu)
+  int device_index = 0;        // the CUDA device of a cuda worker
   int threads = 0;
   std::string name;
 };
@@ -73,7 +74,8 @@ class WorkerTable {
   void set_id_prefix(std::string prefix);
 
   // FailedPrecondition "worker speaks protocol version X, orchestrator speaks
-  // 1" when the version differs; InvalidArgument for a bad role.
+  // 1" when the version differs; InvalidArgument for a bad role or device
+  // (device_match.h). Nothing is kept for a refused registration.
   StatusOr<WorkerInfo> Register(const WorkerRegistration& reg);
   // Liveness. Returns the next command for the worker: SHUTDOWN always; a
   // CANCEL_JOB only while the worker still says it works on that job
@@ -97,8 +99,9 @@ class WorkerTable {
   // from the table and returned (each exactly once), busy ones included.
   std::vector<WorkerInfo> RemoveDead();
 
-  std::vector<WorkerInfo> Idle(Role role) const;  // idle and ready, registration order
-  int CountBusy(Role role) const;                  // in a job, or not ready yet
+  // `device` "" = any device; else only workers registered with it.
+  std::vector<WorkerInfo> Idle(Role role, const std::string& device = "") const;  // idle and ready, registration order
+  int CountBusy(Role role, const std::string& device = "") const;  // in a job, or not ready yet
   std::vector<WorkerInfo> WorkersOf(const std::string& job_id) const;  // by role, then rank
   StatusOr<WorkerInfo> Get(const std::string& worker_id) const;
 

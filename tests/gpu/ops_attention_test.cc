@@ -93,9 +93,10 @@ void CheckAttention(GpuTest* t, const Shape& s, double bound) {
   const std::vector<double> qkv_d = ToDouble(qkv), dout_d = ToDouble(dout);
   std::vector<double> out_ref(static_cast<size_t>(N * C)), lse_ref(static_cast<size_t>(N * s.NH));
   std::vector<double> dqkv_ref = ToDouble(dqkv0);
-  ops::attention_forward(out_ref.data(), lse_ref.data(), qkv_d.data(), cu.data(), num_seqs, s.NH, s.HD, s.causal);
+  ops::attention_forward(out_ref.data(), lse_ref.data(), qkv_d.data(), cu.data(), num_seqs, 0, s.NH, s.HD,
+                         s.causal);
   ops::attention_backward(dqkv_ref.data(), dout_d.data(), qkv_d.data(), out_ref.data(), lse_ref.data(), cu.data(),
-                          num_seqs, s.NH, s.HD, s.causal);
+                          num_seqs, 0, s.NH, s.HD, s.causal);
 
   auto d_cu = t->Up(cu);
   auto d_qkv = t->Up(AsT<T>(qkv));

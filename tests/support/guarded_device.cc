@@ -1,6 +1,7 @@
 #include "tests/support/guarded_device.h"
 
 #include "common/ops/cpu/activation.h"
+#include "common/ops/cpu/attention.h"
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
@@ -38,6 +39,8 @@ GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
   BRAID_GUARD(rmsnorm_backward);
   BRAID_GUARD(layernorm_forward);
   BRAID_GUARD(layernorm_backward);
+  BRAID_GUARD(attention_forward);
+  BRAID_GUARD(attention_backward);
   BRAID_GUARD(patchify);
   BRAID_GUARD(unpatchify);
 #undef BRAID_GUARD

@@ -1,11 +1,12 @@
 #include "common/ops/cpu/attention.h"
 
-#include "common/base/host_cores.h"
-
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "common/base/host_cores.h"
+#include "common/ops/backend.h"
 #include "common/ops/cpu/matmul.h"
 
 namespace braid::ops {
@@ -31,8 +32,9 @@ inline std::vector<Task> MakeTasks(int num_seqs, int64_t NH) {
 }  // namespace
 
 template <typename T>
-void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, int num_seqs, int64_t NH,
-                       int64_t HD, bool causal) {
+void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, int num_seqs, int max_seqlen,
+                       int64_t NH, int64_t HD, bool causal) {
+  BRAID_DEVICE_DISPATCH(attention_forward, out, lse, qkv, cu_seqlens, num_seqs, max_seqlen, NH, HD, causal);
   AtOpBoundary();
   const int64_t C = NH * HD, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(HD));
@@ -75,7 +77,10 @@ void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, 
 
 template <typename T>
 void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse,
-                        const int32_t* cu_seqlens, int num_seqs, int64_t NH, int64_t HD, bool causal) {
+                        const int32_t* cu_seqlens, int num_seqs, int max_seqlen, int64_t NH, int64_t HD,
+                        bool causal) {
+  BRAID_DEVICE_DISPATCH(attention_backward, dqkv, dout, qkv, out, lse, cu_seqlens, num_seqs, max_seqlen, NH, HD,
+                        causal);
   AtOpBoundary();
   const int64_t C = NH * HD, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(HD));
@@ -128,9 +133,9 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
 }
 
 #define BRAID_INSTANTIATE(T)                                                                                    \
-  template void attention_forward<T>(T*, T*, const T*, const int32_t*, int, int64_t, int64_t, bool);           \
-  template void attention_backward<T>(T*, const T*, const T*, const T*, const T*, const int32_t*, int, int64_t, \
-                                      int64_t, bool);
+  template void attention_forward<T>(T*, T*, const T*, const int32_t*, int, int, int64_t, int64_t, bool); \
+  template void attention_backward<T>(T*, const T*, const T*, const T*, const T*, const int32_t*, int, int,  \
+                                      int64_t, int64_t, bool);
 BRAID_INSTANTIATE(float)
 BRAID_INSTANTIATE(double)
 

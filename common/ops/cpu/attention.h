@@ -12,14 +12,17 @@ namespace braid::ops {
 
 // qkv (N, 3*NH*HD): per row [q | k | v], head h at columns h*HD.
 // out (N, NH*HD); lse (N, NH) saved for backward. causal: mask j > i.
-// Overwrites out and lse.
+// Overwrites out and lse. max_seqlen: the longest sequence (the CPU kernel
+// ignores it; the CUDA kernel sizes its grid by it, cu_seqlens being on the
+// device).
 template <typename T>
-void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, int num_seqs, int64_t NH,
-                       int64_t HD, bool causal);
+void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, int num_seqs, int max_seqlen,
+                       int64_t NH, int64_t HD, bool causal);
 
 // Accumulates into dqkv (N, 3*NH*HD).
 template <typename T>
 void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse,
-                        const int32_t* cu_seqlens, int num_seqs, int64_t NH, int64_t HD, bool causal);
+                        const int32_t* cu_seqlens, int num_seqs, int max_seqlen, int64_t NH, int64_t HD,
+                        bool causal);
 
 }  // namespace braid::ops

@@ -1,10 +1,15 @@
 #include "common/ops/cpu/loss.h"
 
 #include "common/base/host_cores.h"
+#include "common/ops/math/loss.h"
 
 #include <cmath>
 
 namespace braid::ops {
+
+// The per-row arithmetic (row loss, gradient element, squared error) is
+// math/loss.h's, shared with the CUDA kernels. The CPU reduces a row in two
+// passes (max, then the sum of exp) where the GPU folds it online.
 
 template <typename T>
 double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V,
@@ -22,7 +27,7 @@ double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets,
     for (int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
     double sum = 0;  // exp in the working precision, the sum in double
     for (int64_t v = 0; v < V; ++v) sum += double(std::exp(x[v] - mx));
-    double l = std::log(sum) + double(mx) - double(x[targets[n]]);
+    double l = math::CrossEntropyRowLoss(double(mx), sum, double(x[targets[n]]));
     if (losses) losses[n] = T(l);
     total += l;
     ++cnt;
@@ -44,24 +49,21 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
     T sum = 0;
     for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);
     T inv = T(1) / sum;
-    for (int64_t v = 0; v < V; ++v) d[v] += scale * std::exp(x[v] - mx) * inv;
-    d[targets[n]] -= scale;
+    const int64_t t = targets[n];
+    for (int64_t v = 0; v < V; ++v) d[v] = math::CrossEntropyGrad(d[v], x[v], mx, inv, scale, v == t);
   }
 }
 
 template <typename T>
 double mse_forward(const T* pred, const T* target, int64_t n) {
   double s = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    double e = double(pred[i]) - double(target[i]);
-    s += e * e;
-  }
+  for (int64_t i = 0; i < n; ++i) s += math::SquaredError(double(pred[i]), double(target[i]));
   return s;
 }
 
 template <typename T>
 void mse_backward(T* dpred, const T* pred, const T* target, int64_t n, T scale) {
-  for (int64_t i = 0; i < n; ++i) dpred[i] += scale * T(2) * (pred[i] - target[i]);
+  for (int64_t i = 0; i < n; ++i) dpred[i] += math::SquaredErrorGrad(pred[i], target[i], scale);
 }
 
 #define BRAID_INSTANTIATE(T)                                                                              \

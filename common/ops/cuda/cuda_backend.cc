@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "common/ops/cuda/activation.h"
+#include "common/ops/cuda/attention.h"
 #include "common/ops/cuda/check.h"
 #include "common/ops/cuda/embedding.h"
 #include "common/ops/cuda/matmul.h"
@@ -83,6 +84,8 @@ ops::DeviceOps MakeCudaOps() {
   t.rmsnorm_backward = &k::rmsnorm_backward<float>;
   t.layernorm_forward = &k::layernorm_forward<float>;
   t.layernorm_backward = &k::layernorm_backward<float>;
+  t.attention_forward = &k::attention_forward<float>;
+  t.attention_backward = &k::attention_backward<float>;
   t.patchify = &k::patchify<float>;
   t.unpatchify = &k::unpatchify<float>;
   return t;

@@ -31,10 +31,10 @@ class CudaMemory : public ops::DeviceMemory {
   Context* ctx_;
 };
 
-// The float ops of the CUDA kernels. Ops whose CPU signature cannot be kept
-// on the device without a host round trip (attention needs max_seqlen;
-// cross-entropy returns a host sum) are not in the table yet: calling them on
-// a CUDA rank aborts with the op's name (docs/GPU.md, "Status").
+// The float ops of the CUDA kernels. Cross-entropy is not in the table yet:
+// its CPU signature returns the loss sum on the host, which on the device
+// would stall the stream; calling it on a CUDA rank aborts with the op's name
+// (docs/GPU.md, "Status").
 const ops::DeviceOps& CudaOps();
 
 class CudaBackend {

@@ -8,11 +8,7 @@
 
 #include <cmath>
 
-#if defined(__CUDACC__)
-#define BRAID_HD __host__ __device__
-#else
-#define BRAID_HD
-#endif
+#include "common/ops/math/hd.h"
 
 namespace braid::math {
 

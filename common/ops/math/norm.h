@@ -10,7 +10,7 @@
 
 #include <cmath>
 
-#include "common/ops/math/elementwise.h"  // BRAID_HD
+#include "common/ops/math/hd.h"
 
 namespace braid::math {
 

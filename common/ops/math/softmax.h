@@ -14,13 +14,7 @@
 
 #include <cmath>
 
-#ifndef BRAID_HD
-#if defined(__CUDACC__)
-#define BRAID_HD __host__ __device__
-#else
-#define BRAID_HD
-#endif
-#endif
+#include "common/ops/math/hd.h"
 
 namespace braid::math {
 
