@@ -21,3 +21,7 @@ braid_gpu_test(gpu_ops_activation_test
 braid_gpu_test(gpu_backend_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/backend_test.cc
   LIBS braid_ops braid_tensor braid_ops_cuda)
+
+braid_gpu_test(gpu_llm_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/llm_test.cc
+  LIBS braid_nn braid_ops_cuda)

@@ -40,9 +40,17 @@ struct LlmBatch {
 
 // Everything a Forward saves for its Backward. Several can be alive at once
 // (one per microbatch in flight in a pipelined schedule).
+// The batch's index arrays where the ops can read them: on the rank's device
+// when it has one (docs/GPU.md step 3), else copies in host memory.
+struct LlmBatchIndices {
+  TensorT<int32_t> embed_ids;  // token ids with image rows mapped to 0 (their table grad is skipped)
+  TensorT<int32_t> positions, targets, cu_seqlens, image_rows, gen_rows;
+  void Upload(const LlmBatch& b);
+};
+
 struct LlmActivations {
   const LlmBatch* batch_ = nullptr;
-  std::vector<int32_t> embed_ids_;  // token ids with image rows mapped to 0 (their table grad is skipped)
+  LlmBatchIndices idx_;
   std::vector<Tensor> xs_;
   std::vector<BlockCache> caches_;
   Tensor hf_, hf_rstd_, logits_;  // logits_: this rank's vocabulary columns under TP

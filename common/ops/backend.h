@@ -77,9 +77,23 @@ struct DeviceOps {
   void (*attention_forward)(float*, float*, const float*, const int32_t*, int, int, int64_t, int64_t, bool) = nullptr;
   void (*attention_backward)(float*, const float*, const float*, const float*, const float*, const int32_t*, int, int,
                              int64_t, int64_t, bool) = nullptr;
+  // loss.h. The forwards return the loss sum on the host, as the CPU ones do;
+  // on a device that waits for the stream once per call (docs/GPU.md, "Known
+  // stalls").
+  double (*cross_entropy_forward)(float*, const float*, const int32_t*, int64_t, int64_t, int64_t*) = nullptr;
+  void (*cross_entropy_backward)(float*, const float*, const int32_t*, int64_t, int64_t, float) = nullptr;
+  double (*mse_forward)(const float*, const float*, int64_t) = nullptr;
+  void (*mse_backward)(float*, const float*, const float*, int64_t, float) = nullptr;
   // patch.h
   void (*patchify)(float*, const float*, int64_t, int64_t, int64_t, float, float) = nullptr;
   void (*unpatchify)(float*, const float*, int64_t, int64_t, int64_t) = nullptr;
+  // diffusion.h (DiT)
+  void (*timestep_features)(float*, const int32_t*, int64_t, int64_t) = nullptr;
+  void (*diffusion_noise)(float*, float*, const float*, const uint64_t*, const float*, int64_t, int64_t,
+                          int64_t) = nullptr;
+  void (*keyed_normal)(float*, uint64_t, int64_t) = nullptr;
+  void (*ddim_update)(float*, const float*, int64_t, double, double) = nullptr;
+  void (*diffusion_to_pixels)(float*, int64_t) = nullptr;
 };
 
 struct Backend {
@@ -107,6 +121,18 @@ class ScopedBackend {
 [[noreturn]] void MissingDeviceOp(const char* device, const char* op);
 
 }  // namespace braid::ops
+
+// The same for ops that return a value.
+#define BRAID_DEVICE_DISPATCH_RETURN(op, ...)                                           \
+  do {                                                                                 \
+    if constexpr (std::is_same_v<T, float>) {                                          \
+      if (const ::braid::ops::DeviceOps* braid_d_ = ::braid::ops::CurrentDeviceOps()) { \
+        if (braid_d_->op == nullptr) ::braid::ops::MissingDeviceOp(braid_d_->name, #op); \
+        ::braid::AtOpBoundary();                                                       \
+        return braid_d_->op(__VA_ARGS__);                                              \
+      }                                                                                \
+    }                                                                                  \
+  } while (0)
 
 // First statement of every ops:: template that has a device twin: for T =
 // float with a device backend set, runs the op-boundary hook (transport

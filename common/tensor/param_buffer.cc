@@ -53,6 +53,51 @@ int ParamBuffer::Find(const std::string& name) const {
   return -1;
 }
 
-void ParamBuffer::ZeroGrads() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+void ParamBuffer::ZeroGrads() {
+  if (on_device()) {
+    dev_grads_.Zero();
+  } else {
+    std::fill(grads_.begin(), grads_.end(), 0.0f);
+  }
+}
+
+std::vector<float>& ParamBuffer::params() {
+  BRAID_CHECK_MSG(!on_device(), "ParamBuffer::params() on a device buffer (use ParamsToHost)");
+  return params_;
+}
+const std::vector<float>& ParamBuffer::params() const {
+  BRAID_CHECK_MSG(!on_device(), "ParamBuffer::params() on a device buffer (use ParamsToHost)");
+  return params_;
+}
+std::vector<float>& ParamBuffer::grads() {
+  BRAID_CHECK_MSG(!on_device(), "ParamBuffer::grads() on a device buffer (use GradsToHost)");
+  return grads_;
+}
+const std::vector<float>& ParamBuffer::grads() const {
+  BRAID_CHECK_MSG(!on_device(), "ParamBuffer::grads() on a device buffer (use GradsToHost)");
+  return grads_;
+}
+
+void ParamBuffer::MoveToDevice() {
+  BRAID_CHECK(allocated_ && !on_device());
+  BRAID_CHECK_MSG(ops::CurrentDeviceMemory() != nullptr, "ParamBuffer::MoveToDevice with no device backend set");
+  dev_params_.Resize({total_});
+  dev_grads_.Resize({total_});
+  dev_params_.CopyFromHost(params_.data(), total_);
+  params_ = {};
+  grads_ = {};
+}
+
+std::vector<float> ParamBuffer::ParamsToHost() const { return on_device() ? dev_params_.ToHost() : params_; }
+std::vector<float> ParamBuffer::GradsToHost() const { return on_device() ? dev_grads_.ToHost() : grads_; }
+
+void ParamBuffer::ParamsFromHost(const std::vector<float>& values) {
+  BRAID_CHECK(static_cast<int64_t>(values.size()) == total_);
+  if (on_device()) {
+    dev_params_.CopyFromHost(values.data(), total_);
+  } else {
+    params_ = values;
+  }
+}
 
 }  // namespace braid

@@ -2,6 +2,13 @@
 // gradients in another of the same size, carved into named views. The
 // optimizer, the gradient-norm clip, the checkpoint and (later) the DP
 // all-reduce each see one contiguous array.
+//
+// Device ranks (docs/GPU.md, step 3): the buffer is built and initialised on
+// the host, then MoveToDevice() moves both arrays into the calling thread's
+// device memory; param()/grad()/params_data()/grads_data() then return device
+// pointers, and host code sees the values only through ParamsToHost() /
+// GradsToHost() / ParamsFromHost(). params()/grads() (the host vectors) abort
+// on a device buffer.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +18,7 @@
 
 #include "common/base/status.h"
 #include "common/parallel/shard.h"
+#include "common/tensor/tensor.h"
 
 namespace braid {
 
@@ -32,21 +40,36 @@ class ParamBuffer {
   void Allocate();  // sizes params_ and grads_, zero-filled
 
   bool allocated() const { return allocated_; }
-  int64_t size() const { return static_cast<int64_t>(params_.size()); }
+  int64_t size() const { return allocated_ ? total_ : 0; }
   const std::vector<ParamView>& views() const { return views_; }
   const ParamView& view(int index) const { return views_.at(static_cast<size_t>(index)); }
   // Index of a view by name, or -1.
   int Find(const std::string& name) const;
 
-  float* param(int index) { return params_.data() + views_.at(static_cast<size_t>(index)).offset; }
-  const float* param(int index) const { return params_.data() + views_.at(static_cast<size_t>(index)).offset; }
-  float* grad(int index) { return grads_.data() + views_.at(static_cast<size_t>(index)).offset; }
+  float* param(int index) { return params_data() + views_.at(static_cast<size_t>(index)).offset; }
+  const float* param(int index) const { return params_data() + views_.at(static_cast<size_t>(index)).offset; }
+  float* grad(int index) { return grads_data() + views_.at(static_cast<size_t>(index)).offset; }
 
-  std::vector<float>& params() { return params_; }
-  const std::vector<float>& params() const { return params_; }
-  std::vector<float>& grads() { return grads_; }
-  const std::vector<float>& grads() const { return grads_; }
+  // Host buffers only (abort on a device buffer).
+  std::vector<float>& params();
+  const std::vector<float>& params() const;
+  std::vector<float>& grads();
+  const std::vector<float>& grads() const;
   void ZeroGrads();
+
+  // The flat arrays wherever they live.
+  float* params_data() { return on_device() ? dev_params_.data() : params_.data(); }
+  const float* params_data() const { return on_device() ? dev_params_.data() : params_.data(); }
+  float* grads_data() { return on_device() ? dev_grads_.data() : grads_.data(); }
+  const float* grads_data() const { return on_device() ? dev_grads_.data() : grads_.data(); }
+
+  bool on_device() const { return dev_params_.on_device(); }
+  // Moves params (values) and grads (zeroed) into the calling thread's device
+  // memory (ops::ScopedBackend) and frees the host arrays.
+  void MoveToDevice();
+  std::vector<float> ParamsToHost() const;
+  std::vector<float> GradsToHost() const;
+  void ParamsFromHost(const std::vector<float>& values);
 
   // Gradient buckets: contiguous ranges of the flat buffer whose gradients a
   // backward pass finishes together (a transformer block's), so the DP
@@ -71,6 +94,7 @@ class ParamBuffer {
   std::vector<ParamView> views_;
   std::vector<float> params_;
   std::vector<float> grads_;
+  Tensor dev_params_, dev_grads_;  // used once MoveToDevice() ran
   int64_t total_ = 0;
   bool allocated_ = false;
 };

@@ -2,7 +2,9 @@
 
 #include "common/ops/cpu/activation.h"
 #include "common/ops/cpu/attention.h"
+#include "common/ops/cpu/diffusion.h"
 #include "common/ops/cpu/embedding.h"
+#include "common/ops/cpu/loss.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
 #include "common/ops/cpu/patch.h"
@@ -41,8 +43,18 @@ GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
   BRAID_GUARD(layernorm_backward);
   BRAID_GUARD(attention_forward);
   BRAID_GUARD(attention_backward);
+  BRAID_GUARD(cross_entropy_backward);
+  BRAID_GUARD(mse_backward);
+  t.cross_entropy_forward = &WrapReturning<&ops::cross_entropy_forward<float>>::Call;
+  t.mse_forward = &WrapReturning<&ops::mse_forward<float>>::Call;
   BRAID_GUARD(patchify);
   BRAID_GUARD(unpatchify);
+  // diffusion.h (DiT)
+  BRAID_GUARD(timestep_features);
+  BRAID_GUARD(diffusion_noise);
+  BRAID_GUARD(keyed_normal);
+  BRAID_GUARD(ddim_update);
+  BRAID_GUARD(diffusion_to_pixels);
 #undef BRAID_GUARD
 }
 

@@ -1,9 +1,11 @@
 #include "common/ops/cpu/loss.h"
 
-#include "common/base/host_cores.h"
-#include "common/ops/math/loss.h"
-
 #include <cmath>
+#include <type_traits>
+
+#include "common/base/host_cores.h"
+#include "common/ops/backend.h"
+#include "common/ops/math/loss.h"
 
 namespace braid::ops {
 
@@ -14,6 +16,7 @@ namespace braid::ops {
 template <typename T>
 double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V,
                              int64_t* count) {
+  BRAID_DEVICE_DISPATCH_RETURN(cross_entropy_forward, losses, logits, targets, N, V, count);
   AtOpBoundary();
   double total = 0;
   int64_t cnt = 0;
@@ -38,6 +41,7 @@ double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets,
 
 template <typename T>
 void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, T scale) {
+  BRAID_DEVICE_DISPATCH(cross_entropy_backward, dlogits, logits, targets, N, V, scale);
   AtOpBoundary();
 #pragma omp parallel for schedule(static) if (N * V > 65536)
   for (int64_t n = 0; n < N; ++n) {
@@ -56,6 +60,7 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
 
 template <typename T>
 double mse_forward(const T* pred, const T* target, int64_t n) {
+  BRAID_DEVICE_DISPATCH_RETURN(mse_forward, pred, target, n);
   double s = 0;
   for (int64_t i = 0; i < n; ++i) s += math::SquaredError(double(pred[i]), double(target[i]));
   return s;
@@ -63,6 +68,7 @@ double mse_forward(const T* pred, const T* target, int64_t n) {
 
 template <typename T>
 void mse_backward(T* dpred, const T* pred, const T* target, int64_t n, T scale) {
+  BRAID_DEVICE_DISPATCH(mse_backward, dpred, pred, target, n, scale);
   for (int64_t i = 0; i < n; ++i) dpred[i] += math::SquaredErrorGrad(pred[i], target[i], scale);
 }
 

@@ -1,12 +1,16 @@
 #include "common/ops/cuda/cuda_backend.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "common/ops/cuda/activation.h"
 #include "common/ops/cuda/attention.h"
+#include "common/ops/cuda/block_reduce.h"
 #include "common/ops/cuda/check.h"
+#include "common/ops/cuda/diffusion.h"
 #include "common/ops/cuda/embedding.h"
+#include "common/ops/cuda/loss.h"
 #include "common/ops/cuda/matmul.h"
 #include "common/ops/cuda/norm.h"
 #include "common/ops/cuda/patch.h"
@@ -53,6 +57,53 @@ void CudaMemory::CopyFromHost(void* dst, const void* src, size_t bytes) {
 
 namespace {
 
+// The CPU signatures of the loss forwards return the sum on the host: the
+// device kernels leave it on the device, and these wrappers copy it back,
+// waiting for the stream (the one stall per microbatch that is left;
+// docs/GPU.md, "Known stalls"). On a CUDA error they return NaN and the
+// error is in the Context.
+struct LossScalars {
+  double sum;
+  int64_t count;
+};
+
+template <typename Launch>
+LossScalars RunAndFetch(size_t extra_bytes, Launch launch) {
+  const cudaStream_t s = CurrentStream();
+  void* scratch = nullptr;
+  const cudaError_t e = cudaMallocAsync(&scratch, sizeof(LossScalars) + extra_bytes, s);
+  if (e != cudaSuccess) {
+    RecordError(CudaError(e, "cudaMallocAsync(loss scratch)", __FILE__, __LINE__));
+    return {std::nan(""), 0};
+  }
+  auto* dev = static_cast<LossScalars*>(scratch);
+  launch(&dev->sum, &dev->count, reinterpret_cast<char*>(scratch) + sizeof(LossScalars));
+  LossScalars host{std::nan(""), 0};
+  BRAID_CUDA_CHECK(cudaMemcpyAsync(&host, dev, sizeof host, cudaMemcpyDeviceToHost, s));
+  BRAID_CUDA_CHECK(cudaStreamSynchronize(s));
+  BRAID_CUDA_CHECK(cudaFreeAsync(scratch, s));
+  return host;
+}
+
+double CrossEntropyForward(float* losses, const float* logits, const int32_t* targets, int64_t N, int64_t V,
+                           int64_t* count) {
+  const size_t extra = losses == nullptr ? static_cast<size_t>(N) * sizeof(float) : 0;
+  const LossScalars r = RunAndFetch(extra, [&](double* sum, int64_t* cnt, void* rest) {
+    float* rows = losses != nullptr ? losses : static_cast<float*>(rest);
+    ops::cuda::cross_entropy_forward<float>(rows, sum, cnt, logits, targets, N, V);
+  });
+  if (count != nullptr) *count = r.count;
+  return r.sum;
+}
+
+double MseForward(const float* pred, const float* target, int64_t n) {
+  return RunAndFetch(kSumPartials * sizeof(double),
+                     [&](double* sum, int64_t*, void* rest) {
+                       ops::cuda::mse_forward<float>(sum, pred, target, n, static_cast<double*>(rest));
+                     })
+      .sum;
+}
+
 ops::DeviceOps MakeCudaOps() {
   namespace k = ::braid::ops::cuda;
   ops::DeviceOps t;
@@ -86,8 +137,18 @@ ops::DeviceOps MakeCudaOps() {
   t.layernorm_backward = &k::layernorm_backward<float>;
   t.attention_forward = &k::attention_forward<float>;
   t.attention_backward = &k::attention_backward<float>;
+  t.cross_entropy_forward = &CrossEntropyForward;
+  t.cross_entropy_backward = &k::cross_entropy_backward<float>;
+  t.mse_forward = &MseForward;
+  t.mse_backward = &k::mse_backward<float>;
   t.patchify = &k::patchify<float>;
   t.unpatchify = &k::unpatchify<float>;
+  // diffusion.h (DiT)
+  t.timestep_features = &k::timestep_features<float>;
+  t.diffusion_noise = &k::diffusion_noise<float>;
+  t.keyed_normal = &k::keyed_normal<float>;
+  t.ddim_update = &k::ddim_update<float>;
+  t.diffusion_to_pixels = &k::diffusion_to_pixels<float>;
   return t;
 }
 

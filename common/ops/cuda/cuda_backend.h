@@ -31,10 +31,7 @@ class CudaMemory : public ops::DeviceMemory {
   Context* ctx_;
 };
 
-// The float ops of the CUDA kernels. Cross-entropy is not in the table yet:
-// its CPU signature returns the loss sum on the host, which on the device
-// would stall the stream; calling it on a CUDA rank aborts with the op's name
-// (docs/GPU.md, "Status").
+// The float ops of the CUDA kernels (every op of backend.h's DeviceOps).
 const ops::DeviceOps& CudaOps();
 
 class CudaBackend {
