@@ -10,6 +10,9 @@
 #include "common/ops/cpu/activation.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/rows.h"
+#include "common/optim/adamw.h"
+#include "common/optim/grad_clip.h"
+#include "common/tensor/param_buffer.h"
 #include "common/tensor/tensor.h"
 #include "tests/support/guarded_device.h"
 
@@ -99,6 +102,66 @@ TEST(OpsBackend, HostTensorMovesToTheDeviceOnResizeInADeviceThread) {
   t.Resize({4});
   EXPECT_TRUE(t.on_device());
   EXPECT_TRUE(dev.Owns(t.data()));
+}
+
+// Two views, one without weight decay; params and grads from a fixed pattern.
+ParamBuffer MakeParams() {
+  ParamBuffer pb;
+  pb.Add("w", {37, 11}, true);
+  pb.Add("norm", {11}, false);
+  pb.Allocate();
+  for (int64_t i = 0; i < pb.size(); ++i) {
+    pb.params()[size_t(i)] = 0.01f * float((i * 7919) % 101 - 50);
+    pb.grads()[size_t(i)] = 0.003f * float((i * 104729) % 97 - 48);
+  }
+  return pb;
+}
+
+// The optimizer half of a step (norm, clip, AdamW x3) on the guarded device
+// equals the host run bit for bit, and the host moments come back.
+TEST(OpsBackend, OptimizerStepsOnTheDeviceMatchTheHost) {
+  AdamWConfig cfg;
+  cfg.weight_decay = 0.1f;
+  ParamBuffer host = MakeParams();
+  AdamW host_opt(host.size(), cfg);
+  double host_norm = 0, first_norm = 0;
+  for (int step = 0; step < 3; ++step) {
+    host_norm = GradNorm(host.grads().data(), host.size());
+    if (step == 0) first_norm = host_norm;
+    ClipToNorm(host.grads().data(), host.size(), host_norm, 0.5);
+    host_opt.Step(host, 1e-2f);
+  }
+
+  GuardedDevice dev;
+  GuardedOps gops(&dev);
+  ParamBuffer pb = MakeParams();
+  AdamW opt(pb.size(), cfg);
+  double norm = 0;
+  const int64_t calls_before = GuardedOps::calls();
+  {
+    ops::ScopedBackend scope(gops.backend());
+    pb.MoveToDevice();
+    ASSERT_TRUE(pb.on_device());
+    pb.ParamsFromHost(MakeParams().params());  // MoveToDevice zeroes grads: put both back
+    Tensor g({pb.size()});
+    g.CopyFromHost(MakeParams().grads().data(), pb.size());
+    ops::copy(pb.grads_data(), g.data(), pb.size());
+    opt.MoveToDevice(pb);
+    for (int step = 0; step < 3; ++step) {
+      norm = GradNorm(pb.grads_data(), pb.size());
+      ClipToNorm(pb.grads_data(), pb.size(), norm, 0.5);
+      opt.Step(pb, 1e-2f);
+    }
+  }
+  EXPECT_EQ(GuardedOps::calls() - calls_before, 10);  // 1 copy + 3 x (norm, clip, adamw)
+  EXPECT_EQ(norm, host_norm);
+  EXPECT_EQ(pb.ParamsToHost(), host.params());
+  EXPECT_EQ(pb.GradsToHost(), host.grads());
+  std::vector<float> m, v;
+  opt.MomentsToHost(&m, &v);
+  EXPECT_EQ(m, host_opt.m());
+  EXPECT_EQ(v, host_opt.v());
+  EXPECT_GT(first_norm, 0.5);  // the clip was active
 }
 
 using OpsBackendDeathTest = ::testing::Test;

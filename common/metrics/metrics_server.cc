@@ -1,17 +1,18 @@
 #include "common/metrics/metrics_server.h"
 
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
+#include <prometheus/text_serializer.h>
 
-#include <exception>
+#include <vector>
 
+#include "common/metrics/metrics_http.h"
 #include "common/metrics/process_metrics.h"
 
 namespace braid {
 
 MetricsServer::~MetricsServer() = default;
 
-void MetricsServer::StopServing() { exposer_.reset(); }
+void MetricsServer::StopServing() { http_.reset(); }
 
 StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen, const std::string& role) {
   std::unique_ptr<MetricsServer> s(new MetricsServer());
@@ -28,19 +29,19 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
       .Register(*s->registry_)
       .Add({{"role", role.empty() ? "unknown" : role}, {"version", BRAID_VERSION}})
       .Set(1);
-  if (listen.empty()) return s;
-  try {
-    // One civetweb thread: a scrape every few seconds needs no more.
-    s->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
-  } catch (const std::exception& e) {
-    return Status::Unavailable("metrics: cannot listen on " + listen + ": " + e.what());
-  }
-  const std::vector<int> ports = s->exposer_->GetListeningPorts();
-  if (ports.empty()) return Status::Unavailable("metrics: no listening port for " + listen);
-  s->bound_port_ = ports.front();
-  s->exposer_->RegisterCollectable(s->registry_);
   s->process_ = std::make_shared<ProcessMetrics>();
-  s->exposer_->RegisterCollectable(s->process_);
+  if (listen.empty()) return s;
+  // The page renders on the serving thread, which shares the registry and
+  // the process collector (both collect thread-safely).
+  auto render = [registry = s->registry_, process = s->process_] {
+    std::vector<prometheus::MetricFamily> families = registry->Collect();
+    for (prometheus::MetricFamily& f : process->Collect()) families.push_back(std::move(f));
+    return prometheus::TextSerializer().Serialize(families);
+  };
+  StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(listen, std::move(render));
+  if (!http.ok()) return http.status();
+  s->http_ = std::move(*http);
+  s->bound_port_ = s->http_->port();
   return s;
 }
 

@@ -1,5 +1,7 @@
 // One Prometheus registry per process, served over HTTP (text exposition at
-// /metrics) by prometheus-cpp's Exposer (civetweb), with the standard
+// /metrics) on a thread of its own (MetricsHttpServer, metrics_http.h: not
+// prometheus-cpp's civetweb Exposer, whose 100 KiB thread stacks the static
+// TLS of OpenBLAS + the CUDA libraries overflows), with the standard
 // process_* metrics. Every process exports braid_up{role="<role>"} = 1 and
 // braid_build_info; the services add theirs to registry() (docs/METRICS.md).
 //
@@ -14,22 +16,20 @@
 
 #include "common/base/status.h"
 
-namespace prometheus {
-class Exposer;
-}
-
 namespace braid {
 
+class MetricsHttpServer;
 class ProcessMetrics;
 
 class MetricsServer {
  public:
   // listen "HOST:PORT" (port 0 = any free port) or "" (off: the registry
   // still exists, nothing is served, bound_port() is 0). `role` labels
-  // braid_up. Unavailable when the address cannot be bound.
+  // braid_up. Unavailable when the address cannot be bound, InvalidArgument
+  // when it is not one.
   static StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen, const std::string& role = "");
   ~MetricsServer();
-  // Stops serving HTTP (civetweb may take its 2 s poll quantum) and keeps
+  // Stops serving HTTP (at once; a scrape in progress is dropped) and keeps
   // the registry: other threads may go on recording until the destructor.
   // Any thread, but not together with serving() or bound_port().
   void StopServing();
@@ -37,13 +37,13 @@ class MetricsServer {
   MetricsServer& operator=(const MetricsServer&) = delete;
 
   prometheus::Registry& registry() { return *registry_; }
-  bool serving() const { return exposer_ != nullptr; }
+  bool serving() const { return http_ != nullptr; }
   int bound_port() const { return bound_port_; }
 
  private:
   MetricsServer() = default;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> http_;
   std::shared_ptr<ProcessMetrics> process_;
   int bound_port_ = 0;
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/ops/cpu/diffusion.h"
+
 namespace braid::nn {
 
 DiffusionSchedule::DiffusionSchedule(int steps, double beta_start, double beta_end) {
@@ -25,12 +27,7 @@ std::vector<int> DiffusionSchedule::SamplingTimesteps(int n) const {
 }
 
 void DdimUpdate(float* x, const float* eps, int64_t n, double ab, double ab_prev) {
-  const double sa = std::sqrt(ab), sb = std::sqrt(1.0 - ab);
-  const double pa = std::sqrt(ab_prev), pb = std::sqrt(1.0 - ab_prev);
-  for (int64_t i = 0; i < n; ++i) {
-    double x0 = std::clamp((double(x[i]) - sb * double(eps[i])) / sa, -1.0, 1.0);
-    x[i] = float(pa * x0 + pb * double(eps[i]));
-  }
+  ops::ddim_update(x, eps, n, ab, ab_prev);
 }
 
 }  // namespace braid::nn

@@ -23,6 +23,8 @@ class DiffusionSchedule {
 // estimate, clips it to [-1, 1], and moves x to the previous timestep.
 // ab, ab_prev: alpha_bar at the current and the next (smaller) timestep
 // (ab_prev = 1 at the last step, which returns the clipped x0 prediction).
+// The op ops::ddim_update: x and eps are in the thread's memory (a device's
+// when it has a backend).
 void DdimUpdate(float* x, const float* eps, int64_t n, double ab, double ab_prev);
 
 }  // namespace braid::nn

@@ -2,15 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common/base/rng.h"
 #include "common/nn/init.h"
 #include "common/ops/cpu/activation.h"
+#include "common/ops/cpu/diffusion.h"
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/loss.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
 #include "common/ops/cpu/patch.h"
+#include "common/ops/cpu/rows.h"
 
 namespace braid::nn {
 
@@ -60,30 +63,45 @@ void Unpatchify(const float* rows, int64_t n, int64_t S, int64_t p, float* img) 
 }
 }  // namespace
 
+namespace {
+// Host index array -> int32 tensor in the thread's memory.
+void Upload(const std::vector<int32_t>& host, TensorT<int32_t>* t) {
+  t->Resize({int64_t(host.size())});
+  t->CopyFromHost(host.data(), int64_t(host.size()));
+}
+}  // namespace
+
 void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, int64_t n, Tensor* eps_pred) {
   act_->n_ = n;
   const int64_t N = n * L_, S = cfg_.image_size;
-  act_->cu_.resize(size_t(n + 1));
-  for (int64_t i = 0; i <= n; ++i) act_->cu_[size_t(i)] = int32_t(i * L_);
-  act_->pos_ids_.resize(size_t(N));
-  for (int64_t r = 0; r < N; ++r) act_->pos_ids_[size_t(r)] = int32_t(r % L_);
+  {
+    std::vector<int32_t> cu(static_cast<size_t>(n + 1)), pos_ids(static_cast<size_t>(N)), ts(t, t + n);
+    std::vector<int32_t> cond_at, t_at, patch_at;
+    for (int64_t i = 0; i <= n; ++i) cu[size_t(i)] = int32_t(i * L_);
+    for (int64_t r = 0; r < N; ++r) pos_ids[size_t(r)] = int32_t(r % L_);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t k = 0; k < K_; ++k) cond_at.push_back(int32_t(i * L_ + k));
+      t_at.push_back(int32_t(i * L_ + K_));
+      for (int64_t p = 0; p < P_; ++p) patch_at.push_back(int32_t(i * L_ + K_ + 1 + p));
+    }
+    Upload(cu, &act_->cu_);
+    Upload(pos_ids, &act_->pos_ids_);
+    Upload(ts, &act_->t_);
+    Upload(cond_at, &act_->cond_at_);
+    Upload(t_at, &act_->t_at_);
+    Upload(patch_at, &act_->patch_at_);
+  }
   act_->xs_[0].Resize({N, C_});
   float* x0 = act_->xs_[0].data();
 
   // conditioning tokens
   act_->cond_in_.Resize({n * K_, llm_width_});
-  std::copy(cond, cond + n * K_ * llm_width_, act_->cond_in_.data());
+  ops::copy(act_->cond_in_.data(), cond, n * K_ * llm_width_);
   Tensor cproj({n * K_, C_});
   ops::matmul_forward(cproj.data(), cond, pb_.param(cond_w_), pb_.param(cond_b_), n * K_, llm_width_, C_);
   // timestep token: sinusoidal features -> fc1 -> GELU -> fc2
   act_->tfreq_.Resize({n, C_});
-  const int64_t half = C_ / 2;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < half; ++j) {
-      double f = std::exp(-std::log(10000.0) * double(j) / double(half));
-      act_->tfreq_[i * C_ + j] = float(std::cos(t[i] * f));
-      act_->tfreq_[i * C_ + half + j] = float(std::sin(t[i] * f));
-    }
+  ops::timestep_features(act_->tfreq_.data(), act_->t_.data(), n, C_);
   act_->th_.Resize({n, C_});
   act_->th_act_.Resize({n, C_});
   Tensor temb({n, C_});
@@ -96,12 +114,9 @@ void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, 
   Tensor pin({n * P_, C_});
   ops::matmul_forward(pin.data(), act_->patches_.data(), pb_.param(in_w_), pb_.param(in_b_), n * P_, pdim_, C_);
   // assemble [cond | t | patches] per target
-  for (int64_t i = 0; i < n; ++i) {
-    float* seq = x0 + i * L_ * C_;
-    std::copy(cproj.data() + i * K_ * C_, cproj.data() + (i + 1) * K_ * C_, seq);
-    std::copy(temb.data() + i * C_, temb.data() + (i + 1) * C_, seq + K_ * C_);
-    std::copy(pin.data() + i * P_ * C_, pin.data() + (i + 1) * P_ * C_, seq + (K_ + 1) * C_);
-  }
+  ops::scatter_rows(x0, cproj.data(), act_->cond_at_.data(), n * K_, C_);
+  ops::scatter_rows(x0, temb.data(), act_->t_at_.data(), n, C_);
+  ops::scatter_rows(x0, pin.data(), act_->patch_at_.data(), n * P_, C_);
   ops::add_positions_forward(x0, act_->pos_ids_.data(), pb_.param(pos_), N, C_);
   for (size_t l = 0; l < blocks_.size(); ++l) {
     act_->xs_[l + 1].Resize({N, C_});
@@ -114,10 +129,7 @@ void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, 
   ops::layernorm_forward(act_->lnf_.data(), act_->lnf_mean_.data(), act_->lnf_rstd_.data(), act_->xs_.back().data(), pb_.param(lnf_w_),
                          pb_.param(lnf_b_), N, C_);
   act_->patch_rows_.Resize({n * P_, C_});
-  for (int64_t i = 0; i < n; ++i) {
-    const float* src = act_->lnf_.data() + (i * L_ + K_ + 1) * C_;
-    std::copy(src, src + P_ * C_, act_->patch_rows_.data() + i * P_ * C_);
-  }
+  ops::gather_rows(act_->patch_rows_.data(), act_->lnf_.data(), act_->patch_at_.data(), n * P_, C_);
   Tensor out({n * P_, pdim_});
   ops::matmul_forward(out.data(), act_->patch_rows_.data(), pb_.param(out_w_), pb_.param(out_b_), n * P_, C_, pdim_);
   eps_pred->Resize({n, S * S});
@@ -130,10 +142,7 @@ void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
   Patchify(deps, n, S, cfg_.patch, dout.data());
   ops::matmul_backward(dpatch_rows.data(), pb_.grad(out_w_), pb_.grad(out_b_), dout.data(), act_->patch_rows_.data(),
                        pb_.param(out_w_), n * P_, C_, pdim_);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* src = dpatch_rows.data() + i * P_ * C_;
-    std::copy(src, src + P_ * C_, dlnf.data() + (i * L_ + K_ + 1) * C_);
-  }
+  ops::scatter_rows(dlnf.data(), dpatch_rows.data(), act_->patch_at_.data(), n * P_, C_);
   ops::layernorm_backward(dx.data(), pb_.grad(lnf_w_), pb_.grad(lnf_b_), dlnf.data(), act_->xs_.back().data(),
                           pb_.param(lnf_w_), act_->lnf_mean_.data(), act_->lnf_rstd_.data(), N, C_);
   for (size_t l = blocks_.size(); l-- > 0;) {
@@ -144,12 +153,9 @@ void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
   }
   ops::add_positions_backward(pb_.grad(pos_), dx.data(), act_->pos_ids_.data(), N, C_);
   Tensor dcproj({n * K_, C_}), dtemb({n, C_}), dpin({n * P_, C_});
-  for (int64_t i = 0; i < n; ++i) {
-    const float* seq = dx.data() + i * L_ * C_;
-    std::copy(seq, seq + K_ * C_, dcproj.data() + i * K_ * C_);
-    std::copy(seq + K_ * C_, seq + (K_ + 1) * C_, dtemb.data() + i * C_);
-    std::copy(seq + (K_ + 1) * C_, seq + L_ * C_, dpin.data() + i * P_ * C_);
-  }
+  ops::gather_rows(dcproj.data(), dx.data(), act_->cond_at_.data(), n * K_, C_);
+  ops::gather_rows(dtemb.data(), dx.data(), act_->t_at_.data(), n, C_);
+  ops::gather_rows(dpin.data(), dx.data(), act_->patch_at_.data(), n * P_, C_);
   dcond->Resize({n * K_, llm_width_});
   ops::matmul_backward(dcond->data(), pb_.grad(cond_w_), pb_.grad(cond_b_), dcproj.data(), act_->cond_in_.data(),
                        pb_.param(cond_w_), n * K_, llm_width_, C_);
@@ -168,24 +174,38 @@ double DitGenerator::Forward(const float* cond, const float* images, const uint6
   Use(acts);
   const int64_t pix = pixels(), R = cfg_.noise_samples, m = n * R;
   act_->targets_ = n;
-  act_->eps_true_.Resize({m, pix});
-  Tensor xt({m, pix}), cond_rep({m * K_, llm_width_});
+  // Per draw (on the host, O(m)): its key, the timestep it draws first, and
+  // the noising coefficients. The noise itself is drawn by the op, on the
+  // device when there is one (the same keyed stream).
   std::vector<int> ts(static_cast<size_t>(m));
+  std::vector<uint64_t> row_keys(static_cast<size_t>(m));
+  std::vector<float> coef(static_cast<size_t>(2 * m));
+  std::vector<int32_t> cond_src;
+  cond_src.reserve(static_cast<size_t>(m * K_));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < R; ++r) {
       const int64_t row = i * R + r;
-      KeyedRng rng(R == 1 ? keys[i] : HashKey(keys[i], uint64_t(r)));
+      const uint64_t key = R == 1 ? keys[i] : HashKey(keys[i], uint64_t(r));
+      KeyedRng rng(key);
       const int t = int(rng.Below(uint64_t(schedule_.steps())));
       ts[size_t(row)] = t;
+      row_keys[size_t(row)] = key;
       const double ab = schedule_.alpha_bar(t);
-      const float a = float(std::sqrt(ab)), s = float(std::sqrt(1.0 - ab));
-      for (int64_t j = 0; j < pix; ++j) {
-        const float e = float(rng.Normal());
-        act_->eps_true_[row * pix + j] = e;
-        xt[row * pix + j] = a * (2.0f * images[i * pix + j] - 1.0f) + s * e;
-      }
-      std::copy(cond + i * K_ * llm_width_, cond + (i + 1) * K_ * llm_width_, cond_rep.data() + row * K_ * llm_width_);
+      coef[size_t(2 * row)] = float(std::sqrt(ab));
+      coef[size_t(2 * row + 1)] = float(std::sqrt(1.0 - ab));
+      for (int64_t k = 0; k < K_; ++k) cond_src.push_back(int32_t(i * K_ + k));
     }
+  TensorT<uint64_t> keys_t({m});
+  keys_t.CopyFromHost(row_keys.data(), m);
+  Tensor coef_t({m, 2});
+  coef_t.CopyFromHost(coef.data(), 2 * m);
+  TensorT<int32_t> cond_src_t({m * K_});
+  cond_src_t.CopyFromHost(cond_src.data(), m * K_);
+  act_->eps_true_.Resize({m, pix});
+  Tensor xt({m, pix}), cond_rep({m * K_, llm_width_});
+  ops::diffusion_noise(xt.data(), act_->eps_true_.data(), images, keys_t.data(), coef_t.data(), m, R, pix);
+  // The R draws of a target share its conditioning.
+  ops::gather_rows(cond_rep.data(), cond, cond_src_t.data(), m * K_, llm_width_);
   RunNetwork(cond_rep.data(), xt.data(), ts.data(), m, &act_->eps_pred_);
   double total = 0;
   for (int64_t row = 0; row < m; ++row)
@@ -203,26 +223,21 @@ void DitGenerator::Backward(float scale, Tensor* dcond, Activations* acts) {
   dcond->Resize({n * K_, llm_width_});
   const int64_t per = K_ * llm_width_;
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t r = 0; r < R; ++r) {
-      const float* src = dcond_rep.data() + (i * R + r) * per;
-      float* dst = dcond->data() + i * per;
-      for (int64_t k = 0; k < per; ++k) dst[k] += src[k];
-    }
+    for (int64_t r = 0; r < R; ++r) ops::accumulate(dcond->data() + i * per, dcond_rep.data() + (i * R + r) * per, per);
 }
 
 std::vector<float> DitGenerator::PredictNoise(const float* cond, const float* xt, const int* t, int64_t n) {
   Use(nullptr);
   Tensor eps;
   RunNetwork(cond, xt, t, n, &eps);
-  return eps.vec();
+  return eps.ToHost();
 }
 
 std::vector<float> DitGenerator::Sample(const float* cond, int64_t n, uint64_t seed, int steps) {
   Use(nullptr);
   const int64_t pix = pixels();
-  std::vector<float> x(static_cast<size_t>(n * pix));
-  KeyedRng rng(HashKey(seed, 0x5a3d1e));
-  for (auto& v : x) v = float(rng.Normal());
+  Tensor x({n, pix});
+  ops::keyed_normal(x.data(), HashKey(seed, 0x5a3d1e), n * pix);
   std::vector<int> ts = schedule_.SamplingTimesteps(steps);
   Tensor eps;
   std::vector<int> tv(static_cast<size_t>(n));
@@ -234,8 +249,8 @@ std::vector<float> DitGenerator::Sample(const float* cond, int64_t n, uint64_t s
     const double ab_prev = s + 1 < ts.size() ? schedule_.alpha_bar(ts[s + 1]) : 1.0;
     DdimUpdate(x.data(), eps.data(), n * pix, ab, ab_prev);
   }
-  for (auto& v : x) v = std::clamp((v + 1.0f) * 0.5f, 0.0f, 1.0f);
-  return x;
+  ops::diffusion_to_pixels(x.data(), n * pix);
+  return x.ToHost();
 }
 
 }  // namespace braid::nn

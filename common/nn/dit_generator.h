@@ -22,7 +22,11 @@ namespace braid::nn {
 struct DitGeneratorActivations {
   int64_t n_ = 0;        // sequences in the last RunNetwork (targets x noise draws)
   int64_t targets_ = 0;  // generation targets in the last Forward
-  std::vector<int32_t> cu_, pos_ids_;
+  // Index arrays, built on the host and copied into the thread's memory (the
+  // device's when it has a backend): sequence starts, position ids, the
+  // timestep of each sequence, and where in the packed sequences the
+  // conditioning, timestep and patch tokens sit.
+  TensorT<int32_t> cu_, pos_ids_, t_, cond_at_, t_at_, patch_at_;
   Tensor cond_in_, tfreq_, th_, th_act_, patches_, xs0_, lnf_, lnf_mean_, lnf_rstd_, patch_rows_;
   std::vector<Tensor> xs_;
   std::vector<BlockCache> caches_;
@@ -44,6 +48,8 @@ class DitGenerator {
 
   // cond: (n*gen_slots, llm_width); images: n * S*S in [0,1]; keys: n random
   // keys (timestep and noise are drawn from them: randomness keyed by sample).
+  // With a device backend on the thread, cond and images are device memory;
+  // keys are on the host.
   // Each target is noised noise_samples times (keys HashKey(key, r)); its loss
   // is the mean over those draws of the mean squared noise error. Returns the
   // sum over targets.
@@ -54,14 +60,16 @@ class DitGenerator {
 
   // Inference: the predicted noise (n, S*S) for noisy images xt (n, S*S, in
   // the [-1, 1] image space) at timesteps t, conditioned on cond (n*gen_slots rows).
+  // cond and xt: the thread's memory (device, with a backend); t: host.
   std::vector<float> PredictNoise(const float* cond, const float* xt, const int* t, int64_t n);
   const DiffusionSchedule& schedule() const { return schedule_; }
 
-  // DDIM sampling (eta = 0) conditioned on cond; returns n * S*S in [0,1].
+  // DDIM sampling (eta = 0) conditioned on cond (the thread's memory);
+  // returns n * S*S in [0,1] on the host.
   std::vector<float> Sample(const float* cond, int64_t n, uint64_t seed, int steps);
 
  private:
-  // eps_pred (n, S*S) for noisy images xt at timesteps t.
+  // eps_pred (n, S*S) for noisy images xt at timesteps t (host array).
   void RunNetwork(const float* cond, const float* xt, const int* t, int64_t n, Tensor* eps_pred);
   void BackwardNetwork(const float* deps, Tensor* dcond);
 

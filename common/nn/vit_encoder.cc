@@ -1,5 +1,7 @@
 #include "common/nn/vit_encoder.h"
 
+#include <vector>
+
 #include "common/nn/init.h"
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/matmul.h"
@@ -48,10 +50,15 @@ void VitEncoder::Forward(const float* images, int64_t n_img, Tensor* out, Activa
   Use(acts);
   act_->n_img_ = n_img;
   const int64_t N = n_img * P_;
-  act_->cu_.resize(size_t(n_img + 1));
-  for (int64_t i = 0; i <= n_img; ++i) act_->cu_[size_t(i)] = int32_t(i * P_);
-  act_->pos_ids_.resize(size_t(N));
-  for (int64_t n = 0; n < N; ++n) act_->pos_ids_[size_t(n)] = int32_t(n % P_);
+  // Sequence starts and position ids, built on the host and copied to the
+  // tensors (device memory when the thread has a device backend).
+  std::vector<int32_t> cu(static_cast<size_t>(n_img + 1)), pos_ids(static_cast<size_t>(N));
+  for (int64_t i = 0; i <= n_img; ++i) cu[size_t(i)] = int32_t(i * P_);
+  for (int64_t n = 0; n < N; ++n) pos_ids[size_t(n)] = int32_t(n % P_);
+  act_->cu_.Resize({n_img + 1});
+  act_->cu_.CopyFromHost(cu.data(), n_img + 1);
+  act_->pos_ids_.Resize({N});
+  act_->pos_ids_.CopyFromHost(pos_ids.data(), N);
   act_->patches_.Resize({N, pdim_});
   Patchify(images, n_img, act_->patches_.data());
   act_->xs_[0].Resize({N, C_});

@@ -17,7 +17,7 @@ namespace braid::nn {
 // (one per microbatch in flight in a pipelined schedule).
 struct VitEncoderActivations {
   int64_t n_img_ = 0;
-  std::vector<int32_t> cu_, pos_ids_;
+  TensorT<int32_t> cu_, pos_ids_;  // in the thread's device memory, like every activation
   Tensor patches_, lnf_, lnf_mean_, lnf_rstd_;
   std::vector<Tensor> xs_;  // block inputs; xs_[L] = last block output
   std::vector<BlockCache> caches_;
@@ -41,7 +41,8 @@ class VitEncoder {
   ParamBuffer& params() { return pb_; }
   const ParamBuffer& params() const { return pb_; }
 
-  // images: n_img * S*S pixels in [0,1]. out: (n_img*P, llm_width).
+  // images: n_img * S*S pixels in [0,1]. out: (n_img*P, llm_width). With a
+  // device backend on the thread, images and dout are device memory.
   // `acts` (optional) keeps this microbatch's activations for its Backward.
   void Forward(const float* images, int64_t n_img, Tensor* out, Activations* acts = nullptr);
   // dout: (n_img*P, llm_width) for the images of the last Forward.

@@ -84,6 +84,14 @@ struct DeviceOps {
   void (*cross_entropy_backward)(float*, const float*, const int32_t*, int64_t, int64_t, float) = nullptr;
   double (*mse_forward)(const float*, const float*, int64_t) = nullptr;
   void (*mse_backward)(float*, const float*, const float*, int64_t, float) = nullptr;
+  // common/optim: the gradient norm comes back to the host (the step's skip
+  // and clip decisions are made there: one wait per step); AdamW over the
+  // flat buffer with a per-element decay mask (scalars: lr, beta1, beta2,
+  // eps, 1 - beta1^t, sqrt(1 - beta2^t), lr * weight_decay).
+  double (*grad_norm)(const float*, int64_t) = nullptr;
+  void (*clip_to_norm)(float*, int64_t, double, double) = nullptr;
+  void (*adamw_step)(float*, float*, float*, const float*, const uint8_t*, int64_t, float, float, float, float, float,
+                     float, float) = nullptr;
   // patch.h
   void (*patchify)(float*, const float*, int64_t, int64_t, int64_t, float, float) = nullptr;
   void (*unpatchify)(float*, const float*, int64_t, int64_t, int64_t) = nullptr;

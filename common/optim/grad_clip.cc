@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "common/ops/backend.h"
+
 namespace braid {
 
 namespace {
@@ -11,6 +13,10 @@ constexpr int64_t kBlock = 1 << 15;
 }
 
 double GradNorm(const float* grads, int64_t n) {
+  if (const ops::DeviceOps* d = ops::CurrentDeviceOps()) {
+    if (d->grad_norm == nullptr) ops::MissingDeviceOp(d->name, "grad_norm");
+    return d->grad_norm(grads, n);
+  }
   if (n <= 0) return 0.0;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
@@ -27,6 +33,11 @@ double GradNorm(const float* grads, int64_t n) {
 }
 
 void ClipToNorm(float* grads, int64_t n, double norm, double max_norm) {
+  if (const ops::DeviceOps* d = ops::CurrentDeviceOps()) {
+    if (d->clip_to_norm == nullptr) ops::MissingDeviceOp(d->name, "clip_to_norm");
+    d->clip_to_norm(grads, n, norm, max_norm);
+    return;
+  }
   if (max_norm > 0.0 && std::isfinite(norm) && norm > max_norm) {
     const float scale = static_cast<float>(max_norm / norm);
 #pragma omp parallel for schedule(static) if (n > 65536)

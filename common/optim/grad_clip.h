@@ -1,4 +1,6 @@
-// Global gradient-norm clipping over one flat gradient array.
+// Global gradient-norm clipping over one flat gradient array. On a rank with
+// a device backend (common/ops/backend.h) `grads` is device memory and both
+// run on the device; the norm is returned to the host.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,10 @@
 // braid-device-check INDEX: does CUDA device INDEX exist here? Runs
-// gpu::CheckDevice in a process of its own, so that the workers, which ask
-// it before they register (--device cuda), do not link the CUDA runtime:
-// its static TLS, on top of OpenBLAS's, overflows the 100 KiB stacks of the
-// metrics server's civetweb threads (a scrape then crashes the process).
+// gpu::CheckDevice in a process of its own; the workers ask it before they
+// register (--device cuda). It was introduced when linking the CUDA runtime
+// into a worker crashed its metrics server (civetweb's 100 KiB thread stacks
+// could not hold cudart's and OpenBLAS's static TLS); the metrics server now
+// runs its own 8 MiB-stack thread (common/metrics/metrics_http.h), so the
+// workers may link CUDA directly once they compute on it.
 // Exit 0 and the device's name on stdout when present; exit 1 and
 // "cuda device 3 requested, 2 present" on stdout when not; 2 bad arguments.
 #include <CLI/CLI.hpp>

@@ -136,7 +136,8 @@ int Run(const Flags& f) {
   LOG_INFO("braid-orchestrator: shutting down (%s)",
            signal.signal_number() == SIGINT ? "SIGINT" : signal.signal_number() == SIGTERM ? "SIGTERM" : "requested");
   orch.Shutdown();  // long-polls and watches return now
-  // civetweb's mg_stop takes up to its 2 s poll quantum: overlap it with the gRPC drain.
+  // Stopping the metrics server is quick (common/metrics/metrics_http.h); it
+  // still overlaps with the gRPC drain.
   // The registry itself lives until Run returns: the calls drained below and
   // the ticker still count into it (destroying it here was a use-after-free).
   std::thread stop_metrics([&] { (*metrics)->StopServing(); });

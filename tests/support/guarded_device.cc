@@ -9,6 +9,8 @@
 #include "common/ops/cpu/norm.h"
 #include "common/ops/cpu/patch.h"
 #include "common/ops/cpu/rows.h"
+#include "common/optim/adamw.h"
+#include "common/optim/grad_clip.h"
 
 namespace braid::testing_support {
 
@@ -47,6 +49,9 @@ GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
   BRAID_GUARD(mse_backward);
   t.cross_entropy_forward = &WrapReturning<&ops::cross_entropy_forward<float>>::Call;
   t.mse_forward = &WrapReturning<&ops::mse_forward<float>>::Call;
+  t.grad_norm = &WrapReturning<&GradNorm>::Call;
+  t.clip_to_norm = &Wrap<&ClipToNorm>::Call;
+  t.adamw_step = &Wrap<&AdamWStepFlat>::Call;
   BRAID_GUARD(patchify);
   BRAID_GUARD(unpatchify);
   // diffusion.h (DiT)

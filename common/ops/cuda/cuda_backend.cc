@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/ops/cuda/activation.h"
+#include "common/ops/cuda/adamw.h"
 #include "common/ops/cuda/attention.h"
 #include "common/ops/cuda/block_reduce.h"
 #include "common/ops/cuda/check.h"
@@ -104,6 +105,35 @@ double MseForward(const float* pred, const float* target, int64_t n) {
       .sum;
 }
 
+double GradNorm(const float* grads, int64_t n) {
+  return RunAndFetch(kSumPartials * sizeof(double),
+                     [&](double* norm, int64_t*, void* rest) {
+                       ops::cuda::grad_norm(norm, grads, n, static_cast<double*>(rest));
+                     })
+      .sum;
+}
+
+void ClipToNorm(float* grads, int64_t n, double norm, double max_norm) {
+  if (!(max_norm > 0.0 && std::isfinite(norm) && norm > max_norm)) return;  // ClipToNorm's no-op cases
+  const cudaStream_t s = CurrentStream();
+  void* dnorm = nullptr;
+  const cudaError_t e = cudaMallocAsync(&dnorm, sizeof(double), s);
+  if (e != cudaSuccess) {
+    RecordError(CudaError(e, "cudaMallocAsync(clip norm)", __FILE__, __LINE__));
+    return;
+  }
+  // From pageable host memory: staged before the call returns.
+  BRAID_CUDA_CHECK(cudaMemcpyAsync(dnorm, &norm, sizeof(double), cudaMemcpyHostToDevice, s));
+  ops::cuda::clip_to_norm(grads, n, static_cast<const double*>(dnorm), max_norm);
+  BRAID_CUDA_CHECK(cudaFreeAsync(dnorm, s));
+}
+
+void AdamWStep(float* p, float* m, float* v, const float* g, const uint8_t* mask, int64_t n, float lr, float beta1,
+               float beta2, float eps, float bc1, float bc2_sqrt, float decay_on) {
+  const math::AdamWScalars<float> s{lr, beta1, beta2, eps, bc1, bc2_sqrt};
+  ops::cuda::adamw_step(p, m, v, g, mask, n, s, decay_on);
+}
+
 ops::DeviceOps MakeCudaOps() {
   namespace k = ::braid::ops::cuda;
   ops::DeviceOps t;
@@ -141,6 +171,9 @@ ops::DeviceOps MakeCudaOps() {
   t.cross_entropy_backward = &k::cross_entropy_backward<float>;
   t.mse_forward = &MseForward;
   t.mse_backward = &k::mse_backward<float>;
+  t.grad_norm = &GradNorm;
+  t.clip_to_norm = &ClipToNorm;
+  t.adamw_step = &AdamWStep;
   t.patchify = &k::patchify<float>;
   t.unpatchify = &k::unpatchify<float>;
   // diffusion.h (DiT)
