@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/base/clock.h"
-#include "common/config/cuda_training_gate.h"
+#include "cli/train_device.h"
 #include "common/config/job_config.h"
 #include "common/train/trainer.h"
 
@@ -41,9 +41,10 @@ int RunTrain(const TrainArgs& a) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
     return kExitBadInput;
   }
-  if (Status s = RefuseCudaUntilTheTrainingPathIsWired(*cfg); !s.ok()) {
-    std::fprintf(stderr, "braid train: %s\n", s.message().c_str());
-    return kExitBadInput;
+  auto device = OpenTrainDevice(*cfg);
+  if (!device.ok()) {
+    std::fprintf(stderr, "braid train: %s\n", device.status().message().c_str());
+    return kExitBadInput;  // as `braid up` / `braid run` for a worker's missing device
   }
   std::string run_dir = a.run_dir.empty() ? (fs::path(cfg->checkpoint.dir) / (cfg->name + "-" + LocalTimestamp(double(std::time(nullptr))))).string() : a.run_dir;
   if (!a.resume && fs::exists(run_dir) && !fs::is_empty(run_dir)) {
@@ -59,6 +60,10 @@ int RunTrain(const TrainArgs& a) {
   opt.run_dir = run_dir;
   opt.resume = a.resume;
   opt.progress = !a.quiet;
+  if (*device) {
+    (*device)->Attach(&opt);
+    if (!a.quiet) std::fprintf(stderr, "braid train: computing on %s\n", (*device)->Describe().c_str());
+  }
   auto summary = train::TrainSingleProcess(*cfg, opt);
   if (!summary.ok()) {
     std::fprintf(stderr, "braid train: %s\n", summary.status().ToString().c_str());

@@ -64,7 +64,9 @@ TEST(JobDevice, CudaIsRefusedUntilTheTrainingPathIsWired) {
   c.device = "cuda";
   Status s = RefuseCudaUntilTheTrainingPathIsWired(c);
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(s.message(), "device: cuda: the CUDA training path is not wired into the runtime yet (docs/GPU.md step 3)");
+  EXPECT_EQ(s.message(),
+            "device: cuda: the distributed runtime does not train on CUDA yet (docs/GPU.md step 3); "
+            "`braid train --single-process` does");
 }
 
 class PoolsDevice : public ::testing::Test {

@@ -22,7 +22,8 @@ namespace braid::orchestrator {
 namespace {
 
 const char kCudaRefused[] =
-    "device: cuda: the CUDA training path is not wired into the runtime yet (docs/GPU.md step 3)";
+    "device: cuda: the distributed runtime does not train on CUDA yet (docs/GPU.md step 3); "
+    "`braid train --single-process` does";
 
 std::string TinyOn(const std::string& device) { return testing_util::TinyJobYaml() + "device: " + device + "\n"; }
 

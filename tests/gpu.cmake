@@ -25,3 +25,7 @@ braid_gpu_test(gpu_backend_test
 braid_gpu_test(gpu_llm_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/llm_test.cc
   LIBS braid_nn braid_ops_cuda)
+
+braid_gpu_test(gpu_train_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/train_test.cc
+  LIBS braid_train braid_ops_cuda)

@@ -23,3 +23,7 @@ endif()
 add_test(NAME manifest_job_test COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/manifest_job_test.sh $<TARGET_FILE:braid>
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(manifest_job_test PROPERTIES LABELS "integration;train" TIMEOUT 300)
+
+# The trainer on the guarded fake device (docs/GPU.md step 3).
+braid_test(train_device_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/train_device_test.cc
+  LIBS braid_train braid_test_guarded_device LABELS train)

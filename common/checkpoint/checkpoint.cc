@@ -73,8 +73,7 @@ Status ValidateModules(const std::vector<ModuleState>& modules) {
     if (!ValidFileStem(m.name)) return Status::InvalidArgument("checkpoint: bad module name '" + m.name + "'");
     if (m.params == nullptr || !m.params->allocated())
       return Status::InvalidArgument("checkpoint: module '" + m.name + "' has no allocated ParamBuffer");
-    if (m.optim && (static_cast<int64_t>(m.optim->m().size()) != m.params->size() ||
-                    static_cast<int64_t>(m.optim->v().size()) != m.params->size()))
+    if (m.optim && m.optim->size() != m.params->size())
       return Status::InvalidArgument("checkpoint: module '" + m.name + "': optimizer size differs from params");
     if (!files.insert(ParamsFile(m)).second || (m.optim && !files.insert(OptimFile(m)).second))
       return Status::InvalidArgument("checkpoint: module '" + m.name + "' collides with another module's files");
@@ -103,17 +102,22 @@ using FileSums = std::map<std::string, FileSum>;
 // Writes the module's files into `dir`; their sums go into `sums`.
 Status WriteModuleFiles(const fs::path& dir, const ModuleState& m, FileSums* sums) {
   const ParamBuffer& pb = *m.params;
+  // Device ranks: the values come to the host first (a checkpoint is the one
+  // place, with reports, where a step waits for the device).
+  const std::vector<float> host_params = pb.ParamsToHost();
   std::vector<NamedTensor> params;
   for (int i = 0; i < static_cast<int>(pb.views().size()); ++i)
-    params.push_back({pb.view(i).name, pb.view(i).shape, pb.param(i)});
+    params.push_back({pb.view(i).name, pb.view(i).shape, host_params.data() + pb.view(i).offset});
   FileSum& ps = (*sums)[ParamsFile(m)];
   RETURN_IF_ERROR(
       WriteSafetensors((dir / ParamsFile(m)).string(), params, {{"module", m.name}}, &ps.crc32, &ps.bytes));
   if (m.optim == nullptr) return Status::Ok();
 
+  std::vector<float> host_m, host_v;
+  m.optim->MomentsToHost(&host_m, &host_v);
   std::vector<NamedTensor> moments;
-  for (const ParamView& v : pb.views()) moments.push_back({"m." + v.name, v.shape, m.optim->m().data() + v.offset});
-  for (const ParamView& v : pb.views()) moments.push_back({"v." + v.name, v.shape, m.optim->v().data() + v.offset});
+  for (const ParamView& v : pb.views()) moments.push_back({"m." + v.name, v.shape, host_m.data() + v.offset});
+  for (const ParamView& v : pb.views()) moments.push_back({"v." + v.name, v.shape, host_v.data() + v.offset});
   const std::map<std::string, std::string> meta = {{"module", m.name}, {"t", std::to_string(m.optim->t())}};
   FileSum& os = (*sums)[OptimFile(m)];
   return WriteSafetensors((dir / OptimFile(m)).string(), moments, meta, &os.crc32, &os.bytes);
@@ -410,11 +414,18 @@ StatusOr<nlohmann::json> LoadCheckpoint(const std::string& step_dir, const std::
   }
   for (size_t i = 0; i < modules.size(); ++i) {
     const ModuleState& m = modules[i];
-    CopyInto(parsed.at(ParamsFile(m)), "", *m.params, m.params->params().data());
+    // Through host copies, so device buffers load the same way (and a
+    // subset load keeps the values of tensors the file does not hold).
+    std::vector<float> values = m.params->ParamsToHost();
+    CopyInto(parsed.at(ParamsFile(m)), "", *m.params, values.data());
+    m.params->ParamsFromHost(values);
     if (m.optim) {
       const SafetensorsFile& f = parsed.at(OptimFile(m));
-      CopyInto(f, "m.", *m.params, m.optim->m().data());
-      CopyInto(f, "v.", *m.params, m.optim->v().data());
+      std::vector<float> mm, vv;
+      m.optim->MomentsToHost(&mm, &vv);
+      CopyInto(f, "m.", *m.params, mm.data());
+      CopyInto(f, "v.", *m.params, vv.data());
+      m.optim->MomentsFromHost(mm, vv);
       m.optim->set_t(steps[i]);
     }
   }

@@ -1,8 +1,9 @@
-// THE one place that refuses `device: cuda` jobs while the runtime has no
-// CUDA training path (docs/GPU.md step 3: backends and storage). The
-// orchestrator (at submission, once workers of the job's device exist) and
-// `braid train` call it. Remove this file and its two calls when the module
-// runner trains on CUDA.
+// THE one place that refuses `device: cuda` jobs while the distributed
+// runtime has no CUDA training path (docs/GPU.md step 3: the module runner
+// does not create CUDA ranks yet). The orchestrator calls it at submission,
+// once workers of the job's device exist. `braid train --single-process`
+// trains on CUDA (cli/train_device.h). Remove this file and its call when the
+// module runner trains on CUDA.
 #pragma once
 
 #include "common/base/status.h"
@@ -13,7 +14,8 @@ namespace braid {
 inline Status RefuseCudaUntilTheTrainingPathIsWired(const JobConfig& cfg) {
   if (cfg.device != "cuda") return Status::Ok();
   return Status::Unimplemented(
-      "device: cuda: the CUDA training path is not wired into the runtime yet (docs/GPU.md step 3)");
+      "device: cuda: the distributed runtime does not train on CUDA yet (docs/GPU.md step 3); "
+      "`braid train --single-process` does");
 }
 
 }  // namespace braid

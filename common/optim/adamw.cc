@@ -13,7 +13,7 @@ AdamW::AdamW(int64_t size, AdamWConfig cfg)
     : cfg_(cfg), m_(static_cast<size_t>(size), 0.0f), v_(static_cast<size_t>(size), 0.0f) {}
 
 void AdamW::Step(ParamBuffer& pb, float lr) {
-  const int64_t sized = on_device() ? dm_.numel() : static_cast<int64_t>(m_.size());
+  const int64_t sized = size();
   BRAID_CHECK_MSG(pb.size() == sized, "AdamW sized %lld, ParamBuffer has %lld", static_cast<long long>(sized),
                   static_cast<long long>(pb.size()));
   ++t_;
@@ -76,6 +76,17 @@ void AdamW::MoveToDevice(const ParamBuffer& pb) {
 void AdamW::MomentsToHost(std::vector<float>* m, std::vector<float>* v) const {
   *m = on_device() ? dm_.ToHost() : m_;
   *v = on_device() ? dv_.ToHost() : v_;
+}
+
+void AdamW::MomentsFromHost(const std::vector<float>& m, const std::vector<float>& v) {
+  BRAID_CHECK(static_cast<int64_t>(m.size()) == size() && static_cast<int64_t>(v.size()) == size());
+  if (on_device()) {
+    dm_.CopyFromHost(m.data(), size());
+    dv_.CopyFromHost(v.data(), size());
+  } else {
+    m_ = m;
+    v_ = v;
+  }
 }
 
 void AdamWStepFlat(float* p, float* m, float* v, const float* g, const uint8_t* decay_mask, int64_t n, float lr,

@@ -40,6 +40,8 @@ class AdamW {
   void MoveToDevice(const ParamBuffer& pb);
   bool on_device() const { return dm_.on_device(); }
   void MomentsToHost(std::vector<float>* m, std::vector<float>* v) const;
+  void MomentsFromHost(const std::vector<float>& m, const std::vector<float>& v);
+  int64_t size() const { return on_device() ? dm_.numel() : static_cast<int64_t>(m_.size()); }
   const AdamWConfig& config() const { return cfg_; }
 
  private:

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -38,6 +39,15 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
   const std::vector<ModuleState> modules = {{"encoder", &model.encoder().params(), &opt_enc},
                                             {"llm", &model.llm().params(), &opt_llm},
                                             {"generator", &model.generator().params(), &opt_gen}};
+  std::optional<ops::ScopedBackend> device_scope;
+  if (opt.backend != nullptr) {
+    device_scope.emplace(*opt.backend);
+    for (const ModuleState& ms : modules) {
+      ms.params->MoveToDevice();
+      ms.optim->MoveToDevice(*ms.params);
+    }
+    if (opt.check_device) RETURN_IF_ERROR(opt.check_device());
+  }
 
   const fs::path run(opt.run_dir);
   const fs::path ckpt_dir = run / "checkpoints";
@@ -120,9 +130,10 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
     const float lr = LearningRateAt(sched, int(step));
     json norms;
     for (const auto& ms : modules) {
-      norms[ms.name] = ClipGradNorm(ms.params->grads().data(), ms.params->size(), cfg.train.grad_clip);
+      norms[ms.name] = ClipGradNorm(ms.params->grads_data(), ms.params->size(), cfg.train.grad_clip);
       ms.optim->Step(*ms.params, lr);
     }
+    if (opt.check_device) RETURN_IF_ERROR(opt.check_device());
     const double text_loss = text_total > 0 ? text_sum / double(text_total) : 0.0;
     const double gen_loss = gen_total > 0 ? gen_sum / double(gen_total) : 0.0;
     const double loss = text_loss + gen_loss;

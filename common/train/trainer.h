@@ -10,6 +10,7 @@
 
 #include "common/base/status.h"
 #include "common/config/job_config.h"
+#include "common/ops/backend.h"
 
 namespace braid::train {
 
@@ -19,6 +20,14 @@ struct TrainOptions {
   bool progress = true;      // progress lines on stderr
   // Called once the inputs are validated and the run directory exists.
   std::function<void(const std::string& run_dir)> on_start;
+  // Compute device (docs/GPU.md step 3). When set, the modules' params,
+  // gradients and optimizer state move into this backend's memory after
+  // initialisation and every op of the step runs there; checkpoints and the
+  // reported losses come back to the host. `check_device` (optional) returns
+  // the device's first error since the last call; it runs after every step
+  // and fails the run with it.
+  const ops::Backend* backend = nullptr;
+  std::function<Status()> check_device;
 };
 
 struct TrainSummary {
