@@ -74,12 +74,15 @@ std::vector<double> Part(const std::vector<A>& v, const std::vector<B>& base, in
   return out;
 }
 
+// max_seqlen_slack: the bound passed is that much above the longest
+// sequence (callers pass a bound, not always the exact maximum).
 template <typename T>
-void CheckAttention(GpuTest* t, const Shape& s, double bound) {
-  SCOPED_TRACE(s.Name() + (std::is_same_v<T, bf16> ? " bf16" : " fp32"));
+void CheckAttention(GpuTest* t, const Shape& s, double bound, int max_seqlen_slack = 0) {
+  SCOPED_TRACE(s.Name() + (std::is_same_v<T, bf16> ? " bf16" : " fp32") + " slack " +
+               std::to_string(max_seqlen_slack));
   const std::vector<int32_t> cu = CuSeqlens(s.lens);
   const int num_seqs = static_cast<int>(s.lens.size());
-  const int max_seqlen = *std::max_element(s.lens.begin(), s.lens.end());
+  const int max_seqlen = *std::max_element(s.lens.begin(), s.lens.end()) + max_seqlen_slack;
   const int64_t N = cu.back(), C = s.NH * s.HD;
   const uint64_t seed = TestSeed("attention " + s.Name());
   const std::vector<float> qkv = MaybeRound<T>(RandomVector(N * 3 * C, seed, -2.f, 2.f));
@@ -134,6 +137,15 @@ TEST_F(AttentionGpuTest, SingleSequenceMatchesCpu) { CheckAll({300}); }
 TEST_F(AttentionGpuTest, PackedMixedLengthsMatchCpu) { CheckAll({1, 7, 64, 0, 65, 300}); }
 
 TEST_F(AttentionGpuTest, LengthOneSequencesMatchCpu) { CheckAll({1, 1, 1}); }
+
+// A max_seqlen above every length: the extra tiles and D rows do nothing.
+TEST_F(AttentionGpuTest, LooseMaxSeqlenMatchesCpu) {
+  for (bool causal : {false, true}) {
+    const Shape s{{5, 130, 0, 64}, 3, 64, causal};
+    CheckAttention<float>(this, s, kAttnFp32Bound, 70);
+    CheckAttention<bf16>(this, s, kBf16Bound, 1);
+  }
+}
 
 // Same inputs, twice: forward and backward are bit-identical (no atomics).
 TEST_F(AttentionGpuTest, BackwardIsDeterministic) {

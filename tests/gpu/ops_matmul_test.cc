@@ -152,6 +152,34 @@ TEST_F(MatmulGpuTest, BiasGradientIsDeterministic) {
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0) << i;
 }
 
+// Parameters live in one flat buffer at float offsets: weights, inputs and
+// biases that are only element-aligned (the bias then is not fused into the
+// GEMM but added by a second kernel) give the same result.
+template <typename T>
+void CheckMisalignedForward(GpuTest* t, int64_t off) {
+  SCOPED_TRACE("offset " + std::to_string(off) + (std::is_same_v<T, bf16> ? " bf16" : " fp32"));
+  const Shape s{37, 13, 29};
+  const uint64_t seed = TestSeed("matmul_misaligned");
+  const auto inp = Held<T>(RandomVector(off + s.N * s.C, seed));
+  const auto w = Held<T>(RandomVector(off + s.OC * s.C, seed + 1));
+  const auto b = Held<T>(RandomVector(off + s.OC, seed + 2));
+  std::vector<float> want(static_cast<size_t>(s.N * s.OC));
+  ops::matmul_forward<float>(want.data(), inp.data() + off, w.data() + off, b.data() + off, s.N, s.C, s.OC);
+  auto d_inp = t->Up(As<T>(inp));
+  auto d_w = t->Up(As<T>(w));
+  auto d_b = t->Up(As<T>(b));
+  auto d_out = t->Up(As<T>(std::vector<float>(want.size(), std::numeric_limits<float>::quiet_NaN())));
+  ops::cuda::matmul_forward<T>(d_out.data(), d_inp.data() + off, d_w.data() + off, d_b.data() + off, s.N, s.C, s.OC);
+  EXPECT_LE(NormalisedError(t->DownF(d_out), want), BoundFor<T>());
+}
+
+TEST_F(MatmulGpuTest, MisalignedWeightsAndBiasMatchCpu) {
+  for (int64_t off : {1, 2, 3, 4}) {
+    CheckMisalignedForward<float>(this, off);
+    CheckMisalignedForward<bf16>(this, off);
+  }
+}
+
 // C = 0 input features: the product is empty, so out = bias (or 0).
 TEST_F(MatmulGpuTest, EmptyInnerDimensionGivesBias) {
   const int64_t N = 3, OC = 5;

@@ -4,6 +4,7 @@
 #include "common/ops/cuda/check.h"
 #include "common/ops/cuda/context.h"
 #include "common/ops/cuda/dtype.h"
+#include "common/ops/cuda/tile_plan.h"
 #include "common/ops/math/softmax.h"
 
 namespace braid::ops::cuda {
@@ -20,11 +21,11 @@ using braid::cuda::ToFloat;
 // read the same words: broadcast). Dot products are a partial sum per lane
 // and a butterfly over the group, which leaves the same bits in every lane.
 constexpr int kDimsPerThread = 16;
-constexpr int kFwdRows = 64;  // forward: queries per block
-constexpr int kFwdKeys = 32;  // forward and dQ: keys per shared-memory tile
-constexpr int kDqRows = 64;   // dQ: queries per block
-constexpr int kKvKeys = 64;   // dK/dV: keys per block
-constexpr int kKvRows = 32;   // dK/dV: queries per shared-memory tile
+constexpr int kFwdRows = kAttnFwdRows;  // tile sizes: tile_plan.h (CPU-tested coverage)
+constexpr int kFwdKeys = kAttnFwdKeys;
+constexpr int kDqRows = kAttnDqRows;
+constexpr int kKvKeys = kAttnKvKeys;
+constexpr int kKvRows = kAttnKvRows;
 constexpr int kDThreads = 256;
 
 template <int HD>
@@ -92,7 +93,7 @@ __global__ void __launch_bounds__(kFwdRows * GroupOf<HD>())
   __shared__ float Ks[kFwdKeys][HD];
   __shared__ float Vs[kFwdKeys][HD];
   math::SoftmaxState<float> st = math::SoftmaxEmpty<float>();
-  const int kend = causal ? min(t.len, q0 + kFwdRows) : t.len;
+  const int kend = AttnKeyEnd(causal, t.len, q0, kFwdRows);
   for (int k0 = 0; k0 < kend; k0 += kFwdKeys) {
     __syncthreads();  // the previous tile is consumed
     LoadTile<T, HD, kFwdKeys>(Ks, base + C, C3, k0, t.len);
@@ -107,7 +108,7 @@ __global__ void __launch_bounds__(kFwdRows * GroupOf<HD>())
       for (int d = 0; d < kDimsPerThread; ++d) dot += q[d] * Ks[j][d * G + g];
       dot = GroupSum<G>(dot);
       const int kj = k0 + j;
-      s[j] = (kj >= t.len || (causal && kj > i)) ? math::NegInf<float>() : scale * dot;
+      s[j] = AttnVisible(causal, t.len, i, kj) ? scale * dot : math::NegInf<float>();
       tile_max = fmaxf(tile_max, s[j]);
     }
     const float m = fmaxf(st.max, tile_max);
@@ -138,8 +139,8 @@ template <typename T>
 __global__ void AttentionRowDotKernel(float* D, const T* dout, const T* out, const int32_t* cu_seqlens,
                                       int blocks_per_seq, int max_seqlen, int64_t NH, int64_t HD) {
   const int seq = static_cast<int>(blockIdx.x / blocks_per_seq);
-  const int64_t pair = static_cast<int64_t>(blockIdx.x % blocks_per_seq) * (kDThreads / 32) + threadIdx.x / 32;
-  const int64_t i = pair / NH, h = pair % NH;
+  const RowHead rh = AttnRowDotPair(blockIdx.x % blocks_per_seq, static_cast<int>(threadIdx.x / 32), kDThreads / 32, NH);
+  const int64_t i = rh.row, h = rh.head;
   const int64_t begin = cu_seqlens[seq];
   if (i >= max_seqlen || i >= cu_seqlens[seq + 1] - begin) return;  // the whole warp
   const int lane = threadIdx.x % 32;
@@ -177,7 +178,7 @@ __global__ void __launch_bounds__(kDqRows * GroupOf<HD>())
   const float D_i = valid ? D[(static_cast<int64_t>(t.seq) * max_seqlen + i) * NH + h] : 0.f;
   __shared__ float Ks[kFwdKeys][HD];
   __shared__ float Vs[kFwdKeys][HD];
-  const int kend = causal ? min(t.len, q0 + kDqRows) : t.len;
+  const int kend = AttnKeyEnd(causal, t.len, q0, kDqRows);
   for (int k0 = 0; k0 < kend; k0 += kFwdKeys) {
     __syncthreads();
     LoadTile<T, HD, kFwdKeys>(Ks, base + C, C3, k0, t.len);
@@ -194,8 +195,7 @@ __global__ void __launch_bounds__(kDqRows * GroupOf<HD>())
       qk = GroupSum<G>(qk);
       dov = GroupSum<G>(dov);
       const int kj = k0 + j;
-      const bool masked = !valid || kj >= t.len || (causal && kj > i);
-      const float p = masked ? 0.f : math::SoftmaxScale(scale * qk, lse_i);
+      const float p = !AttnVisible(causal, t.len, i, kj) ? 0.f : math::SoftmaxScale(scale * qk, lse_i);
       const float ds = p * (dov - D_i) * scale;
 #pragma unroll
       for (int d = 0; d < kDimsPerThread; ++d) dq[d] += ds * Ks[j][d * G + g];
@@ -236,7 +236,7 @@ __global__ void __launch_bounds__(kKvKeys * GroupOf<HD>())
   __shared__ float lse_s[kKvRows];
   __shared__ float D_s[kKvRows];
   // Causal: only queries i >= k0 see this tile; start at the query tile holding k0.
-  const int qstart = causal ? (k0 / kKvRows) * kKvRows : 0;
+  const int qstart = AttnQueryStart(causal, k0, kKvRows);
   for (int q0 = qstart; q0 < t.len; q0 += kKvRows) {
     __syncthreads();
     LoadTile<T, HD, kKvRows>(Qs, base, C3, q0, t.len);
@@ -258,8 +258,7 @@ __global__ void __launch_bounds__(kKvKeys * GroupOf<HD>())
       qk = GroupSum<G>(qk);
       dov = GroupSum<G>(dov);
       const int i = q0 + rr;
-      const bool masked = !valid || i >= t.len || (causal && j > i);
-      const float p = masked ? 0.f : math::SoftmaxScale(scale * qk, lse_s[rr]);
+      const float p = !AttnVisible(causal, t.len, i, j) ? 0.f : math::SoftmaxScale(scale * qk, lse_s[rr]);
       const float ds = p * (dov - D_s[rr]) * scale;
 #pragma unroll
       for (int d = 0; d < kDimsPerThread; ++d) {
@@ -295,7 +294,7 @@ bool TileGrid(const char* op, int num_seqs, int max_seqlen, int64_t NH, int64_t 
                                                      std::to_string(max_seqlen) + ", NH " + std::to_string(NH)));
     return false;
   }
-  *tiles_per_seq = (max_seqlen + rows - 1) / rows;
+  *tiles_per_seq = AttnTilesPerSeq(max_seqlen, rows);
   const int64_t blocks = int64_t{num_seqs} * *tiles_per_seq;
   if (blocks > 0x7fffffff) {
     braid::cuda::RecordError(
@@ -368,8 +367,7 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
   const size_t D_bytes = static_cast<size_t>(num_seqs) * static_cast<size_t>(max_seqlen) * NH * sizeof(float);
   BRAID_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&D), D_bytes, stream));
   if (D == nullptr) return;
-  const int64_t pairs = int64_t{max_seqlen} * NH;
-  const int64_t blocks_per_seq = (pairs + kDThreads / 32 - 1) / (kDThreads / 32);
+  const int64_t blocks_per_seq = AttnRowDotBlocksPerSeq(max_seqlen, NH, kDThreads / 32);
   if (blocks_per_seq * num_seqs > 0x7fffffff) {
     braid::cuda::RecordError(Status::InvalidArgument("attention_backward: too many rows for the D grid"));
     BRAID_CUDA_CHECK(cudaFreeAsync(D, stream));

@@ -1,5 +1,6 @@
 #include "common/ops/cuda/context.h"
 
+#include <cstdint>
 #include <string>
 
 #include "common/base/check.h"
@@ -33,6 +34,16 @@ StatusOr<std::unique_ptr<Context>> Context::Create(int device, size_t workspace_
   ctx->device_ = device;
   BRAID_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
   BRAID_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&ctx->sm_count_, cudaDevAttrMultiProcessorCount, device));
+  // Tensors and op scratch come from the device's default pool
+  // (cudaMallocAsync). Its release threshold defaults to 0: every stream
+  // synchronisation (the loss fetch once per microbatch, checkpoints) would
+  // hand all freed memory back to the driver, and the next step would map it
+  // again. Keep it: the pool then serves a step's allocations from memory
+  // the previous step freed.
+  cudaMemPool_t pool = nullptr;
+  BRAID_CUDA_RETURN_IF_ERROR(cudaDeviceGetDefaultMemPool(&pool, device));
+  uint64_t keep_all = UINT64_MAX;
+  BRAID_CUDA_RETURN_IF_ERROR(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all));
   BRAID_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&ctx->stream_, cudaStreamNonBlocking));
   BRAID_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&ctx->lt_));
   if (workspace_bytes > 0) {

@@ -1,5 +1,6 @@
 #include "common/ops/cuda/matmul.h"
 
+#include <cstdint>
 #include <string>
 
 #include "common/ops/cuda/check.h"
@@ -7,6 +8,7 @@
 #include "common/ops/cuda/dtype.h"
 #include "common/ops/cuda/gemm_plan.h"
 #include "common/ops/cuda/lt_matmul.h"
+#include "common/ops/cuda/rows.h"
 
 namespace braid::ops::cuda {
 namespace {
@@ -98,11 +100,22 @@ void RowMajorGemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 
 }  // namespace
 
+// The bias is fused into the GEMM (CUBLASLT_EPILOGUE_BIAS) only when it is
+// 16-byte aligned. Parameter views are packed at float offsets, so a bias is
+// often only 4-byte aligned, and cuBLASLt documents no alignment that its
+// bias epilogues accept (its matmul preferences have no bias alignment, and
+// epilogue kernels have been seen to need 8 or 16 bytes). A less aligned bias
+// is added by a separate pass (rows.h's add_bias).
+constexpr uint32_t kFusedBiasAlignment = 16;
+
 template <typename T>
 void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C, int64_t OC) {
   if (N == 0) return;
   // out (N,OC) = inp (N,C) @ weight^T (C,OC) + bias
-  RowMajorGemm<T, T>(false, true, N, OC, C, 1.f, inp, C, weight, C, 0.f, out, OC, bias);
+  const bool fuse =
+      bias == nullptr || C == 0 || PointerAlignment(reinterpret_cast<uintptr_t>(bias)) >= kFusedBiasAlignment;
+  RowMajorGemm<T, T>(false, true, N, OC, C, 1.f, inp, C, weight, C, 0.f, out, OC, fuse ? bias : nullptr);
+  if (!fuse) add_bias<T>(out, bias, N, OC);
 }
 
 template <typename T, typename G>

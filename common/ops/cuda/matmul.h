@@ -22,7 +22,8 @@ struct NonDeduced {
 }  // namespace detail
 
 // out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC); bias may be null.
-// Overwrites out. One cuBLASLt matmul, the bias fused (CUBLASLT_EPILOGUE_BIAS).
+// Overwrites out. One cuBLASLt matmul, the bias fused (CUBLASLT_EPILOGUE_BIAS)
+// when it is 16-byte aligned, else added by a second kernel.
 template <typename T>
 void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t C, int64_t OC);
 

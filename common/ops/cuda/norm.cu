@@ -3,6 +3,7 @@
 #include "common/ops/cuda/check.h"
 #include "common/ops/cuda/context.h"
 #include "common/ops/cuda/dtype.h"
+#include "common/ops/cuda/tile_plan.h"
 #include "common/ops/math/norm.h"
 
 namespace braid::ops::cuda {
@@ -131,13 +132,7 @@ __global__ void LayerNormBackwardKernel(T* dinp, const T* dout, const T* inp, co
 // kRowLanes, ... in order, and the lanes are added in order: fixed.
 constexpr int kColTile = 32;
 constexpr int kRowLanes = 8;
-constexpr int64_t kMinRowsPerChunk = 256;
-constexpr int64_t kMaxChunks = 65535;  // gridDim.y
-
-int64_t RowsPerChunk(int64_t N) {
-  const int64_t spread = (N + kMaxChunks - 1) / kMaxChunks;
-  return spread > kMinRowsPerChunk ? spread : kMinRowsPerChunk;
-}
+// The chunks of rows (gridDim.y) are tile_plan.h's NormRowsPerChunk / NormChunks.
 
 template <typename T, bool kWithBias>
 __global__ void NormParamGradPartialKernel(float* partial, const T* dout, const T* inp, const float* mean,
@@ -200,8 +195,8 @@ template <typename T>
 void NormParamGrad(T* dweight, T* dbias, const T* dout, const T* inp, const float* mean, const float* rstd, int64_t N,
                    int64_t C) {
   cudaStream_t stream = braid::cuda::CurrentStream();
-  const int64_t rows_per_chunk = RowsPerChunk(N);
-  const int64_t chunks = (N + rows_per_chunk - 1) / rows_per_chunk;
+  const int64_t rows_per_chunk = NormRowsPerChunk(N);
+  const int64_t chunks = NormChunks(N);
   const bool with_bias = dbias != nullptr;
   const size_t bytes = sizeof(float) * static_cast<size_t>(chunks * C * (with_bias ? 2 : 1));
   float* partial = static_cast<float*>(ScratchAlloc(bytes, stream));
