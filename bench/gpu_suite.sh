@@ -9,8 +9,7 @@
 #             and backward on the CUDA backend against the CPU (gpu_llm_test),
 #             an MLP chain through the backend (gpu_backend_test), NCCL;
 #   2. equivalence: the in-process runtime on CUDA against the single-process
-#             trainer (gpu_runtime_equivalence_test; MISSING until the module
-#             runner drives CUDA ranks, docs/GPU.md "Status");
+#             trainer (gpu_runtime_equivalence_test: data-parallel layouts);
 #   3. MFU:   the cuBLASLt GEMM ceiling (bench/gpu_gemm_ceiling, bf16 and
 #             fp32) and the LLM's forward+backward on a ~1.2B-parameter config
 #             (bench/gpu_llm_step), as a fraction of the ceiling of the

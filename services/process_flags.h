@@ -59,8 +59,9 @@ struct DeviceFlags {
 void AddDeviceFlags(CLI::App& app, DeviceFlags* flags);
 // OK for cpu; for cuda, OK when the device exists, else FAILED_PRECONDITION
 // "cuda device 3 requested, 2 present" (gpu::CheckDevice, run by the
-// braid-device-check binary beside this one, so that this process does not
-// link the CUDA runtime). A worker checks this before it registers.
+// braid-device-check binary beside this one: a probe that fails cannot
+// disturb the worker's own CUDA state). A worker checks this before it
+// registers.
 Status CheckDeviceFlags(const DeviceFlags& flags);
 
 }  // namespace braid

@@ -21,7 +21,7 @@ TEST(JobDevice, DefaultsToCpu) {
   StatusOr<JobConfig> c = ParseJobConfig(kData);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->device, "cpu");
-  EXPECT_TRUE(RefuseCudaUntilTheTrainingPathIsWired(*c).ok());
+  EXPECT_TRUE(CheckDeviceJobLayouts(*c).ok());
 }
 
 TEST(JobDevice, CpuAndCudaParseAndRoundTrip) {
@@ -59,14 +59,42 @@ TEST(JobDevice, ValidateCatchesAnOverride) {
   EXPECT_EQ(ValidateJobConfig(c).message(), "device: must be one of cpu, cuda, got 'tpu'");
 }
 
-TEST(JobDevice, CudaIsRefusedUntilTheTrainingPathIsWired) {
+TEST(JobDevice, CudaTrainsDataParallelLayouts) {
   JobConfig c;
   c.device = "cuda";
-  Status s = RefuseCudaUntilTheTrainingPathIsWired(c);
+  EXPECT_TRUE(CheckDeviceJobLayouts(c).ok());
+  c.parallel.encoder.dp = 2;
+  c.parallel.llm.dp = 3;
+  c.parallel.generator.dp = 2;
+  EXPECT_TRUE(CheckDeviceJobLayouts(c).ok());
+}
+
+TEST(JobDevice, CudaRefusesTpAndPpNamingTheModule) {
+  JobConfig c;
+  c.device = "cuda";
+  c.parallel.llm.tp = 2;
+  Status s = CheckDeviceJobLayouts(c);
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
   EXPECT_EQ(s.message(),
-            "device: cuda: the distributed runtime does not train on CUDA yet (docs/GPU.md step 3); "
-            "`braid train --single-process` does");
+            "parallel.llm: tp/pp on device: cuda is not implemented (tp 2, pp 1); the distributed runtime trains "
+            "data-parallel layouts (tp 1, pp 1 on every module) on a device (docs/GPU.md step 3)");
+  c.parallel.llm.tp = 1;
+  c.parallel.encoder.pp = 2;
+  s = CheckDeviceJobLayouts(c);
+  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.message().find("parallel.encoder: tp/pp on device: cuda"), std::string::npos) << s.message();
+  // The same layouts run on the cpu.
+  c.device = "cpu";
+  EXPECT_TRUE(CheckDeviceJobLayouts(c).ok());
+}
+
+TEST(JobDevice, CudaRefusesAnAutoLayout) {
+  JobConfig c;
+  c.device = "cuda";
+  c.parallel.auto_layout = true;
+  Status s = CheckDeviceJobLayouts(c);
+  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.message().find("parallel: auto with device: cuda"), std::string::npos) << s.message();
 }
 
 class PoolsDevice : public ::testing::Test {

@@ -2,8 +2,8 @@
 // register their device (bad ones are refused and not kept), a job's modules
 // go only to workers of the job's `device`, a job whose device no worker of
 // a module has fails at once with a message naming the module and the
-// device, and `device: cuda` is refused (UNIMPLEMENTED) until the runtime
-// trains on CUDA.
+// device, and a `device: cuda` job is taken with a data-parallel layout and
+// refused (UNIMPLEMENTED) with tp or pp.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -21,9 +21,9 @@
 namespace braid::orchestrator {
 namespace {
 
-const char kCudaRefused[] =
-    "device: cuda: the distributed runtime does not train on CUDA yet (docs/GPU.md step 3); "
-    "`braid train --single-process` does";
+const char kCudaTpRefused[] =
+    "parallel.llm: tp/pp on device: cuda is not implemented (tp 2, pp 1); the distributed runtime trains "
+    "data-parallel layouts (tp 1, pp 1 on every module) on a device (docs/GPU.md step 3)";
 
 std::string TinyOn(const std::string& device) { return testing_util::TinyJobYaml() + "device: " + device + "\n"; }
 
@@ -203,14 +203,24 @@ TEST_F(DeviceOrchestratorTest, ACudaJobWithOnlyCpuWorkersIsRefused) {
   EXPECT_EQ(orch_->GetJob(job->id)->state, JobState::kRunning);
 }
 
-TEST_F(DeviceOrchestratorTest, ACudaJobIsUnimplementedUntilTheRuntimeTrainsOnCuda) {
-  StatusOr<Job> job = orch_->SubmitJob(TinyOn("cuda"), "tiny.yaml");  // no workers yet
-  EXPECT_EQ(job.status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(job.status().message(), kCudaRefused);
+TEST_F(DeviceOrchestratorTest, ACudaJobWithADataParallelLayoutIsTaken) {
   RegisterAll("cuda");
-  job = orch_->SubmitJob(TinyOn("cuda"), "tiny.yaml");
+  StatusOr<Job> job = orch_->SubmitJob(TinyOn("cuda"), "tiny.yaml");
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  orch_->Tick();
+  EXPECT_EQ(orch_->GetJob(job->id)->state, JobState::kRunning);
+}
+
+TEST_F(DeviceOrchestratorTest, ACudaJobWithTpIsUnimplemented) {
+  const std::string tp_job =
+      TinyOn("cuda") + "parallel: {encoder: {dp: 1}, llm: {dp: 1, tp: 2}, generator: {dp: 1}}\n";
+  StatusOr<Job> job = orch_->SubmitJob(tp_job, "tiny.yaml");  // no workers yet
   EXPECT_EQ(job.status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(job.status().message(), kCudaRefused);
+  EXPECT_EQ(job.status().message(), kCudaTpRefused);
+  RegisterAll("cuda");
+  job = orch_->SubmitJob(tp_job, "tiny.yaml");
+  EXPECT_EQ(job.status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(job.status().message(), kCudaTpRefused);
   EXPECT_TRUE(orch_->ListJobs().empty());
 }
 

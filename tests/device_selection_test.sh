@@ -4,8 +4,8 @@
 # 2 with "cuda device N requested, M present" when it is missing (asking
 # braid-device-check, which sits beside it); `braid up`
 # and `braid run` refuse a cuda pool whose devices are missing before
-# starting anything; `braid train` refuses `device: cuda` (no CUDA training
-# path yet) and names a bad `device`.
+# starting anything; `braid train` refuses `device: cuda` when the device is
+# missing and names a bad `device`.
 #   usage: tests/device_selection_test.sh BRAID LLM_WORKER   (from the repository root)
 set -u
 

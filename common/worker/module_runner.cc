@@ -7,6 +7,7 @@
 #include "common/base/clock.h"
 #include "common/base/host_cores.h"
 #include "common/base/rng.h"
+#include "common/config/cuda_training_gate.h"
 #include "common/optim/grad_clip.h"
 #include "common/optim/from_config.h"
 #include "common/parallel/boundary.h"
@@ -19,6 +20,9 @@ struct ModuleRunner::Pending {
   nn::Llm::Activations llm;
   nn::DitGenerator::Activations gen;
   nn::LlmBatch batch;  // must outlive the LLM backward
+  // On a device: the received (or host) inputs of the forward and the
+  // backward, copied into device memory (kept: same sizes reuse them).
+  Tensor stage_in, stage_in2, stage_grad;
 };
 
 int WarmupForwards(Role role, int microbatches, int llm_stage, int llm_stages) {
@@ -42,6 +46,32 @@ class GroupTpComm : public parallel::TpComm {
 };
 
 parallel::Layout LayoutOf(const ModuleParallel& p) { return {p.dp, p.tp, p.pp}; }
+
+// Host data where the module reads it: the vector itself on the cpu, a copy
+// in `stage` (the thread's device memory) on a device.
+const float* Staged(const std::vector<float>& host, Tensor* stage) {
+  if (ops::CurrentDeviceMemory() == nullptr) return host.data();
+  stage->Resize({int64_t(host.size())});
+  if (!host.empty()) stage->CopyFromHost(host.data(), int64_t(host.size()));
+  return stage->data();
+}
+
+// A module's output readable on the host: the tensor's own memory on the
+// cpu (no copy), a host copy of it on a device.
+class HostView {
+ public:
+  explicit HostView(const Tensor& t) : p_(t.data()) {
+    if (t.on_device()) {
+      copy_ = t.ToHost();
+      p_ = copy_.data();
+    }
+  }
+  const float* data() const { return p_; }
+
+ private:
+  std::vector<float> copy_;
+  const float* p_;
+};
 
 }  // namespace
 
@@ -105,7 +135,39 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
   if (end > 0) gaps_.push_back({0, end});
 }
 
-ModuleRunner::~ModuleRunner() = default;
+ModuleRunner::~ModuleRunner() {
+  if (!device_) return;
+  // Device memory goes back with the device current on this thread.
+  std::unique_ptr<RankDevice::Scope> scope = device_->Enter();
+  pending_.clear();
+  opt_.reset();
+  encoder_.reset();
+  llm_.reset();
+  generator_.reset();
+}
+
+Status ModuleRunner::UseDevice(std::unique_ptr<RankDevice> device) {
+  BRAID_CHECK_MSG(device != nullptr && device_ == nullptr, "%s rank %d: UseDevice once, with a device",
+                  RoleName(role_), rank_);
+  const parallel::Layout& l = layouts_[int(role_)];
+  RETURN_IF_ERROR(RefuseTpPpOnDevice(device->kind(), RoleName(role_), ModuleParallel{l.dp, l.tp, l.pp, {}}));
+  device_ = std::move(device);
+  std::unique_ptr<RankDevice::Scope> scope = device_->Enter();
+  ParamBuffer& pb = params();
+  pb.MoveToDevice();
+  opt_->MoveToDevice(pb);
+  return DeviceError("moving the parameters and optimizer state to the device");
+}
+
+std::unique_ptr<RankDevice::Scope> ModuleRunner::EnterDevice() { return device_ ? device_->Enter() : nullptr; }
+
+Status ModuleRunner::DeviceError(const char* what) {
+  if (!device_) return Status::Ok();
+  Status s = device_->TakeError();
+  if (s.ok()) return s;
+  return Status(s.code(), std::string(RoleName(role_)) + " rank " + std::to_string(rank_) + " on " +
+                              device_->kind() + ", " + what + ": " + s.message());
+}
 
 const ParamBuffer& ModuleRunner::WholeLayout() {
   switch (role_) {
@@ -251,11 +313,14 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   images.reserve(size_t(n * pix));
   for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
   Tensor emb;
+  const float* pixels = Staged(images, &p->stage_in);
   const double t1 =
-      Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Forward(images.data(), n, &emb, &p->enc); });
+      Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Forward(pixels, n, &emb, &p->enc); });
+  RETURN_IF_ERROR(DeviceError("encoder forward"));
+  const HostView host_emb(emb);
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
-    std::vector<float> rows(emb.data() + k * P_ * C_, emb.data() + (k + 1) * P_ * C_);
+    std::vector<float> rows(host_emb.data() + k * P_ * C_, host_emb.data() + (k + 1) * P_ * C_);
     RETURN_IF_ERROR(SendUnit(Role::kLlm, im.llm_rank, {BoundaryKind::kEncToLlm, step, mb.microbatch, im.uid},
                                      {P_, C_}, std::move(rows)));
   }
@@ -280,8 +345,9 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
     std::copy(m.data.begin(), m.data.end(), demb.begin() + k * P_ * C_);
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
-  Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Backward(demb.data(), &p->enc); });
-  return Status::Ok();
+  const float* dout = Staged(demb, &p->stage_grad);
+  Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Backward(dout, &p->enc); });
+  return DeviceError("encoder backward");
 }
 
 // ---- LLM -------------------------------------------------------------------
@@ -332,21 +398,24 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   Tensor gen_hidden, hidden_out;
   int64_t count = 0;
+  const float* image_in = first ? Staged(image_emb, &p->stage_in) : nullptr;
+  const float* hidden_in_dev = first ? nullptr : Staged(hidden_in, &p->stage_in2);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
-    result_->text_loss_sum += llm_->ForwardStage(b, first ? image_emb.data() : nullptr,
-                                                 first ? nullptr : hidden_in.data(), &hidden_out, &gen_hidden,
-                                                 &count, &p->llm);
+    result_->text_loss_sum +=
+        llm_->ForwardStage(b, image_in, hidden_in_dev, &hidden_out, &gen_hidden, &count, &p->llm);
   });
+  RETURN_IF_ERROR(DeviceError("llm forward"));
   if (first) result_->tokens += b.size();  // counted once per replica: on its first stage
   if (!last) {
     RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp + 1),
                                 {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0}, {b.size(), C_},
-                                std::vector<float>(hidden_out.data(), hidden_out.data() + hidden_out.numel())));
+                                hidden_out.ToHost()));
   } else {
+    const HostView host_gen(gen_hidden);
     int64_t g = 0;
     for (const RankSample& s : mb.samples)
       for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) {
-        std::vector<float> rows(gen_hidden.data() + g * K_ * C_, gen_hidden.data() + (g + 1) * K_ * C_);
+        std::vector<float> rows(host_gen.data() + g * K_ * C_, host_gen.data() + (g + 1) * K_ * C_);
         RETURN_IF_ERROR(SendUnit(Role::kGenerator, s.gen_generator_ranks[j],
                                  {BoundaryKind::kLlmToGen, step, mb.microbatch, s.gen_uids[j]}, {K_, C_},
                                  std::move(rows)));
@@ -388,19 +457,22 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
   Tensor dimg, dhidden_in;
+  const float* dgen_in = n_gen > 0 && last ? Staged(dgen, &p->stage_grad) : nullptr;
+  const float* dhidden_out_in = last ? nullptr : Staged(dhidden_out, &p->stage_grad);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
-    llm_->BackwardStage(text_scale, n_gen > 0 && last ? dgen.data() : nullptr,
-                        last ? nullptr : dhidden_out.data(), &dhidden_in, &dimg, &p->llm);
+    llm_->BackwardStage(text_scale, dgen_in, dhidden_out_in, &dhidden_in, &dimg, &p->llm);
   });
+  RETURN_IF_ERROR(DeviceError("llm backward"));
   if (!first) {
     RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp - 1),
                                 {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0}, {N, C_},
-                                std::vector<float>(dhidden_in.data(), dhidden_in.data() + dhidden_in.numel())));
+                                dhidden_in.ToHost()));
   } else {
+    const HostView host_dimg(dimg);
     int64_t k = 0;
     for (const RankSample& s : mb.samples)
       for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) {
-        std::vector<float> rows(dimg.data() + k * P_ * C_, dimg.data() + (k + 1) * P_ * C_);
+        std::vector<float> rows(host_dimg.data() + k * P_ * C_, host_dimg.data() + (k + 1) * P_ * C_);
         RETURN_IF_ERROR(SendUnit(Role::kEncoder, s.image_encoder_ranks[j],
                                  {BoundaryKind::kLlmToEnc, step, mb.microbatch, s.image_uids[j]}, {P_, C_},
                                  std::move(rows)));
@@ -433,13 +505,17 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
   Tensor dcond;
+  const float* cond_in = Staged(cond, &p->stage_in);
+  const float* images_in = Staged(images, &p->stage_in2);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
-    result_->gen_loss_sum += generator_->Forward(cond.data(), images.data(), keys.data(), n, &p->gen);
+    result_->gen_loss_sum += generator_->Forward(cond_in, images_in, keys.data(), n, &p->gen);
     generator_->Backward(gen_scale, &dcond, &p->gen);
   });
+  RETURN_IF_ERROR(DeviceError("generator forward and backward"));
+  const HostView host_dcond(dcond);
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
-    std::vector<float> rows(dcond.data() + i * K_ * C_, dcond.data() + (i + 1) * K_ * C_);
+    std::vector<float> rows(host_dcond.data() + i * K_ * C_, host_dcond.data() + (i + 1) * K_ * C_);
     RETURN_IF_ERROR(SendUnit(Role::kLlm, gt.llm_rank, {BoundaryKind::kGenToLlm, step, mb.microbatch, gt.uid},
                                      {K_, C_}, std::move(rows)));
   }
@@ -475,20 +551,36 @@ Status ModuleRunner::Backward(int64_t step, const RankMicrobatch& mb, Pending* p
 
 StatusOr<double> ModuleRunner::ClipModuleGradients(ParamBuffer& pb) {
   const double clip = cfg_.train.grad_clip;
-  if (mp_ == nullptr) return ClipGradNorm(pb.grads().data(), pb.size(), clip);
+  if (mp_ == nullptr) return ClipGradNorm(pb.grads_data(), pb.size(), clip);
   // Slices and pipeline stages hold disjoint parts of the module's gradient;
   // tensors replicated over TP are identical on every TP rank and count once
   // (TP rank 0's). The sum runs over the replica's model-parallel group.
   double sq = 0;
   for (const ParamView& v : pb.views()) {
     if (v.shard.replicated() && coord_.tp != 0) continue;
-    const double n = GradNorm(pb.grads().data() + v.offset, v.numel);
+    const double n = GradNorm(pb.grads_data() + v.offset, v.numel);
     sq += n * n;
   }
   RETURN_IF_ERROR(mp_->AllReduceSum(&sq, 1));
   const double norm = std::sqrt(sq);
-  ClipToNorm(pb.grads().data(), pb.size(), norm, clip);
+  ClipToNorm(pb.grads_data(), pb.size(), norm, clip);
   return norm;
+}
+
+Status ModuleRunner::AllReduceGradsOnHost(ParamBuffer& pb) {
+  std::vector<float> host = pb.GradsToHost();
+  Status started;
+  auto start = [&](const ParamBuffer::Bucket& b) {
+    Status s = dp_->StartAllReduceSum(host.data() + b.offset, b.numel);
+    if (started.ok()) started = s;
+  };
+  for (int b : bucket_plan_) start(pb.buckets()[size_t(b)]);
+  for (const ParamBuffer::Bucket& g : gaps_) start(g);
+  Status waited = dp_->WaitAllReduces();
+  RETURN_IF_ERROR(started);
+  RETURN_IF_ERROR(waited);
+  ops::CurrentDeviceMemory()->CopyFromHost(pb.grads_data(), host.data(), host.size() * sizeof(float));
+  return Status::Ok();
 }
 
 StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankMicrobatch>& mbs) {
@@ -498,6 +590,8 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   result.start_unix = UnixNowSeconds();
   unix_minus_steady_ = result.start_unix - step_start_;
   ExpectStepMessages(step, mbs);
+  // On a device the whole step runs with it current on this thread.
+  std::unique_ptr<RankDevice::Scope> device_scope = EnterDevice();
   ParamBuffer& pb = params();
   pb.ZeroGrads();
   const int M = int(mbs.size());
@@ -509,7 +603,9 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   // DP: each gradient bucket's all-reduce starts as soon as the step's last
   // backward has finished it, in a fixed order (the same on every rank: a
   // rank whose last microbatch is empty starts them all at the end).
-  const bool overlap = dp_->size() > 1;
+  // On a device the gradients are summed on a host copy once the backward
+  // is done (AllReduceGradsOnHost), not bucket by bucket during it.
+  const bool overlap = dp_->size() > 1 && device_ == nullptr;
   struct ClearHook {  // the hook refers to this frame: never outlive it
     ParamBuffer& pb;
     ~ClearHook() { pb.SetBucketReadyHook(nullptr); }
@@ -567,6 +663,8 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
     Status w = dp_->WaitAllReduces();
     RETURN_IF_ERROR(start_status);
     RETURN_IF_ERROR(w);
+  } else if (device_ != nullptr && dp_->size() > 1) {
+    RETURN_IF_ERROR(AllReduceGradsOnHost(pb));
   }
   double t1 = NowSeconds();
   Span(SpanKind::kAllReduce, -1, t0, t1);
@@ -581,6 +679,7 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
     opt_->Step(pb, result.lr);
   });
   RETURN_IF_ERROR(start_status);
+  RETURN_IF_ERROR(DeviceError("optimizer step"));
   result.seconds = t2 - step_start_;
   // Every TP rank of a replica computed the same losses and counts; only TP
   // rank 0 reports them, so the orchestrator's sums count each replica once.

@@ -18,6 +18,7 @@
 #include "common/parallel/layout.h"
 #include "common/parallel/tp_comm.h"
 #include "common/worker/rank_data.h"
+#include "common/worker/rank_device.h"
 #include "common/worker/transport.h"
 
 namespace braid::worker {
@@ -72,6 +73,19 @@ class ModuleRunner {
                DpGroup* tp = nullptr, DpGroup* mp = nullptr);
   ~ModuleRunner();
 
+  // Runs this rank on `device` from now on (docs/GPU.md step 3): moves the
+  // params, gradients and AdamW state into its memory (call it after any
+  // checkpoint load or write the state through the host-copy API); every
+  // RunStep then computes there and stages what crosses the rank's edge
+  // (boundary tensors, the DP all-reduce, the microbatch's pixels) through
+  // host copies. UNIMPLEMENTED (RefuseTpPpOnDevice) when the module's
+  // layout has tp or pp > 1; else the device's first error, if any.
+  Status UseDevice(std::unique_ptr<RankDevice> device);
+  RankDevice* device() const { return device_.get(); }
+  // The device made the calling thread's for the scope's life (null on
+  // the cpu): for host-copy work between steps (checkpoints).
+  std::unique_ptr<RankDevice::Scope> EnterDevice();
+
   // Runs step `step` over its microbatches (mbs[m].microbatch == m).
   StatusOr<StepResult> RunStep(int64_t step, const std::vector<RankMicrobatch>& mbs);
 
@@ -121,7 +135,15 @@ class ModuleRunner {
   // the model-parallel group, TP-replicated tensors once), then the clip;
   // returns the norm.
   StatusOr<double> ClipModuleGradients(ParamBuffer& pb);
+  // The DP sum of a device rank's gradients: the same buckets and gaps as
+  // the host path, all-reduced on a host copy, then copied back.
+  Status AllReduceGradsOnHost(ParamBuffer& pb);
+  // The device's first error since the last check, naming this rank and
+  // `what` it was doing (OK on the cpu).
+  Status DeviceError(const char* what);
 
+  // First member: destroyed last, after every tensor in its memory.
+  std::unique_ptr<RankDevice> device_;
   Role role_;
   int rank_;
   JobConfig cfg_;

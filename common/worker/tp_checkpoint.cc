@@ -28,9 +28,17 @@ StatusOr<std::unique_ptr<WholeModule>> GatherWholeModule(const ParamBuffer& pb, 
   out->params.Allocate();
   out->optim = std::make_unique<AdamW>(out->params.size(), opt.config());
   out->optim->set_t(opt.t());
-  RETURN_IF_ERROR(Place(pb, out->params, pb.params(), out->params.params(), place_replicated));
-  RETURN_IF_ERROR(Place(pb, out->params, opt.m(), out->optim->m(), place_replicated));
-  RETURN_IF_ERROR(Place(pb, out->params, opt.v(), out->optim->v(), place_replicated));
+  // The rank's state on the host: its own arrays on the cpu, copies of them
+  // on a device (the calling thread's).
+  std::vector<float> params_copy, m_copy, v_copy;
+  if (pb.on_device()) params_copy = pb.ParamsToHost();
+  if (opt.on_device()) opt.MomentsToHost(&m_copy, &v_copy);
+  const std::vector<float>& params = pb.on_device() ? params_copy : pb.params();
+  const std::vector<float>& m = opt.on_device() ? m_copy : opt.m();
+  const std::vector<float>& v = opt.on_device() ? v_copy : opt.v();
+  RETURN_IF_ERROR(Place(pb, out->params, params, out->params.params(), place_replicated));
+  RETURN_IF_ERROR(Place(pb, out->params, m, out->optim->m(), place_replicated));
+  RETURN_IF_ERROR(Place(pb, out->params, v, out->optim->v(), place_replicated));
   if (group && group->size() > 1) {
     RETURN_IF_ERROR(group->AllReduceSum(out->params.params().data(), out->params.size()));
     RETURN_IF_ERROR(group->AllReduceSum(out->optim->m().data(), out->params.size()));

@@ -24,7 +24,8 @@ struct WholeModule {
 // (the single-process module's views; `pb`'s views are a subset of them by
 // name), tensors replicated over TP only when place_replicated (TP rank 0),
 // and the group sums them, so every rank ends with the whole module. With no
-// group (a rank holding the whole module) it copies.
+// group (a rank holding the whole module) it copies. A rank on a device
+// reads its state through host copies (call it with the device current).
 StatusOr<std::unique_ptr<WholeModule>> GatherWholeModule(const ParamBuffer& pb, const AdamW& opt,
                                                          const ParamBuffer& whole, bool place_replicated,
                                                          DpGroup* group);

@@ -39,8 +39,30 @@
 #include "common/parallel/layout.h"
 #include "services/process_flags.h"
 
+#if defined(BRAID_HAVE_CUDA)
+#include "common/worker/cuda_rank_device.h"
+#endif
+
 namespace braid::worker {
 namespace {
+
+// The device of this worker's rank for a job on `job_device` (null on the
+// cpu): the worker's --device, which the orchestrator matched to the job's.
+StatusOr<std::unique_ptr<RankDevice>> OpenRankDevice(const std::string& job_device, const DeviceFlags& flags,
+                                                     Role role, int rank) {
+  if (job_device == "cpu") return std::unique_ptr<RankDevice>();
+  if (flags.device != job_device)
+    return Status::FailedPrecondition("the job runs on device: " + job_device + ", this worker on --device " +
+                                      flags.device);
+#if defined(BRAID_HAVE_CUDA)
+  const RankDeviceFactory factory = CudaRankDeviceFactory(flags.device_index);
+  return factory(role, rank);
+#else
+  (void)role;
+  (void)rank;
+  return Status::FailedPrecondition("device: " + job_device + ": this build of the worker has no CUDA backend");
+#endif
+}
 
 struct WorkerFlags {
   ProcessFlags process;
@@ -437,6 +459,20 @@ class Worker {
                                           std::to_string(a.start_step()));
       LOG_INFO("job %s: %s rank %d loaded %s", a.job_id().c_str(), RoleName(role_), a.rank(),
                a.resume_checkpoint().c_str());
+    }
+    // A device rank (DP layouts only: UseDevice refuses tp/pp) keeps its
+    // device current on this thread for the whole job; checkpoints and
+    // reports go through host copies.
+    std::unique_ptr<RankDevice::Scope> device_scope;
+    {
+      ASSIGN_OR_RETURN(std::unique_ptr<RankDevice> device,
+                       OpenRankDevice(cfg.device, flags_.device, role_, a.rank()));
+      if (device) {
+        RETURN_IF_ERROR(runner.UseDevice(std::move(device)));
+        device_scope = runner.EnterDevice();
+        LOG_INFO("job %s: %s rank %d runs on cuda device %d", a.job_id().c_str(), RoleName(role_), a.rank(),
+                 flags_.device.device_index);
+      }
     }
     // Boundary transfers move on between ops while this rank computes.
     SetOpBoundaryHook([](void* t) { static_cast<UcxTransport*>(t)->Poll(); }, transport.get());

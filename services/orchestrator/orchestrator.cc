@@ -54,7 +54,7 @@ StatusOr<Job> Orchestrator::SubmitJob(const std::string& yaml, const std::string
   // A spec that does not parse is refused by jobs_.Submit, with its message.
   if (StatusOr<JobConfig> cfg = ParseJobConfig(yaml, source_name.empty() ? "<request>" : source_name); cfg.ok()) {
     RETURN_IF_ERROR(CheckRegisteredDevices(*cfg));
-    RETURN_IF_ERROR(RefuseCudaUntilTheTrainingPathIsWired(*cfg));
+    RETURN_IF_ERROR(CheckDeviceJobLayouts(*cfg));
   }
   return jobs_.Submit(yaml, source_name);
 }

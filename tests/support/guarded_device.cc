@@ -15,7 +15,6 @@
 namespace braid::testing_support {
 
 GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
-  current_ = dev;
   ops::DeviceOps& t = table_;
   t.name = "guarded-fake";
 #define BRAID_GUARD(op) t.op = &Wrap<&ops::op<float>>::Call

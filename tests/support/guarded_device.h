@@ -5,12 +5,17 @@
 // through an op therefore faults at once, here, rather than reading garbage
 // on a real GPU. Its ops are the CPU kernels, run with the memory opened.
 //
-// One GuardedDevice per test; not thread-safe (single rank thread).
+// One GuardedDevice per rank thread: each has its own arena (mprotect works
+// on its own pages), and a device is used by one thread at a time (rank
+// threads may change between steps). An op finds its device through the
+// calling thread's backend (its DeviceMemory), so rank threads each running
+// on their own GuardedDevice do not interfere.
 #pragma once
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -98,14 +103,15 @@ class GuardedOps {
   explicit GuardedOps(GuardedDevice* dev);
   const ops::DeviceOps& table() const { return table_; }
   ops::Backend backend() { return {&table_, dev_}; }
-  static int64_t calls() { return calls_; }
+  // Ops run through any GuardedOps table, by every thread.
+  static int64_t calls() { return calls_.load(); }
 
   template <auto Fn>
   struct Wrap;
   template <typename... A, void (*Fn)(A...)>
   struct Wrap<Fn> {
     static void Call(A... a) {
-      GuardedDevice* d = current_;
+      GuardedDevice* d = Current();
       int k = 0;
       (CheckArg(d, a, k++), ...);
       d->Open();
@@ -123,7 +129,7 @@ class GuardedOps {
   template <typename R, typename... A, R (*Fn)(A...)>
   struct WrapReturning<Fn> {
     static R Call(A... a) {
-      GuardedDevice* d = current_;
+      GuardedDevice* d = Current();
       int k = 0;
       (CheckArg(d, a, k++), ...);
       d->Open();
@@ -149,8 +155,14 @@ class GuardedOps {
       BRAID_CHECK_MSG(x == nullptr || d->Owns(x), "op argument %d is a host pointer, not device memory", k);
     }
   }
-  static inline GuardedDevice* current_ = nullptr;
-  static inline int64_t calls_ = 0;
+  // The calling thread's device: its backend's memory (GuardedOps::backend
+  // pairs the table with its GuardedDevice).
+  static GuardedDevice* Current() {
+    auto* d = dynamic_cast<GuardedDevice*>(ops::CurrentDeviceMemory());
+    BRAID_CHECK_MSG(d != nullptr, "a guarded op ran without a GuardedDevice as the thread's device memory");
+    return d;
+  }
+  static inline std::atomic<int64_t> calls_{0};
   GuardedDevice* dev_;
   ops::DeviceOps table_;
 };

@@ -1,0 +1,21 @@
+// The CUDA device of a worker's rank (docs/GPU.md step 3): a cuda::Context on
+// one device (its compute stream, cuBLASLt handle, sticky error) and the CUDA
+// backend of ops. Built only with the CUDA backend (BRAID_HAVE_CUDA; library
+// braid_worker_cuda); this header needs no CUDA headers.
+#pragma once
+
+#include <memory>
+
+#include "common/base/status.h"
+#include "common/worker/rank_device.h"
+
+namespace braid::worker {
+
+// A context on `device_index` (cudaSetDevice on the calling thread); the
+// scopes it hands out make the context and the CUDA backend current.
+StatusOr<std::unique_ptr<RankDevice>> OpenCudaRankDevice(int device_index);
+
+// Every rank of this process on `device_index`.
+RankDeviceFactory CudaRankDeviceFactory(int device_index);
+
+}  // namespace braid::worker
