@@ -8,9 +8,12 @@
 // Model FLOPs per step (bench/model_flops.h): 6 * matmul params * tokens
 // plus the causal attention term; the LM head is counted, embeddings are not.
 //
-// Precision: the model computes in fp32 (cuBLASLt fp32, TF32 off) until the
-// bf16 mixed-precision path is wired into the model (docs/GPU.md step 5); the
-// output says `dtype=fp32` so the suite compares with the fp32 ceiling.
+// Precision (--precision): bf16 (default) runs the CUDA backend's autocast
+// mode (docs/GPU.md step 5, "Mixed precision (as built)": bf16 tensor-core
+// matmuls and attention, fp32 everything else, the weights from the bf16
+// mirror of the registered params) and prints `dtype=bf16`; fp32 runs every
+// op in fp32 (cuBLASLt fp32, TF32 off) and prints `dtype=fp32`. The suite
+// compares with the measured GEMM ceiling of the same dtype.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,14 +31,16 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: gpu_llm_step [--config 1b|small] [--steps N] [--warmup N] [--seqs N] [--seq-len L]\n"
-    "                    [--peak-tflops X]\n"
+    "                    [--precision bf16|fp32] [--peak-tflops X]\n"
     "  --config     1b: width 2048, 20 layers, 16 heads, SwiGLU 5632, vocab 32000 (~1.2B params);\n"
     "               small: width 256, 4 layers (a quick check)   [1b]\n"
     "  --steps      timed forward+backward steps                  [5]\n"
     "  --warmup     untimed steps first                           [2]\n"
     "  --seqs       packed sequences per step                     [8]\n"
     "  --seq-len    tokens per sequence                           [512]\n"
-    "  --peak-tflops  the device's datasheet fp32 peak: also print mfu=achieved/peak\n"
+    "  --precision  bf16: autocast (bf16 matmuls and attention, fp32 master weights);\n"
+    "               fp32: every op in fp32                         [bf16]\n"
+    "  --peak-tflops  the device's datasheet peak for that precision: also print mfu=achieved/peak\n"
     "  --probe      only report the CUDA device (exit 0) or why there is none (exit 77)\n"
     "Prints achieved_tflops=, tokens_per_s=, dtype= lines. Exit: 0 done, 1 CUDA error,\n"
     "2 bad arguments, 77 no CUDA device (SKIPPED).\n";
@@ -52,7 +57,7 @@ bool ParseInt(const char* s, int* out, int min = 1) {
 
 int main(int argc, char** argv) {
   using namespace braid;
-  std::string config = "1b";
+  std::string config = "1b", precision = "bf16";
   int steps = 5, warmup = 2, seqs = 8, seq_len = 512;
   double peak = 0;
   bool probe = false;
@@ -71,6 +76,9 @@ int main(int argc, char** argv) {
     if (a == "--config" && has_value) {
       config = argv[++i];
       ok = config == "1b" || config == "small";
+    } else if (a == "--precision" && has_value) {
+      precision = argv[++i];
+      ok = precision == "bf16" || precision == "fp32";
     } else if (a == "--steps" && has_value) {
       ok = ParseInt(argv[++i], &steps);
     } else if (a == "--warmup" && has_value) {
@@ -119,11 +127,12 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<cuda::Context> ctx = std::move(*ctx_or);
   cuda::ScopedContext ctx_scope(ctx.get());
-  cuda::CudaBackend backend(ctx.get());
+  cuda::CudaBackend backend(ctx.get(),
+                            precision == "bf16" ? cuda::Precision::kBf16Autocast : cuda::Precision::kFp32);
 
   nn::Llm llm(cfg);
-  std::printf("gpu_llm_step: config %s, %lld params, %d x %d tokens per step; initialising on the host...\n",
-              config.c_str(), static_cast<long long>(llm.params().size()), seqs, seq_len);
+  std::printf("gpu_llm_step: config %s, %s, %lld params, %d x %d tokens per step; initialising on the host...\n",
+              config.c_str(), precision.c_str(), static_cast<long long>(llm.params().size()), seqs, seq_len);
   std::fflush(stdout);
   llm.Init(1);
 
@@ -143,9 +152,12 @@ int main(int argc, char** argv) {
   {
     ops::ScopedBackend scope(backend.backend());
     llm.params().MoveToDevice();
+    // The bf16 weight mirror (a no-op under fp32); a trainer's AdamW would
+    // register the buffer on its first step, this bench runs no optimizer.
+    err = backend.RegisterParams(llm.params().params_data(), llm.params().size());
     Tensor gen, dimg;
     const float scale = 1.0f / float(batch.size());
-    for (int it = 0; it < warmup + steps; ++it) {
+    for (int it = 0; err.ok() && it < warmup + steps; ++it) {
       if (it == warmup) {
         err = ctx->Synchronize();
         if (!err.ok()) break;
@@ -169,8 +181,8 @@ int main(int argc, char** argv) {
                       double(seqs) * double(seq_len) * double(seq_len), true};
   const double flops = bench::ModuleFlops(w);
   const double tflops = flops * steps / seconds / 1e12;
-  std::printf("loss=%.4f\nstep_seconds=%.4f\ntokens_per_s=%.0f\ndtype=fp32\nachieved_tflops=%.2f\n", loss,
-              seconds / steps, double(batch.size()) * steps / seconds, tflops);
+  std::printf("loss=%.4f\nstep_seconds=%.4f\ntokens_per_s=%.0f\ndtype=%s\nachieved_tflops=%.2f\n", loss,
+              seconds / steps, double(batch.size()) * steps / seconds, precision.c_str(), tflops);
   if (peak > 0) std::printf("mfu=%.3f\n", tflops / peak);
   return 0;
 }

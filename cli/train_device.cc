@@ -14,14 +14,20 @@ namespace {
 
 class CudaTrainDevice : public TrainDevice {
  public:
-  CudaTrainDevice(std::unique_ptr<cuda::Context> ctx, std::string name)
-      : ctx_(std::move(ctx)), scope_(ctx_.get()), backend_(ctx_.get()), ops_backend_(backend_.backend()),
-        name_(std::move(name)) {}
+  CudaTrainDevice(std::unique_ptr<cuda::Context> ctx, std::string name, cuda::Precision precision)
+      : ctx_(std::move(ctx)),
+        scope_(ctx_.get()),
+        backend_(ctx_.get(), precision),
+        ops_backend_(backend_.backend()),
+        name_(std::move(name)),
+        bf16_(precision == cuda::Precision::kBf16Autocast) {}
   void Attach(train::TrainOptions* opt) override {
     opt->backend = &ops_backend_;
     opt->check_device = [this] { return ctx_->TakeError(); };
   }
-  std::string Describe() const override { return "cuda device 0: " + name_; }
+  std::string Describe() const override {
+    return "cuda device 0: " + name_ + (bf16_ ? ", bf16 autocast" : ", fp32");
+  }
 
  private:
   std::unique_ptr<cuda::Context> ctx_;
@@ -29,6 +35,7 @@ class CudaTrainDevice : public TrainDevice {
   cuda::CudaBackend backend_;
   ops::Backend ops_backend_;
   std::string name_;
+  bool bf16_;
 };
 
 }  // namespace
@@ -40,7 +47,9 @@ StatusOr<std::unique_ptr<TrainDevice>> OpenTrainDevice(const JobConfig& cfg) {
 #if defined(BRAID_HAVE_CUDA)
   ASSIGN_OR_RETURN(std::string name, gpu::DeviceName(0));
   ASSIGN_OR_RETURN(std::unique_ptr<cuda::Context> ctx, cuda::Context::Create(0));
-  return std::unique_ptr<TrainDevice>(new CudaTrainDevice(std::move(ctx), name));
+  const cuda::Precision precision =
+      cfg.precision == "bf16" ? cuda::Precision::kBf16Autocast : cuda::Precision::kFp32;
+  return std::unique_ptr<TrainDevice>(new CudaTrainDevice(std::move(ctx), name, precision));
 #else
   return Status::FailedPrecondition("device: cuda: this build of braid has no CUDA backend");
 #endif

@@ -1,7 +1,8 @@
 // The compute device of `braid train --single-process` (docs/GPU.md step 3):
 // for a job with `device: cuda`, a CUDA context on device 0 (the first
-// visible: pick one with CUDA_VISIBLE_DEVICES) and its backend, whose errors
-// the trainer collects after every step.
+// visible: pick one with CUDA_VISIBLE_DEVICES) and its backend in the job's
+// `precision` (fp32, or bf16 autocast), whose errors the trainer collects
+// after every step.
 #pragma once
 
 #include <memory>

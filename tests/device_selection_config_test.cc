@@ -51,6 +51,29 @@ TEST(JobDevice, BadValuesNameTheField) {
   EXPECT_EQ(error("model: {device: cuda}\n"), "model.device: unknown key");
 }
 
+TEST(JobPrecision, Bf16ParsesOnCudaAndRoundTrips) {
+  StatusOr<JobConfig> c = ParseJobConfig(std::string(kData) + "device: cuda\nprecision: bf16\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->precision, "bf16");
+  StatusOr<JobConfig> back = ParseJobConfig(JobConfigToYaml(*c), "resolved");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == *c);
+  StatusOr<JobConfig> d = ParseJobConfig(kData);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->precision, "fp32");
+}
+
+TEST(JobPrecision, BadValuesAndBf16OnTheCpuAreRefused) {
+  auto error = [](const std::string& lines) {
+    StatusOr<JobConfig> c = ParseJobConfig(std::string(kData) + lines);
+    EXPECT_FALSE(c.ok()) << lines;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    return c.status().message();
+  };
+  EXPECT_EQ(error("precision: fp16\n"), "precision: must be one of fp32, bf16, got 'fp16'");
+  EXPECT_EQ(error("precision: bf16\n"), "precision: bf16 needs device: cuda (the CPU computes in fp32)");
+}
+
 TEST(JobDevice, ValidateCatchesAnOverride) {
   JobConfig c;
   c.data.fashion_mnist = "tests/data/config";

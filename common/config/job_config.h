@@ -130,6 +130,11 @@ struct JobConfig {
   // job-wide communicator, docs/GPU.md step 6). The orchestrator assigns
   // the job only to workers registered with this device.
   std::string device = "cpu";
+  // Compute precision on the device (docs/GPU.md step 5): "fp32", or "bf16"
+  // (autocast: GEMMs and attention on bf16 tensor cores with fp32
+  // accumulation, fp32 master weights, optimizer state and every other op).
+  // bf16 needs device: cuda.
+  std::string precision = "fp32";
   ModelConfig model;
   DataConfig data;
   TrainConfig train;

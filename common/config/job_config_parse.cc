@@ -150,6 +150,7 @@ Status ParseRoot(const YAML::Node& doc, JobConfig* cfg) {
   RETURN_IF_ERROR(root.String("name", &cfg->name));
   RETURN_IF_ERROR(root.Uint64("seed", &cfg->seed));
   RETURN_IF_ERROR(root.String("device", &cfg->device));
+  RETURN_IF_ERROR(root.String("precision", &cfg->precision));
   RETURN_IF_ERROR(ParseModel(root, &cfg->model));
   RETURN_IF_ERROR(ParseData(root, &cfg->data));
   RETURN_IF_ERROR(ParseTrain(root, &cfg->train));

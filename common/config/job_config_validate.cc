@@ -240,6 +240,9 @@ Status ValidateCheckpoint(const CheckpointConfig& c) {
 Status ValidateJobConfig(const JobConfig& cfg) {
   RETURN_IF_ERROR(ValidateName(cfg.name));
   RETURN_IF_ERROR(OneOf("device", cfg.device, {"cpu", "cuda"}));
+  RETURN_IF_ERROR(OneOf("precision", cfg.precision, {"fp32", "bf16"}));
+  if (cfg.precision == "bf16" && cfg.device != "cuda")
+    return Status::InvalidArgument("precision: bf16 needs device: cuda (the CPU computes in fp32)");
   RETURN_IF_ERROR(ValidateEncoder(cfg.model.encoder));
   RETURN_IF_ERROR(ValidateLlm(cfg.model.llm));
   RETURN_IF_ERROR(ValidateGenerator(cfg.model.generator, cfg.model.encoder));

@@ -60,6 +60,7 @@ std::string JobConfigToYaml(const JobConfig& cfg) {
   w.Field(0, "name", cfg.name);
   w.Field(0, "seed", cfg.seed);
   w.Field(0, "device", cfg.device);
+  w.Field(0, "precision", cfg.precision);
 
   const ModelConfig& m = cfg.model;
   w.Section(0, "model");

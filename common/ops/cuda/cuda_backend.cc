@@ -29,18 +29,23 @@ void* CudaMemory::Allocate(size_t bytes) {
     std::abort();
   }
   BRAID_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_->stream()));
+  if (shadows_ != nullptr) shadows_->NoteFree(p, bytes);  // a range there was freed unseen: drop it
   return p;
 }
 
-void CudaMemory::Free(void* p, size_t) {
-  if (p != nullptr) BRAID_CUDA_CHECK(cudaFreeAsync(p, ctx_->stream()));
+void CudaMemory::Free(void* p, size_t bytes) {
+  if (p == nullptr) return;
+  if (shadows_ != nullptr) shadows_->NoteFree(p, bytes);
+  BRAID_CUDA_CHECK(cudaFreeAsync(p, ctx_->stream()));
 }
 
 void CudaMemory::Zero(void* p, size_t bytes) {
+  if (shadows_ != nullptr) shadows_->NoteWrite(p, bytes);
   if (bytes > 0) BRAID_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_->stream()));
 }
 
 void CudaMemory::CopyDeviceToDevice(void* dst, const void* src, size_t bytes) {
+  if (shadows_ != nullptr) shadows_->NoteWrite(dst, bytes);
   if (bytes > 0) BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx_->stream()));
 }
 
@@ -53,6 +58,7 @@ void CudaMemory::CopyToHost(void* dst, const void* src, size_t bytes) {
 void CudaMemory::CopyFromHost(void* dst, const void* src, size_t bytes) {
   // From pageable memory the copy is staged before the call returns, so the
   // caller may reuse `src` at once.
+  if (shadows_ != nullptr) shadows_->NoteWrite(dst, bytes);
   if (bytes > 0) BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_->stream()));
 }
 

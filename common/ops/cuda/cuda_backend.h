@@ -8,14 +8,18 @@
 // boundaries with Context::TakeError().
 #pragma once
 
+#include <memory>
+
+#include "common/base/status.h"
 #include "common/ops/backend.h"
 #include "common/ops/cuda/context.h"
+#include "common/ops/cuda/param_shadows.h"
 
 namespace braid::cuda {
 
 class CudaMemory : public ops::DeviceMemory {
  public:
-  explicit CudaMemory(Context* ctx) : ctx_(ctx) {}
+  explicit CudaMemory(Context* ctx, ParamShadows* shadows = nullptr) : ctx_(ctx), shadows_(shadows) {}
   const char* name() const override { return "cuda"; }
   // Allocation failure (out of device memory) aborts with the CUDA error:
   // nothing mid-step can recover from it, and the supervisor restarts the rank.
@@ -26,20 +30,64 @@ class CudaMemory : public ops::DeviceMemory {
   // Waits for the stream (checkpoints, reports; never in the step's hot path).
   void CopyToHost(void* dst, const void* src, size_t bytes) override;
   void CopyFromHost(void* dst, const void* src, size_t bytes) override;
+  // The autocast backend's bf16 weight mirrors (null under fp32): writes and
+  // frees through this memory keep them in step (param_shadows.h).
+  ParamShadows* shadows() const { return shadows_; }
 
  private:
   Context* ctx_;
+  ParamShadows* shadows_;
 };
 
 // The float ops of the CUDA kernels (every op of backend.h's DeviceOps).
 const ops::DeviceOps& CudaOps();
 
+// Mixed precision (docs/GPU.md step 5, "Mixed precision (as built)"):
+// kFp32 runs every op in fp32 (CudaOps). kBf16Autocast (CudaAutocastOps)
+// runs the matmuls and the attention on bf16 operands with fp32
+// accumulation and fp32 results, every other op in fp32, the master weights,
+// gradients and AdamW moments in fp32; weights come from bf16 mirrors of the
+// parameter buffers (param_shadows.h).
+enum class Precision { kFp32, kBf16Autocast };
+
+// The autocast table: CudaOps() with matmul_forward, matmul_backward,
+// attention_forward, attention_backward and adamw_step replaced. Its ops find
+// the weight mirrors through the thread's DeviceMemory (a CudaMemory of an
+// autocast CudaBackend); with any other memory they cast weights on the fly.
+const ops::DeviceOps& CudaAutocastOps();
+
 class CudaBackend {
  public:
-  explicit CudaBackend(Context* ctx) : memory_(ctx) {}
-  ops::Backend backend() { return {&CudaOps(), &memory_}; }
+  explicit CudaBackend(Context* ctx, Precision precision = Precision::kFp32)
+      : precision_(precision),
+        shadows_(precision == Precision::kBf16Autocast ? std::make_unique<ParamShadows>(ctx) : nullptr),
+        memory_(ctx, shadows_.get()) {}
+  ops::Backend backend() {
+    return {precision_ == Precision::kBf16Autocast ? &CudaAutocastOps() : &CudaOps(), &memory_};
+  }
+  Precision precision() const { return precision_; }
+
+  // Autocast only (no-ops returning Ok under kFp32). Optional: AdamW
+  // registers the buffer it updates on its first step, so a trainer needs
+  // none of these; registering right after ParamBuffer::MoveToDevice makes
+  // the first forward use the mirror too. base/n: params_data()/size().
+  Status RegisterParams(const float* base, int64_t n) {
+    return shadows_ != nullptr ? shadows_->Register(base, n) : Status::Ok();
+  }
+  void UnregisterParams(const float* base) {
+    if (shadows_ != nullptr) shadows_->Unregister(base);
+  }
+  // After writing registered params by a path the backend does not see (a
+  // kernel of one's own, an NCCL broadcast): the mirrors are re-cast before
+  // their next use.
+  void MarkParamsChanged() {
+    if (shadows_ != nullptr) shadows_->MarkAllStale();
+  }
+  ParamShadows* shadows() { return shadows_.get(); }
 
  private:
+  Precision precision_;
+  std::unique_ptr<ParamShadows> shadows_;  // before memory_, which points at it
   CudaMemory memory_;
 };
 

@@ -135,6 +135,24 @@ void matmul_backward(T* dinp, typename detail::NonDeduced<G>::type* dweight,
   }
 }
 
+void matmul_forward_mixed(float* out, const bf16* inp, const bf16* weight, const float* bias, int64_t N, int64_t C,
+                          int64_t OC) {
+  if (N == 0) return;
+  const bool fuse =
+      bias == nullptr || C == 0 || PointerAlignment(reinterpret_cast<uintptr_t>(bias)) >= kFusedBiasAlignment;
+  RowMajorGemm<bf16, float>(false, true, N, OC, C, 1.f, inp, C, weight, C, 0.f, out, OC, fuse ? bias : nullptr);
+  if (!fuse) add_bias<float>(out, bias, N, OC);
+}
+
+void matmul_backward_mixed(float* dinp, float* dweight, const bf16* dout, const bf16* inp, const bf16* weight,
+                           int64_t N, int64_t C, int64_t OC) {
+  if (N == 0) return;
+  if (dinp != nullptr)
+    RowMajorGemm<bf16, float>(false, false, N, C, OC, 1.f, dout, OC, weight, C, 1.f, dinp, C, nullptr);
+  if (dweight != nullptr)
+    RowMajorGemm<bf16, float>(true, false, OC, C, N, 1.f, dout, OC, inp, C, 1.f, dweight, C, nullptr);
+}
+
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const T* A, int64_t lda, const T* B,
           int64_t ldb, float beta, T* Cm, int64_t ldc) {

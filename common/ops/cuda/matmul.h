@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "common/ops/cuda/dtype.h"
 #include "common/ops/cuda/lt_matmul.h"  // SetAllowTf32
 
 namespace braid::ops::cuda {
@@ -40,6 +41,20 @@ template <typename T, typename G = T>
 void matmul_backward(T* dinp, typename detail::NonDeduced<G>::type* dweight,
                      typename detail::NonDeduced<G>::type* dbias, const T* dout, const T* inp, const T* weight,
                      int64_t N, int64_t C, int64_t OC);
+
+// Autocast forms (cuda_backend.h, Precision::kBf16Autocast): bf16 operands
+// on the tensor cores, fp32 accumulation and fp32 results (cuBLASLt with
+// A/B CUDA_R_16BF, C/D CUDA_R_32F, CUBLAS_COMPUTE_32F).
+// out (N,OC) fp32 = inp (N,C) bf16 @ weight (OC,C)^T bf16 + bias (OC) fp32;
+// overwrites out; bias may be null (fused when 16-byte aligned, as above).
+void matmul_forward_mixed(float* out, const braid::cuda::bf16* inp, const braid::cuda::bf16* weight,
+                          const float* bias, int64_t N, int64_t C, int64_t OC);
+// dinp (N,C) fp32 += dout (N,OC) bf16 @ weight (OC,C) bf16, and dweight
+// (OC,C) fp32 += dout^T @ inp (N,C) bf16; either may be null to skip it
+// (then its operands may be null too). The bias gradient is not here: the
+// caller sums the fp32 dout (matmul_backward<float>).
+void matmul_backward_mixed(float* dinp, float* dweight, const braid::cuda::bf16* dout, const braid::cuda::bf16* inp,
+                           const braid::cuda::bf16* weight, int64_t N, int64_t C, int64_t OC);
 
 // Row-major GEMM, as ops::gemm: C (M,N) = alpha * op(A) @ op(B) + beta * C,
 // with leading dimensions (sub-matrix views allowed). alpha and beta are
