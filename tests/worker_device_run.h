@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -62,7 +63,12 @@ struct Run {
   std::vector<std::string> modules;                  // per runner
   std::vector<std::vector<float>> params;            // per runner, final (host copies)
   std::vector<bool> on_device;                       // per runner: its params lived on the device
+  std::vector<std::string> allreduce;                // per runner: its DP all-reduce's name ("" if none)
 };
+
+// Called once per rank after UseDevice, each on a thread of its own, all at
+// once (a collective setup, such as NCCL's, blocks until the group joins).
+using RankSetup = std::function<Status(ModuleRunner&)>;
 
 // The single-process trainer's losses and final parameters (module -> flat).
 struct Reference {
@@ -83,8 +89,8 @@ inline Reference SingleProcess(const JobConfig& cfg) {
 }
 
 // Runs cfg.train.steps steps of `cfg` (DP layouts) in process; each rank on
-// its own device from `factory` when given.
-inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory) {
+// its own device from `factory` when given, then set up by `setup` when given.
+inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, const RankSetup& setup = nullptr) {
   Run out;
   const Layouts layouts = {parallel::Layout{cfg.parallel.encoder.dp, 1, 1},
                            parallel::Layout{cfg.parallel.llm.dp, 1, 1},
@@ -108,6 +114,22 @@ inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory) {
         if (!s.ok()) return out;
       }
     }
+  if (setup) {
+    std::vector<Status> set(runners.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < runners.size(); ++i) {
+      threads.emplace_back([&, i] {
+        std::unique_ptr<RankDevice::Scope> scope = runners[i]->EnterDevice();
+        set[i] = setup(*runners[i]);
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (size_t i = 0; i < runners.size(); ++i) {
+      EXPECT_TRUE(set[i].ok()) << RoleName(runners[i]->role()) << " rank " << runners[i]->rank() << ": "
+                               << set[i].ToString();
+      if (!set[i].ok()) return out;
+    }
+  }
   const reorder::Layout layout{layouts[0].dp, layouts[1].dp, layouts[2].dp};
   for (int64_t step = 0; step < cfg.train.steps; ++step) {
     std::vector<Sample> samples;
@@ -144,6 +166,14 @@ inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory) {
     out.modules.push_back(mr->module_name());
     out.on_device.push_back(mr->params().on_device());
     out.params.push_back(mr->params().ParamsToHost());
+    out.allreduce.push_back(mr->grad_allreduce() ? mr->grad_allreduce()->name() : "");
+  }
+  if (setup) {
+    // Ranks set up together are torn down together (a communicator's
+    // teardown may wait for its peers').
+    std::vector<std::thread> threads;
+    for (auto& mr : runners) threads.emplace_back([&mr] { mr.reset(); });
+    for (auto& t : threads) t.join();
   }
   return out;
 }

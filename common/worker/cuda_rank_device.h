@@ -9,13 +9,22 @@
 #include "common/base/status.h"
 #include "common/worker/rank_device.h"
 
+namespace braid::cuda {
+class Context;
+}
+
 namespace braid::worker {
 
 // A context on `device_index` (cudaSetDevice on the calling thread); the
-// scopes it hands out make the context and the CUDA backend current.
-StatusOr<std::unique_ptr<RankDevice>> OpenCudaRankDevice(int device_index);
+// scopes it hands out make the context and the CUDA backend current. bf16:
+// the backend's bf16 autocast precision (job field `precision: bf16`).
+StatusOr<std::unique_ptr<RankDevice>> OpenCudaRankDevice(int device_index, bool bf16 = false);
+
+// The CUDA context of a device OpenCudaRankDevice made (its compute stream:
+// the NCCL all-reduce orders itself against it); null for any other device.
+cuda::Context* CudaContextOf(RankDevice& device);
 
 // Every rank of this process on `device_index`.
-RankDeviceFactory CudaRankDeviceFactory(int device_index);
+RankDeviceFactory CudaRankDeviceFactory(int device_index, bool bf16 = false);
 
 }  // namespace braid::worker

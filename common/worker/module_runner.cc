@@ -133,12 +133,15 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
     end = k.offset;
   }
   if (end > 0) gaps_.push_back({0, end});
+  for (int b : bucket_plan_) allreduce_ranges_.push_back(buckets[size_t(b)]);
+  allreduce_ranges_.insert(allreduce_ranges_.end(), gaps_.begin(), gaps_.end());
 }
 
 ModuleRunner::~ModuleRunner() {
   if (!device_) return;
   // Device memory goes back with the device current on this thread.
   std::unique_ptr<RankDevice::Scope> scope = device_->Enter();
+  grad_allreduce_.reset();
   pending_.clear();
   opt_.reset();
   encoder_.reset();
@@ -156,7 +159,22 @@ Status ModuleRunner::UseDevice(std::unique_ptr<RankDevice> device) {
   ParamBuffer& pb = params();
   pb.MoveToDevice();
   opt_->MoveToDevice(pb);
+  if (dp_->size() > 1) grad_allreduce_ = MakeGlooHostStagedAllReduce(dp_);
   return DeviceError("moving the parameters and optimizer state to the device");
+}
+
+void ModuleRunner::UseGradAllReduce(std::unique_ptr<GradAllReduce> g) {
+  BRAID_CHECK_MSG(device_ != nullptr && dp_->size() > 1 && g != nullptr,
+                  "%s rank %d: UseGradAllReduce after UseDevice, with dp > 1", RoleName(role_), rank_);
+  grad_allreduce_ = std::move(g);
+}
+
+Status ModuleRunner::GradAllReduceError(const char* what) {
+  if (!grad_allreduce_) return Status::Ok();
+  Status s = grad_allreduce_->CheckAsync();
+  if (s.ok()) return s;
+  return Status(s.code(), std::string(RoleName(role_)) + " rank " + std::to_string(rank_) + " DP all-reduce (" +
+                              grad_allreduce_->name() + "), " + what + ": " + s.message());
 }
 
 std::unique_ptr<RankDevice::Scope> ModuleRunner::EnterDevice() { return device_ ? device_->Enter() : nullptr; }
@@ -567,22 +585,6 @@ StatusOr<double> ModuleRunner::ClipModuleGradients(ParamBuffer& pb) {
   return norm;
 }
 
-Status ModuleRunner::AllReduceGradsOnHost(ParamBuffer& pb) {
-  std::vector<float> host = pb.GradsToHost();
-  Status started;
-  auto start = [&](const ParamBuffer::Bucket& b) {
-    Status s = dp_->StartAllReduceSum(host.data() + b.offset, b.numel);
-    if (started.ok()) started = s;
-  };
-  for (int b : bucket_plan_) start(pb.buckets()[size_t(b)]);
-  for (const ParamBuffer::Bucket& g : gaps_) start(g);
-  Status waited = dp_->WaitAllReduces();
-  RETURN_IF_ERROR(started);
-  RETURN_IF_ERROR(waited);
-  ops::CurrentDeviceMemory()->CopyFromHost(pb.grads_data(), host.data(), host.size() * sizeof(float));
-  return Status::Ok();
-}
-
 StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankMicrobatch>& mbs) {
   StepResult result;
   result_ = &result;
@@ -603,8 +605,9 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   // DP: each gradient bucket's all-reduce starts as soon as the step's last
   // backward has finished it, in a fixed order (the same on every rank: a
   // rank whose last microbatch is empty starts them all at the end).
-  // On a device the gradients are summed on a host copy once the backward
-  // is done (AllReduceGradsOnHost), not bucket by bucket during it.
+  // On a device the gradients are summed once the backward is done
+  // (grad_allreduce_: NCCL on the device, or a host copy over Gloo), not
+  // bucket by bucket during it.
   const bool overlap = dp_->size() > 1 && device_ == nullptr;
   struct ClearHook {  // the hook refers to this frame: never outlive it
     ParamBuffer& pb;
@@ -663,8 +666,10 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
     Status w = dp_->WaitAllReduces();
     RETURN_IF_ERROR(start_status);
     RETURN_IF_ERROR(w);
-  } else if (device_ != nullptr && dp_->size() > 1) {
-    RETURN_IF_ERROR(AllReduceGradsOnHost(pb));
+  } else if (grad_allreduce_) {
+    RETURN_IF_ERROR(GradAllReduceError("after the backward"));
+    RETURN_IF_ERROR(grad_allreduce_->Run(pb, allreduce_ranges_));
+    RETURN_IF_ERROR(GradAllReduceError("before the optimizer"));
   }
   double t1 = NowSeconds();
   Span(SpanKind::kAllReduce, -1, t0, t1);
@@ -680,6 +685,7 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   });
   RETURN_IF_ERROR(start_status);
   RETURN_IF_ERROR(DeviceError("optimizer step"));
+  RETURN_IF_ERROR(GradAllReduceError("after the optimizer step"));
   result.seconds = t2 - step_start_;
   // Every TP rank of a replica computed the same losses and counts; only TP
   // rank 0 reports them, so the orchestrator's sums count each replica once.

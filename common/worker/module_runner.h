@@ -17,6 +17,7 @@
 #include "common/optim/adamw.h"
 #include "common/parallel/layout.h"
 #include "common/parallel/tp_comm.h"
+#include "common/worker/grad_allreduce.h"
 #include "common/worker/rank_data.h"
 #include "common/worker/rank_device.h"
 #include "common/worker/transport.h"
@@ -77,11 +78,18 @@ class ModuleRunner {
   // params, gradients and AdamW state into its memory (call it after any
   // checkpoint load or write the state through the host-copy API); every
   // RunStep then computes there and stages what crosses the rank's edge
-  // (boundary tensors, the DP all-reduce, the microbatch's pixels) through
-  // host copies. UNIMPLEMENTED (RefuseTpPpOnDevice) when the module's
+  // (boundary tensors, the microbatch's pixels) through host copies; the DP
+  // all-reduce too (GlooHostStaged over `dp`) unless UseGradAllReduce gives
+  // it another path. UNIMPLEMENTED (RefuseTpPpOnDevice) when the module's
   // layout has tp or pp > 1; else the device's first error, if any.
   Status UseDevice(std::unique_ptr<RankDevice> device);
   RankDevice* device() const { return device_.get(); }
+  // After UseDevice, on a module with dp > 1: the DP sum of the gradients
+  // takes `g` (NCCL on the device) instead of the host-staged Gloo path.
+  void UseGradAllReduce(std::unique_ptr<GradAllReduce> g);
+  // The device rank's DP all-reduce (null on the cpu or with dp 1): its
+  // name, and Abort() on cancel (any thread).
+  GradAllReduce* grad_allreduce() const { return grad_allreduce_.get(); }
   // The device made the calling thread's for the scope's life (null on
   // the cpu): for host-copy work between steps (checkpoints).
   std::unique_ptr<RankDevice::Scope> EnterDevice();
@@ -135,9 +143,9 @@ class ModuleRunner {
   // the model-parallel group, TP-replicated tensors once), then the clip;
   // returns the norm.
   StatusOr<double> ClipModuleGradients(ParamBuffer& pb);
-  // The DP sum of a device rank's gradients: the same buckets and gaps as
-  // the host path, all-reduced on a host copy, then copied back.
-  Status AllReduceGradsOnHost(ParamBuffer& pb);
+  // The DP all-reduce's asynchronous error, naming this rank and `what` it
+  // was doing (OK on the cpu).
+  Status GradAllReduceError(const char* what);
   // The device's first error since the last check, naming this rank and
   // `what` it was doing (OK on the cpu).
   Status DeviceError(const char* what);
@@ -166,6 +174,10 @@ class ModuleRunner {
   std::vector<std::unique_ptr<Pending>> pending_;
   std::vector<int> bucket_plan_;              // gradient buckets in all-reduce order
   std::vector<ParamBuffer::Bucket> gaps_;     // parameters outside any bucket
+  // A device rank's DP sum (after device_: torn down first) over the
+  // buckets in bucket_plan_ order, then gaps_.
+  std::unique_ptr<GradAllReduce> grad_allreduce_;
+  std::vector<ParamBuffer::Bucket> allreduce_ranges_;
   double step_start_ = 0;
   double unix_minus_steady_ = 0;
   StepResult* result_ = nullptr;

@@ -41,6 +41,7 @@
 
 #if defined(BRAID_HAVE_CUDA)
 #include "common/worker/cuda_rank_device.h"
+#include "common/worker/nccl_grad_allreduce.h"
 #endif
 
 namespace braid::worker {
@@ -48,18 +49,19 @@ namespace {
 
 // The device of this worker's rank for a job on `job_device` (null on the
 // cpu): the worker's --device, which the orchestrator matched to the job's.
-StatusOr<std::unique_ptr<RankDevice>> OpenRankDevice(const std::string& job_device, const DeviceFlags& flags,
-                                                     Role role, int rank) {
+StatusOr<std::unique_ptr<RankDevice>> OpenRankDevice(const std::string& job_device, const std::string& precision,
+                                                     const DeviceFlags& flags, Role role, int rank) {
   if (job_device == "cpu") return std::unique_ptr<RankDevice>();
   if (flags.device != job_device)
     return Status::FailedPrecondition("the job runs on device: " + job_device + ", this worker on --device " +
                                       flags.device);
 #if defined(BRAID_HAVE_CUDA)
-  const RankDeviceFactory factory = CudaRankDeviceFactory(flags.device_index);
+  const RankDeviceFactory factory = CudaRankDeviceFactory(flags.device_index, precision == "bf16");
   return factory(role, rank);
 #else
   (void)role;
   (void)rank;
+  (void)precision;
   return Status::FailedPrecondition("device: " + job_device + ": this build of the worker has no CUDA backend");
 #endif
 }
@@ -343,6 +345,7 @@ class Worker {
     if (!job_id_.empty() && !cancelled_) LOG_WARN("cancelling job %s: %s", job_id_.c_str(), why.c_str());
     cancelled_ = true;
     if (transport_) transport_->Cancel();
+    if (grad_allreduce_) grad_allreduce_->Abort();
   }
 
   void Report(const v1::Assignment& a, const Status& s) {
@@ -466,13 +469,42 @@ class Worker {
     std::unique_ptr<RankDevice::Scope> device_scope;
     {
       ASSIGN_OR_RETURN(std::unique_ptr<RankDevice> device,
-                       OpenRankDevice(cfg.device, flags_.device, role_, a.rank()));
+                       OpenRankDevice(cfg.device, cfg.precision, flags_.device, role_, a.rank()));
       if (device) {
         RETURN_IF_ERROR(runner.UseDevice(std::move(device)));
         device_scope = runner.EnterDevice();
         LOG_INFO("job %s: %s rank %d runs on cuda device %d", a.job_id().c_str(), RoleName(role_), a.rank(),
                  flags_.device.device_index);
+#if defined(BRAID_HAVE_CUDA)
+        // The DP gradient sum: NCCL on the devices, or the host-staged Gloo
+        // fallback UseDevice set up (the group's ranks choose alike).
+        if (layout.dp > 1) {
+          ASSIGN_OR_RETURN(const DpAllReduceMode mode, DpAllReduceModeFromEnv());
+          ASSIGN_OR_RETURN(std::unique_ptr<GradAllReduce> nccl,
+                           SetUpNcclGradAllReduce(kv, *runner.device(),
+                                                  {RoleName(role_), tag_dp, me.dp, layout.dp, mode,
+                                                   flags_.comm_timeout}));
+          if (nccl) runner.UseGradAllReduce(std::move(nccl));
+        }
+#endif
       }
+    }
+    // Cancel (and a failing rank) aborts the DP all-reduce, so the group's
+    // other ranks fail instead of waiting on the device for this one.
+    bool finished = false;
+    struct AbortUnlessFinished {
+      Worker* w;
+      const bool& finished;
+      ~AbortUnlessFinished() {
+        std::lock_guard<std::mutex> lock(w->mu_);
+        if (w->grad_allreduce_ && !finished) w->grad_allreduce_->Abort();
+        w->grad_allreduce_ = nullptr;
+      }
+    } abort_unless_finished{this, finished};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      grad_allreduce_ = runner.grad_allreduce();
+      if (cancelled_ && grad_allreduce_) grad_allreduce_->Abort();
     }
     // Boundary transfers move on between ops while this rank computes.
     SetOpBoundaryHook([](void* t) { static_cast<UcxTransport*>(t)->Poll(); }, transport.get());
@@ -565,6 +597,7 @@ class Worker {
     auto ctx = rpc::MakeContext();
     registry_->ReportDone(ctx.get(), done, &dreply);
     LOG_INFO("job %s: %s rank %d done", a.job_id().c_str(), RoleName(role_), a.rank());
+    finished = true;
     return Status::Ok();
   }
 
@@ -584,6 +617,7 @@ class Worker {
   std::string job_id_;
   int64_t generation_ = 0;  // assignments started; guarded by mu_
   UcxTransport* transport_ = nullptr;
+  GradAllReduce* grad_allreduce_ = nullptr;  // the running rank's DP all-reduce (device ranks); guarded by mu_
 };
 
 }  // namespace

@@ -1,0 +1,100 @@
+#include "common/worker/nccl_grad_allreduce.h"
+
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "common/base/log.h"
+#include "common/comm/nccl_comm.h"
+#include "common/ops/cuda/check.h"
+#include "common/worker/cuda_rank_device.h"
+
+namespace braid::worker {
+namespace {
+
+// The device's UUID as 32 hex digits: unique across hosts, unlike indices
+// or PCI bus ids.
+StatusOr<std::string> DeviceUuid(int device) {
+  cudaDeviceProp prop;
+  BRAID_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device));
+  std::string hex;
+  for (char b : prop.uuid.bytes) {
+    char two[3];
+    std::snprintf(two, sizeof(two), "%02x", unsigned(static_cast<unsigned char>(b)));
+    hex += two;
+  }
+  return hex;
+}
+
+// The device gradients summed in place on the communicator's stream: it
+// waits for the compute stream's backward (an event), sums range by range,
+// and the compute stream waits for it (an event) before the clip and AdamW.
+// Nothing waits on the host.
+class NcclDevice : public GradAllReduce {
+ public:
+  explicit NcclDevice(std::unique_ptr<comm::NcclComm> comm) : comm_(std::move(comm)) {}
+  const char* name() const override { return "nccl-device"; }
+
+  Status Run(ParamBuffer& pb, const std::vector<ParamBuffer::Bucket>& ranges) override {
+    RETURN_IF_ERROR(comm_->WaitForCompute());
+    float* grads = pb.grads_data();
+    for (const ParamBuffer::Bucket& r : ranges) {
+      RETURN_IF_ERROR(comm_->AllReduceSum(grads + r.offset, grads + r.offset, size_t(r.numel)));
+    }
+    return comm_->ComputeWaitsForComm();
+  }
+  Status CheckAsync() override { return comm_->CheckAsync(); }
+  void Abort() override {
+    Status s = comm_->Abort();
+    if (!s.ok()) LOG_WARN("nccl %s: abort: %s", comm_->name().c_str(), s.ToString().c_str());
+  }
+
+ private:
+  std::unique_ptr<comm::NcclComm> comm_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<GradAllReduce>> SetUpNcclGradAllReduce(comm::KvStore& kv, RankDevice& device,
+                                                                const NcclDpGroup& g) {
+  const std::string prefix = NcclDpGroupPrefix(g.role, g.group);
+  const std::string who = g.role + " " + g.group + " rank " + std::to_string(g.rank) + " of " +
+                          std::to_string(g.size);
+  cuda::Context* ctx = CudaContextOf(device);
+  DpMember me{g.mode, ctx ? device.kind() : device.kind() + " (no cuda context)", ""};
+  if (ctx != nullptr) {
+    ASSIGN_OR_RETURN(me.device_id, DeviceUuid(ctx->device()));
+  }
+  ASSIGN_OR_RETURN(const std::vector<DpMember> members,
+                   ExchangeDpMembers(kv, prefix, g.rank, g.size, me, g.timeout_seconds));
+  DpAllReduceChoice choice = ChooseDpAllReduce(members);
+
+  std::unique_ptr<comm::NcclComm> comm;
+  if (choice.nccl) {
+    const auto timeout = std::chrono::milliseconds(int64_t(g.timeout_seconds * 1000));
+    StatusOr<std::unique_ptr<comm::NcclComm>> made =
+        comm::NcclComm::CreateWorld(kv, prefix, g.rank, g.size, *ctx, timeout);
+    if (made.ok()) comm = std::move(*made);
+    // All ranks take NCCL or none does.
+    ASSIGN_OR_RETURN(choice, AgreeOnNcclInit(kv, prefix, g.rank, g.size, made.status(), g.timeout_seconds));
+    if (!choice.nccl && comm) {
+      (void)comm->Abort();
+      comm.reset();
+    }
+  }
+  if (!choice.nccl) {
+    if (g.mode == DpAllReduceMode::kNccl)
+      return Status::FailedPrecondition("dp all-reduce of " + who + ": " + kDpAllReduceEnv +
+                                        "=nccl, but NCCL cannot be used: " + choice.why);
+    if (g.mode != DpAllReduceMode::kGloo)
+      LOG_WARN("dp all-reduce of %s: host-staged gloo fallback: %s", who.c_str(), choice.why.c_str());
+    else
+      LOG_INFO("dp all-reduce of %s: host-staged gloo (%s)", who.c_str(), choice.why.c_str());
+    return std::unique_ptr<GradAllReduce>();
+  }
+  LOG_INFO("dp all-reduce of %s: nccl on cuda device %d (%s)", who.c_str(), ctx->device(), choice.why.c_str());
+  return std::unique_ptr<GradAllReduce>(std::make_unique<NcclDevice>(std::move(comm)));
+}
+
+}  // namespace braid::worker

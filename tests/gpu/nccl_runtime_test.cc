@@ -1,0 +1,186 @@
+// The DP gradient all-reduce of CUDA ranks over NCCL (docs/NCCL.md, "DP
+// all-reduce in the runtime (as built)"): the in-process runtime (every rank
+// a thread running the real ModuleRunner) with each rank on a CUDA context
+// and each DP group set up as a worker does (SetUpNcclGradAllReduce through
+// a rendezvous store).
+//   - 2+ GPUs: DP groups whose ranks sit on distinct GPUs take NCCL (asserted
+//     by name), follow the CPU run, and equal the host-staged Gloo run on the
+//     same devices bit for bit (dp 2: one fp32 add per element either way).
+//   - 1 GPU: only the fallback can run; ranks sharing the GPU take the
+//     host-staged Gloo path (asserted), and asking for nccl fails the setup
+//     naming the shared device. The output says which case ran.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "common/comm/kv_store.h"
+#include "common/gpu/device.h"
+#include "common/worker/cuda_rank_device.h"
+#include "common/worker/nccl_grad_allreduce.h"
+#include "tests/worker_device_run.h"
+
+namespace braid::worker {
+namespace {
+
+using device_run::Layouts;
+
+constexpr int kSteps = 6;
+constexpr double kLossBound = 1e-3;    // per step, relative to the CPU run (as gpu_runtime_equivalence_test)
+constexpr double kParamsBound = 5e-3;  // L2 relative, final params
+constexpr double kTimeoutSeconds = 60;
+
+int DeviceCount() {
+  StatusOr<int> n = gpu::DeviceCount();
+  EXPECT_TRUE(n.ok()) << n.status().ToString();
+  return n.ok() ? *n : 0;
+}
+
+// Module rank `rank` of `role` on device (its index among all ranks) mod
+// `devices`: a DP group's ranks are consecutive, so distinct when dp <= devices.
+RankDeviceFactory RoundRobinCuda(const Layouts& l, int devices) {
+  return [l, devices](Role role, int rank) {
+    int index = rank;
+    for (int r = 0; r < int(role); ++r) index += l[size_t(r)].world();
+    return OpenCudaRankDevice(index % devices);
+  };
+}
+
+int DpOf(const JobConfig& cfg, Role role) {
+  switch (role) {
+    case Role::kEncoder: return cfg.parallel.encoder.dp;
+    case Role::kLlm: return cfg.parallel.llm.dp;
+    case Role::kGenerator: return cfg.parallel.generator.dp;
+  }
+  return 1;
+}
+
+// What worker_main does after UseDevice, on one store per run (a fresh
+// attempt prefix).
+device_run::RankSetup NcclSetup(const JobConfig& cfg, comm::KvStore* kv, DpAllReduceMode mode) {
+  return [cfg, kv, mode](ModuleRunner& mr) -> Status {
+    const int dp = DpOf(cfg, mr.role());
+    if (dp < 2) return Status::Ok();
+    ASSIGN_OR_RETURN(std::unique_ptr<GradAllReduce> g,
+                     SetUpNcclGradAllReduce(*kv, *mr.device(),
+                                            {RoleName(mr.role()), "dp-t0-p0", mr.coord().dp, dp, mode,
+                                             kTimeoutSeconds}));
+    if (g) mr.UseGradAllReduce(std::move(g));
+    return Status::Ok();
+  };
+}
+
+// Every runner of a module with dp > 1 took `path`; the others none.
+void ExpectPaths(const device_run::Run& run, const JobConfig& cfg, const std::string& path) {
+  ASSERT_EQ(run.allreduce.size(), run.modules.size());
+  for (size_t i = 0; i < run.modules.size(); ++i) {
+    const Role role = run.modules[i] == std::string("encoder") ? Role::kEncoder
+                      : run.modules[i] == std::string("llm")   ? Role::kLlm
+                                                               : Role::kGenerator;
+    EXPECT_EQ(run.allreduce[i], DpOf(cfg, role) > 1 ? path : "") << run.modules[i] << " runner " << i;
+  }
+}
+
+// Loss by loss and final params against the CPU run of the same layout.
+void ExpectFollowsCpu(const device_run::Run& gpu, const device_run::Run& cpu, const std::string& what) {
+  ASSERT_EQ(gpu.losses.size(), size_t(kSteps)) << what;
+  ASSERT_EQ(cpu.losses.size(), size_t(kSteps)) << what;
+  for (size_t s = 0; s < gpu.losses.size(); ++s) {
+    const double rel = std::abs(gpu.losses[s] - cpu.losses[s]) / std::abs(cpu.losses[s]);
+    EXPECT_LE(rel, kLossBound) << what << " step " << s << ": cuda " << gpu.losses[s] << " vs cpu " << cpu.losses[s];
+  }
+  EXPECT_LT(gpu.losses.back(), gpu.losses.front()) << what << ": it trains";
+  ASSERT_EQ(gpu.params.size(), cpu.params.size()) << what;
+  for (size_t i = 0; i < gpu.params.size(); ++i) {
+    EXPECT_TRUE(gpu.on_device[i]) << what << " " << gpu.modules[i] << " runner " << i;
+    const double d = testing_util::L2RelDiff(gpu.params[i], cpu.params[i]);
+    EXPECT_LE(d, kParamsBound) << what << " " << gpu.modules[i] << " runner " << i << " params rel diff " << d;
+  }
+}
+
+void RunDistinctGpus(const Layouts& layouts) {
+  const int devices = DeviceCount();
+  int widest = 1;
+  for (const parallel::Layout& l : layouts) widest = std::max(widest, l.dp);
+  if (devices < widest) {
+    std::printf("NCCL path NOT exercised: layout %s needs %d CUDA devices for distinct GPUs per DP group, "
+                "%d present (only the fallback tests ran)\n",
+                device_run::LayoutName(layouts).c_str(), widest, devices);
+    GTEST_SKIP() << "needs " << widest << "+ CUDA devices, " << devices << " present";
+  }
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
+  const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
+  comm::InMemoryKvStore nccl_store, gloo_store;
+  comm::PrefixKvStore nccl_kv(&nccl_store, "job/attempt-1/"), gloo_kv(&gloo_store, "job/attempt-1/");
+  // kNccl: no silent fallback; a failure to bring NCCL up fails the setup.
+  const device_run::Run nccl = device_run::RunInProc(cfg, RoundRobinCuda(layouts, devices),
+                                                     NcclSetup(cfg, &nccl_kv, DpAllReduceMode::kNccl));
+  const device_run::Run gloo = device_run::RunInProc(cfg, RoundRobinCuda(layouts, devices),
+                                                     NcclSetup(cfg, &gloo_kv, DpAllReduceMode::kGloo));
+  const std::string what = "layout " + device_run::LayoutName(layouts);
+  ExpectPaths(nccl, cfg, "nccl-device");
+  ExpectPaths(gloo, cfg, "gloo-host-staged");
+  ExpectFollowsCpu(nccl, cpu, what + " nccl");
+  ExpectFollowsCpu(gloo, cpu, what + " gloo");
+  // dp 2: each element's sum is one fp32 add on either path, and the
+  // kernels are deterministic: the two runs are the same run.
+  if (widest == 2) {
+    ASSERT_EQ(nccl.losses.size(), gloo.losses.size());
+    for (size_t s = 0; s < nccl.losses.size(); ++s)
+      EXPECT_EQ(nccl.losses[s], gloo.losses[s]) << what << " step " << s << ": nccl vs gloo";
+    for (size_t i = 0; i < nccl.params.size() && i < gloo.params.size(); ++i)
+      EXPECT_TRUE(nccl.params[i] == gloo.params[i]) << what << " " << nccl.modules[i] << " runner " << i
+                                                    << ": nccl params differ from gloo's";
+  }
+  std::printf("NCCL path exercised: layout %s on %d CUDA devices, DP groups on distinct GPUs took nccl-device\n",
+              device_run::LayoutName(layouts).c_str(), devices);
+}
+
+TEST(GpuNcclRuntime, Layout121OnDistinctGpusTakesNccl) {
+  RunDistinctGpus({parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}});
+}
+TEST(GpuNcclRuntime, Layout212OnDistinctGpusTakesNccl) {
+  RunDistinctGpus({parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}});
+}
+
+TEST(GpuNcclRuntime, RanksSharingAGpuFallBackToGloo) {
+  const Layouts layouts = {parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}};
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
+  comm::InMemoryKvStore kv;
+  const device_run::Run gpu = device_run::RunInProc(cfg, RoundRobinCuda(layouts, 1),
+                                                    NcclSetup(cfg, &kv, DpAllReduceMode::kAuto));
+  ExpectPaths(gpu, cfg, "gloo-host-staged");
+  ExpectFollowsCpu(gpu, cpu, "layout 1/2/1 on one GPU");
+  std::printf("fallback exercised: the LLM's 2 DP ranks share cuda device 0, so their all-reduce took "
+              "gloo-host-staged (%d CUDA device(s) present)\n",
+              DeviceCount());
+}
+
+TEST(GpuNcclRuntime, NcclRequestedOnASharedGpuFails) {
+  comm::InMemoryKvStore kv;
+  std::vector<Status> got(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      StatusOr<std::unique_ptr<RankDevice>> dev = OpenCudaRankDevice(0);
+      if (!dev.ok()) {
+        got[size_t(r)] = dev.status();
+        return;
+      }
+      std::unique_ptr<RankDevice::Scope> scope = (*dev)->Enter();
+      got[size_t(r)] =
+          SetUpNcclGradAllReduce(kv, **dev, {"llm", "dp-t0-p0", r, 2, DpAllReduceMode::kNccl, kTimeoutSeconds})
+              .status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const Status& s : got) {
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+    EXPECT_NE(s.message().find("BRAID_DP_ALLREDUCE=nccl"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("ranks 0 and 1 share cuda device"), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace braid::worker
