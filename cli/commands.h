@@ -22,6 +22,7 @@ StatusOr<std::vector<reorder::WorkSample>> ReadSamplesFile(const std::string& pa
 
 // Each Register* adds a subcommand to `app` and sets `*run` to its action
 // when the subcommand is chosen.
+void RegisterDevices(CLI::App& app, std::function<int()>* run);  // devices
 void RegisterTrain(CLI::App& app, std::function<int()>* run);
 void RegisterEval(CLI::App& app, std::function<int()>* run);
 void RegisterJobCommands(CLI::App& app, std::function<int()>* run);   // submit status list cancel watch

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   braid::cli::RegisterProfile(app, &run);
   braid::cli::RegisterPlan(app, &run);
   braid::cli::RegisterCerts(app, &run);
+  braid::cli::RegisterDevices(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

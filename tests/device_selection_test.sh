@@ -104,6 +104,17 @@ if [[ $HAVE_GPU -eq 0 ]]; then
   ok "run: exit 2, $(cat "$T/stderr")"
 fi
 
+echo "== braid devices lists the CUDA devices, or says why there are none"
+run devices
+if [[ $HAVE_GPU -eq 1 ]]; then
+  [[ $RC -eq 0 ]] || fail "devices: exit code $RC with a GPU present"
+  grep -Eq "^cuda 0: .+ \(sm_[0-9]+, .+ GiB\)$" "$T/stdout" || fail "devices: stdout lacks 'cuda 0: NAME (sm_XY, N GiB)'"
+else
+  [[ $RC -eq 1 ]] || fail "devices without a GPU: exit code $RC, want 1"
+  grep -Eq "^no CUDA device: .+" "$T/stdout" || fail "devices without a GPU: stdout lacks the reason"
+fi
+ok "devices: exit $RC, $(head -1 "$T/stdout")"
+
 echo "== braid train: device: cuda without a device is refused, a bad device is named"
 { cat "$JOB"; echo "device: cuda"; } >"$T/cuda-job.yaml"
 run train "$T/cuda-job.yaml" --single-process --run-dir "$T/train-run"
