@@ -6,9 +6,10 @@
 //   - 2+ GPUs: DP groups whose ranks sit on distinct GPUs take NCCL (asserted
 //     by name), follow the CPU run, and equal the host-staged Gloo run on the
 //     same devices bit for bit (dp 2: one fp32 add per element either way).
-//   - 1 GPU: only the fallback can run; ranks sharing the GPU take the
-//     host-staged Gloo path (asserted), and asking for nccl fails the setup
-//     naming the shared device. The output says which case ran.
+//     ctest runs these as gpu_nccl_runtime_distinct_test, skipped with fewer
+//     than 2 devices.
+//   - 1 GPU: ranks sharing the GPU take the host-staged Gloo path (asserted),
+//     and asking for nccl fails the setup naming the shared device.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -101,12 +102,10 @@ void RunDistinctGpus(const Layouts& layouts) {
   const int devices = DeviceCount();
   int widest = 1;
   for (const parallel::Layout& l : layouts) widest = std::max(widest, l.dp);
-  if (devices < widest) {
-    std::printf("NCCL path NOT exercised: layout %s needs %d CUDA devices for distinct GPUs per DP group, "
-                "%d present (only the fallback tests ran)\n",
-                device_run::LayoutName(layouts).c_str(), widest, devices);
-    GTEST_SKIP() << "needs " << widest << "+ CUDA devices, " << devices << " present";
-  }
+  // ctest runs these cases as gpu_nccl_runtime_distinct_test, skipped below
+  // 2 devices (tests/gpu_nccl_runtime.cmake).
+  ASSERT_GE(devices, widest) << "layout " << device_run::LayoutName(layouts) << " needs " << widest
+                             << " CUDA devices for distinct GPUs per DP group, " << devices << " present";
   const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
   ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
   const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
