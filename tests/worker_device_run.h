@@ -26,6 +26,7 @@
 #include "common/worker/module_runner.h"
 #include "common/worker/shard_builder.h"
 #include "tests/run_compare.h"
+#include "tests/support/inproc_step.h"
 #include "tests/temp_dir.h"
 
 namespace braid::worker::device_run {
@@ -132,34 +133,10 @@ inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, con
   }
   const reorder::Layout layout{layouts[0].dp, layouts[1].dp, layouts[2].dp};
   for (int64_t step = 0; step < cfg.train.steps; ++step) {
-    std::vector<Sample> samples;
-    for (int64_t id : sampler.StepIds(step, cfg.train.global_batch)) {
-      auto s = (*data)->Make(id);
-      EXPECT_TRUE(s.ok());
-      if (!s.ok()) return out;
-      samples.push_back(std::move(*s));
-    }
-    reorder::StepPlan plan = reorder::PlanInOrder(step, MetasOf(samples), cfg.train.microbatches, layout);
-    std::vector<StatusOr<StepResult>> results(runners.size(), Status::Internal("not run"));
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < runners.size(); ++i) {
-      threads.emplace_back([&, i] {
-        SetComputeThreads(1);
-        ModuleRunner& mr = *runners[i];
-        results[i] = mr.RunStep(step, BuildRankShards(samples, plan, mr.role(), mr.coord().dp, cfg.seed));
-      });
-    }
-    for (auto& t : threads) t.join();
-    double text = 0, gen = 0;
-    for (size_t i = 0; i < runners.size(); ++i) {
-      EXPECT_TRUE(results[i].ok()) << RoleName(runners[i]->role()) << " rank " << runners[i]->rank() << ": "
-                                   << results[i].status().ToString();
-      if (!results[i].ok()) return out;
-      text += results[i]->text_loss_sum;
-      gen += results[i]->gen_loss_sum;
-    }
-    out.losses.push_back((plan.global_text_targets ? text / double(plan.global_text_targets) : 0.0) +
-                         (plan.global_gen_targets ? gen / double(plan.global_gen_targets) : 0.0));
+    StatusOr<double> loss = RunInProcStep(runners, **data, sampler, cfg, layout, step);
+    EXPECT_TRUE(loss.ok()) << "step " << step << ": " << loss.status().ToString();
+    if (!loss.ok()) return out;
+    out.losses.push_back(*loss);
   }
   for (auto& mr : runners) {
     std::unique_ptr<RankDevice::Scope> scope = mr->EnterDevice();

@@ -24,6 +24,7 @@
 #include "common/worker/module_runner.h"
 #include "common/worker/shard_builder.h"
 #include "tests/run_compare.h"
+#include "tests/support/inproc_step.h"
 #include "tests/temp_dir.h"
 
 namespace braid::worker {
@@ -131,33 +132,9 @@ void RunLayout(const Layouts& layouts, bool wide = false, int llm_layers = 2, st
   const reorder::Layout layout{layouts[0].dp, layouts[1].dp, layouts[2].dp};
   double worst = 0;
   for (int64_t step = 0; step < kSteps; ++step) {
-    std::vector<Sample> samples;
-    for (int64_t id : sampler.StepIds(step, cfg.train.global_batch)) {
-      auto s = (*data)->Make(id);
-      ASSERT_TRUE(s.ok());
-      samples.push_back(std::move(*s));
-    }
-    reorder::StepPlan plan = reorder::PlanInOrder(step, MetasOf(samples), cfg.train.microbatches, layout);
-    std::vector<StatusOr<StepResult>> results(runners.size(), Status::Internal("not run"));
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < runners.size(); ++i) {
-      threads.emplace_back([&, i] {
-        SetComputeThreads(1);
-        ModuleRunner& mr = *runners[i];
-        // Every TP rank of a replica gets the replica's share of the data.
-        results[i] = mr.RunStep(step, BuildRankShards(samples, plan, mr.role(), mr.coord().dp, cfg.seed));
-      });
-    }
-    for (auto& t : threads) t.join();
-    double text = 0, gen = 0;
-    for (size_t i = 0; i < runners.size(); ++i) {
-      ASSERT_TRUE(results[i].ok()) << RoleName(runners[i]->role()) << " rank " << runners[i]->rank() << ": "
-                                   << results[i].status().ToString();
-      text += results[i]->text_loss_sum;
-      gen += results[i]->gen_loss_sum;
-    }
-    const double loss = (plan.global_text_targets ? text / double(plan.global_text_targets) : 0.0) +
-                        (plan.global_gen_targets ? gen / double(plan.global_gen_targets) : 0.0);
+    const StatusOr<double> got = RunInProcStep(runners, **data, sampler, cfg, layout, step);
+    ASSERT_TRUE(got.ok()) << "step " << step << ": " << got.status().ToString();
+    const double loss = *got;
     const double rel = std::abs(loss - ref.losses[size_t(step)]) / std::abs(ref.losses[size_t(step)]);
     worst = std::max(worst, rel);
     EXPECT_LE(rel, 1e-4) << "step " << step << ": distributed " << loss << " vs single-process "

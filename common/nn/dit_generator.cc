@@ -63,14 +63,6 @@ void Unpatchify(const float* rows, int64_t n, int64_t S, int64_t p, float* img) 
 }
 }  // namespace
 
-namespace {
-// Host index array -> int32 tensor in the thread's memory.
-void Upload(const std::vector<int32_t>& host, TensorT<int32_t>* t) {
-  t->Resize({int64_t(host.size())});
-  t->CopyFromHost(host.data(), int64_t(host.size()));
-}
-}  // namespace
-
 void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, int64_t n, Tensor* eps_pred) {
   act_->n_ = n;
   const int64_t N = n * L_, S = cfg_.image_size;
@@ -84,12 +76,12 @@ void DitGenerator::RunNetwork(const float* cond, const float* xt, const int* t, 
       t_at.push_back(int32_t(i * L_ + K_));
       for (int64_t p = 0; p < P_; ++p) patch_at.push_back(int32_t(i * L_ + K_ + 1 + p));
     }
-    Upload(cu, &act_->cu_);
-    Upload(pos_ids, &act_->pos_ids_);
-    Upload(ts, &act_->t_);
-    Upload(cond_at, &act_->cond_at_);
-    Upload(t_at, &act_->t_at_);
-    Upload(patch_at, &act_->patch_at_);
+    act_->cu_.AssignFromHost(cu);
+    act_->pos_ids_.AssignFromHost(pos_ids);
+    act_->t_.AssignFromHost(ts);
+    act_->cond_at_.AssignFromHost(cond_at);
+    act_->t_at_.AssignFromHost(t_at);
+    act_->patch_at_.AssignFromHost(patch_at);
   }
   act_->xs_[0].Resize({N, C_});
   float* x0 = act_->xs_[0].data();

@@ -60,22 +60,16 @@ void LlmBatch::Append(const std::vector<int32_t>& t, const std::vector<int32_t>*
   cu_seqlens.push_back(int32_t(tokens.size()));
 }
 
-namespace {
-void UploadIndices(TensorT<int32_t>& t, const std::vector<int32_t>& v) {
-  t.Resize({int64_t(v.size())});
-  if (!v.empty()) t.CopyFromHost(v.data(), int64_t(v.size()));
-}
-}  // namespace
-
 void LlmBatchIndices::Upload(const LlmBatch& b) {
   std::vector<int32_t> ids = b.tokens;
   for (int32_t r : b.image_rows) ids[size_t(r)] = 0;
-  UploadIndices(embed_ids, ids);
-  UploadIndices(positions, b.positions);
-  UploadIndices(targets, b.targets);
-  UploadIndices(cu_seqlens, b.cu_seqlens);
-  UploadIndices(image_rows, b.image_rows);
-  UploadIndices(gen_rows, b.gen_rows);
+  embed_ids_host_ = std::move(ids);
+  embed_ids = StagedForOps(embed_ids_host_, &stage_[0]);
+  positions = StagedForOps(b.positions, &stage_[1]);
+  targets = StagedForOps(b.targets, &stage_[2]);
+  cu_seqlens = StagedForOps(b.cu_seqlens, &stage_[3]);
+  image_rows = StagedForOps(b.image_rows, &stage_[4]);
+  gen_rows = StagedForOps(b.gen_rows, &stage_[5]);
 }
 
 double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, int64_t* text_count,
@@ -101,18 +95,18 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
   act_->xs_[0].Resize({N, C_});
   if (first_stage()) {
     if (tp)
-      VocabParallelEmbeddingForward(act_->xs_[0].data(), ix.embed_ids.data(), pb_.param(tok_), vocab_, N, C_,
+      VocabParallelEmbeddingForward(act_->xs_[0].data(), ix.embed_ids, pb_.param(tok_), vocab_, N, C_,
                                     tp_);
     else
-      ops::embedding_forward(act_->xs_[0].data(), ix.embed_ids.data(), pb_.param(tok_), N, C_);
-    ops::scatter_rows(act_->xs_[0].data(), image_emb, ix.image_rows.data(), int64_t(b.image_rows.size()), C_);
-    ops::add_positions_forward(act_->xs_[0].data(), ix.positions.data(), pb_.param(pos_), N, C_);
+      ops::embedding_forward(act_->xs_[0].data(), ix.embed_ids, pb_.param(tok_), N, C_);
+    ops::scatter_rows(act_->xs_[0].data(), image_emb, ix.image_rows, int64_t(b.image_rows.size()), C_);
+    ops::add_positions_forward(act_->xs_[0].data(), ix.positions, pb_.param(pos_), N, C_);
   } else {
     ops::copy(act_->xs_[0].data(), hidden_in, N * C_);
   }
   for (size_t l = 0; l < blocks_.size(); ++l) {
     act_->xs_[l + 1].Resize({N, C_});
-    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, ix.cu_seqlens.data(), S,
+    blocks_[l].Forward(act_->caches_[l], pb_, act_->xs_[l + 1].data(), act_->xs_[l].data(), N, ix.cu_seqlens, S,
                        max_seqlen);
   }
   if (text_count) *text_count = 0;
@@ -129,13 +123,13 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
   int64_t count = 0;
   double loss = 0;
   if (!b.targets.empty())
-    loss = tp ? VocabParallelCrossEntropyForward(act_->logits_.data(), ix.targets.data(), vocab_, N, tp_, &count,
+    loss = tp ? VocabParallelCrossEntropyForward(act_->logits_.data(), ix.targets, vocab_, N, tp_, &count,
                                                  &act_->ce_)
-              : ops::cross_entropy_forward<float>(nullptr, act_->logits_.data(), ix.targets.data(), N, V_, &count);
+              : ops::cross_entropy_forward<float>(nullptr, act_->logits_.data(), ix.targets, N, V_, &count);
   if (text_count) *text_count = count;
   if (gen_hidden) {
     gen_hidden->Resize({int64_t(b.gen_rows.size()), C_});
-    ops::gather_rows(gen_hidden->data(), act_->hf_.data(), ix.gen_rows.data(), int64_t(b.gen_rows.size()), C_);
+    ops::gather_rows(gen_hidden->data(), act_->hf_.data(), ix.gen_rows, int64_t(b.gen_rows.size()), C_);
   }
   return loss;
 }
@@ -154,15 +148,15 @@ void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float*
   if (last_stage()) {
     Tensor dlogits({N, Vl}), dhf({N, C_});
     if (tp)
-      VocabParallelCrossEntropyBackward(dlogits.data(), act_->logits_.data(), ix.targets.data(), vocab_, N, act_->ce_,
+      VocabParallelCrossEntropyBackward(dlogits.data(), act_->logits_.data(), ix.targets, vocab_, N, act_->ce_,
                                         text_scale);
     else
-      ops::cross_entropy_backward<float>(dlogits.data(), act_->logits_.data(), ix.targets.data(), N, V_, text_scale);
+      ops::cross_entropy_backward<float>(dlogits.data(), act_->logits_.data(), ix.targets, N, V_, text_scale);
     ops::matmul_backward<float>(dhf.data(), pb_.grad(head_), nullptr, dlogits.data(), act_->hf_.data(),
                                 pb_.param(head_), N, C_, Vl);
     if (tp) tp_->AllReduceSum(dhf.data(), N * C_);  // the head is column-parallel: partial input gradients
     if (dgen_hidden)
-      ops::scatter_add_rows(dhf.data(), dgen_hidden, ix.gen_rows.data(), int64_t(b.gen_rows.size()), C_);
+      ops::scatter_add_rows(dhf.data(), dgen_hidden, ix.gen_rows, int64_t(b.gen_rows.size()), C_);
     ops::rmsnorm_backward(dx.data(), pb_.grad(normf_), dhf.data(), act_->xs_.back().data(), pb_.param(normf_),
                           act_->hf_rstd_.data(), N, C_);
   } else {
@@ -170,7 +164,7 @@ void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float*
   }
   for (size_t l = blocks_.size(); l-- > 0;) {
     Tensor dprev({N, C_});
-    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, ix.cu_seqlens.data(), S,
+    blocks_[l].Backward(act_->caches_[l], pb_, dprev.data(), dx.data(), act_->xs_[l].data(), N, ix.cu_seqlens, S,
                         max_seqlen);
     dx = std::move(dprev);
   }
@@ -178,16 +172,16 @@ void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float*
     *dhidden_in = std::move(dx);
     return;
   }
-  ops::add_positions_backward(pb_.grad(pos_), dx.data(), ix.positions.data(), N, C_);
+  ops::add_positions_backward(pb_.grad(pos_), dx.data(), ix.positions, N, C_);
   // Image rows: their gradient goes to the encoder, not the token table.
   const int64_t n_img = int64_t(b.image_rows.size());
   dimage_emb->Resize({n_img, C_});
-  ops::gather_rows(dimage_emb->data(), dx.data(), ix.image_rows.data(), n_img, C_);
-  ops::zero_rows(dx.data(), ix.image_rows.data(), n_img, C_);
+  ops::gather_rows(dimage_emb->data(), dx.data(), ix.image_rows, n_img, C_);
+  ops::zero_rows(dx.data(), ix.image_rows, n_img, C_);
   if (tp)
-    VocabParallelEmbeddingBackward(pb_.grad(tok_), dx.data(), ix.embed_ids.data(), vocab_, N, C_);
+    VocabParallelEmbeddingBackward(pb_.grad(tok_), dx.data(), ix.embed_ids, vocab_, N, C_);
   else
-    ops::embedding_backward(pb_.grad(tok_), dx.data(), ix.embed_ids.data(), N, C_);
+    ops::embedding_backward(pb_.grad(tok_), dx.data(), ix.embed_ids, N, C_);
 }
 
 }  // namespace braid::nn

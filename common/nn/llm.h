@@ -40,12 +40,26 @@ struct LlmBatch {
 
 // Everything a Forward saves for its Backward. Several can be alive at once
 // (one per microbatch in flight in a pipelined schedule).
-// The batch's index arrays where the ops can read them: on the rank's device
-// when it has one (docs/GPU.md step 3), else copies in host memory.
+// The batch's index arrays where the ops can read them: the batch's own
+// vectors on the host (no copy), copies in the device memory of the rank's
+// backend when it has one (docs/GPU.md step 3). The batch must outlive them.
 struct LlmBatchIndices {
-  TensorT<int32_t> embed_ids;  // token ids with image rows mapped to 0 (their table grad is skipped)
-  TensorT<int32_t> positions, targets, cu_seqlens, image_rows, gen_rows;
+  const int32_t* embed_ids = nullptr;  // token ids with image rows mapped to 0 (their table grad is skipped)
+  const int32_t *positions = nullptr, *targets = nullptr, *cu_seqlens = nullptr, *image_rows = nullptr,
+                *gen_rows = nullptr;
   void Upload(const LlmBatch& b);
+
+  LlmBatchIndices() = default;
+  // The pointers may point into this object's own buffers: no copies
+  // (moves keep the buffers, and so the pointers, valid).
+  LlmBatchIndices(const LlmBatchIndices&) = delete;
+  LlmBatchIndices& operator=(const LlmBatchIndices&) = delete;
+  LlmBatchIndices(LlmBatchIndices&&) noexcept = default;
+  LlmBatchIndices& operator=(LlmBatchIndices&&) noexcept = default;
+
+ private:
+  std::vector<int32_t> embed_ids_host_;
+  TensorT<int32_t> stage_[6];
 };
 
 struct LlmActivations {

@@ -55,10 +55,8 @@ void VitEncoder::Forward(const float* images, int64_t n_img, Tensor* out, Activa
   std::vector<int32_t> cu(static_cast<size_t>(n_img + 1)), pos_ids(static_cast<size_t>(N));
   for (int64_t i = 0; i <= n_img; ++i) cu[size_t(i)] = int32_t(i * P_);
   for (int64_t n = 0; n < N; ++n) pos_ids[size_t(n)] = int32_t(n % P_);
-  act_->cu_.Resize({n_img + 1});
-  act_->cu_.CopyFromHost(cu.data(), n_img + 1);
-  act_->pos_ids_.Resize({N});
-  act_->pos_ids_.CopyFromHost(pos_ids.data(), N);
+  act_->cu_.AssignFromHost(cu);
+  act_->pos_ids_.AssignFromHost(pos_ids);
   act_->patches_.Resize({N, pdim_});
   Patchify(images, n_img, act_->patches_.data());
   act_->xs_[0].Resize({N, C_});

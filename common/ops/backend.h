@@ -128,31 +128,26 @@ class ScopedBackend {
 
 [[noreturn]] void MissingDeviceOp(const char* device, const char* op);
 
-}  // namespace braid::ops
+// The calling thread's device table when it has one (null on the CPU),
+// after checking it implements `op` (aborts naming the op otherwise).
+template <typename Field>
+const DeviceOps* DeviceWith(Field DeviceOps::*op, const char* name) {
+  const DeviceOps* d = CurrentDeviceOps();
+  if (d != nullptr && d->*op == nullptr) MissingDeviceOp(d->name, name);
+  return d;
+}
 
-// The same for ops that return a value.
-#define BRAID_DEVICE_DISPATCH_RETURN(op, ...)                                           \
-  do {                                                                                 \
-    if constexpr (std::is_same_v<T, float>) {                                          \
-      if (const ::braid::ops::DeviceOps* braid_d_ = ::braid::ops::CurrentDeviceOps()) { \
-        if (braid_d_->op == nullptr) ::braid::ops::MissingDeviceOp(braid_d_->name, #op); \
-        ::braid::AtOpBoundary();                                                       \
-        return braid_d_->op(__VA_ARGS__);                                              \
-      }                                                                                \
-    }                                                                                  \
-  } while (0)
+}  // namespace braid::ops
 
 // First statement of every ops:: template that has a device twin: for T =
 // float with a device backend set, runs the op-boundary hook (transport
-// progress, as the CPU kernels do) and the device op, and returns.
-#define BRAID_DEVICE_DISPATCH(op, ...)                                                  \
-  do {                                                                                 \
-    if constexpr (std::is_same_v<T, float>) {                                          \
-      if (const ::braid::ops::DeviceOps* braid_d_ = ::braid::ops::CurrentDeviceOps()) { \
-        if (braid_d_->op == nullptr) ::braid::ops::MissingDeviceOp(braid_d_->name, #op); \
-        ::braid::AtOpBoundary();                                                       \
-        braid_d_->op(__VA_ARGS__);                                                     \
-        return;                                                                        \
-      }                                                                                \
-    }                                                                                  \
+// progress, as the CPU kernels do) and the device op, and returns its result.
+#define BRAID_DEVICE_DISPATCH(op, ...)                                                              \
+  do {                                                                                             \
+    if constexpr (std::is_same_v<T, float>) {                                                      \
+      if (const ::braid::ops::DeviceOps* braid_d_ = ::braid::ops::DeviceWith(&::braid::ops::DeviceOps::op, #op)) { \
+        ::braid::AtOpBoundary();                                                                   \
+        return braid_d_->op(__VA_ARGS__);                                                          \
+      }                                                                                            \
+    }                                                                                              \
   } while (0)

@@ -21,9 +21,8 @@ void AdamW::Step(ParamBuffer& pb, float lr) {
   // with the CUDA AdamW).
   const math::AdamWScalars<float> s = math::AdamWScalarsAt(lr, cfg_.beta1, cfg_.beta2, cfg_.eps, t_);
   if (on_device()) {
-    const ops::DeviceOps* d = ops::CurrentDeviceOps();
+    const ops::DeviceOps* d = ops::DeviceWith(&ops::DeviceOps::adamw_step, "adamw_step");
     BRAID_CHECK_MSG(d != nullptr && pb.on_device(), "AdamW on the device needs the device backend and pb on it");
-    if (d->adamw_step == nullptr) ops::MissingDeviceOp(d->name, "adamw_step");
     d->adamw_step(pb.params_data(), dm_.data(), dv_.data(), pb.grads_data(), decay_mask_.data(), pb.size(), s.lr,
                   s.beta1, s.beta2, s.eps, s.bc1, s.bc2_sqrt, math::AdamWDecay(lr, cfg_.weight_decay, true));
     return;

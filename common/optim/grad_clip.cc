@@ -13,8 +13,7 @@ constexpr int64_t kBlock = 1 << 15;
 }
 
 double GradNorm(const float* grads, int64_t n) {
-  if (const ops::DeviceOps* d = ops::CurrentDeviceOps()) {
-    if (d->grad_norm == nullptr) ops::MissingDeviceOp(d->name, "grad_norm");
+  if (const ops::DeviceOps* d = ops::DeviceWith(&ops::DeviceOps::grad_norm, "grad_norm")) {
     return d->grad_norm(grads, n);
   }
   if (n <= 0) return 0.0;
@@ -33,8 +32,7 @@ double GradNorm(const float* grads, int64_t n) {
 }
 
 void ClipToNorm(float* grads, int64_t n, double norm, double max_norm) {
-  if (const ops::DeviceOps* d = ops::CurrentDeviceOps()) {
-    if (d->clip_to_norm == nullptr) ops::MissingDeviceOp(d->name, "clip_to_norm");
+  if (const ops::DeviceOps* d = ops::DeviceWith(&ops::DeviceOps::clip_to_norm, "clip_to_norm")) {
     d->clip_to_norm(grads, n, norm, max_norm);
     return;
   }

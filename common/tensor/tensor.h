@@ -114,6 +114,12 @@ class TensorT {
     mem_->CopyToHost(out.data(), dev_, bytes());
     return out;
   }
+  // Reallocates to the 1-D shape of `host` (in the calling thread's memory,
+  // as Resize) and copies `host` in.
+  void AssignFromHost(const std::vector<T>& host) {
+    Resize({static_cast<int64_t>(host.size())});
+    if (!host.empty()) CopyFromHost(host.data(), numel_);
+  }
   // Overwrites the first `n` elements from host memory.
   void CopyFromHost(const T* src, int64_t n) {
     BRAID_CHECK_MSG(n <= numel_, "Tensor::CopyFromHost: %lld > numel %lld", static_cast<long long>(n),
@@ -156,6 +162,15 @@ class TensorT {
 };
 
 using Tensor = TensorT<float>;
+
+// Host data where an op can read it: the vector itself when the calling
+// thread has no device memory (no copy), else a copy in `stage`.
+template <typename T>
+const T* StagedForOps(const std::vector<T>& host, TensorT<T>* stage) {
+  if (ops::CurrentDeviceMemory() == nullptr) return host.data();
+  stage->AssignFromHost(host);
+  return stage->data();
+}
 
 std::string ShapeString(const std::vector<int64_t>& shape);
 

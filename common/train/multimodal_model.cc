@@ -27,26 +27,15 @@ int64_t MultimodalModel::num_params() const {
   return encoder_->params().size() + llm_->params().size() + generator_->params().size();
 }
 
-namespace {
-// The microbatch's pixels where the modules read them: the host vector
-// itself, or a copy in the device memory of the thread's backend.
-const float* Staged(const std::vector<float>& host, Tensor* stage) {
-  if (ops::CurrentDeviceMemory() == nullptr) return host.data();
-  stage->Resize({int64_t(host.size())});
-  if (!host.empty()) stage->CopyFromHost(host.data(), int64_t(host.size()));
-  return stage->data();
-}
-}  // namespace
-
 MicrobatchLoss MultimodalModel::Step(const Microbatch& mb, float text_scale, float gen_scale, bool backward) {
   MicrobatchLoss out;
   Tensor image_emb, gen_hidden, dimage_emb, dcond, images_stage, gen_images_stage;
-  encoder_->Forward(Staged(mb.images, &images_stage), mb.num_images, &image_emb);
+  encoder_->Forward(StagedForOps(mb.images, &images_stage), mb.num_images, &image_emb);
   BRAID_CHECK(image_emb.numel() == int64_t(mb.llm.image_rows.size()) * llm_->width());
   out.text_sum = llm_->Forward(mb.llm, image_emb.data(), &gen_hidden, &out.text_count);
   out.gen_count = mb.num_gen;
   if (mb.num_gen > 0)
-    out.gen_sum = generator_->Forward(gen_hidden.data(), Staged(mb.gen_images, &gen_images_stage), mb.gen_keys.data(),
+    out.gen_sum = generator_->Forward(gen_hidden.data(), StagedForOps(mb.gen_images, &gen_images_stage), mb.gen_keys.data(),
                                       mb.num_gen);
   if (!backward) return out;
   if (mb.num_gen > 0) generator_->Backward(gen_scale, &dcond);

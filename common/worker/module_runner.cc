@@ -47,15 +47,6 @@ class GroupTpComm : public parallel::TpComm {
 
 parallel::Layout LayoutOf(const ModuleParallel& p) { return {p.dp, p.tp, p.pp}; }
 
-// Host data where the module reads it: the vector itself on the cpu, a copy
-// in `stage` (the thread's device memory) on a device.
-const float* Staged(const std::vector<float>& host, Tensor* stage) {
-  if (ops::CurrentDeviceMemory() == nullptr) return host.data();
-  stage->Resize({int64_t(host.size())});
-  if (!host.empty()) stage->CopyFromHost(host.data(), int64_t(host.size()));
-  return stage->data();
-}
-
 // A module's output readable on the host: the tensor's own memory on the
 // cpu (no copy), a host copy of it on a device.
 class HostView {
@@ -331,7 +322,7 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   images.reserve(size_t(n * pix));
   for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
   Tensor emb;
-  const float* pixels = Staged(images, &p->stage_in);
+  const float* pixels = StagedForOps(images, &p->stage_in);
   const double t1 =
       Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Forward(pixels, n, &emb, &p->enc); });
   RETURN_IF_ERROR(DeviceError("encoder forward"));
@@ -363,7 +354,7 @@ Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pen
     std::copy(m.data.begin(), m.data.end(), demb.begin() + k * P_ * C_);
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
-  const float* dout = Staged(demb, &p->stage_grad);
+  const float* dout = StagedForOps(demb, &p->stage_grad);
   Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Backward(dout, &p->enc); });
   return DeviceError("encoder backward");
 }
@@ -416,8 +407,8 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   Tensor gen_hidden, hidden_out;
   int64_t count = 0;
-  const float* image_in = first ? Staged(image_emb, &p->stage_in) : nullptr;
-  const float* hidden_in_dev = first ? nullptr : Staged(hidden_in, &p->stage_in2);
+  const float* image_in = first ? StagedForOps(image_emb, &p->stage_in) : nullptr;
+  const float* hidden_in_dev = first ? nullptr : StagedForOps(hidden_in, &p->stage_in2);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     result_->text_loss_sum +=
         llm_->ForwardStage(b, image_in, hidden_in_dev, &hidden_out, &gen_hidden, &count, &p->llm);
@@ -475,8 +466,8 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
   Tensor dimg, dhidden_in;
-  const float* dgen_in = n_gen > 0 && last ? Staged(dgen, &p->stage_grad) : nullptr;
-  const float* dhidden_out_in = last ? nullptr : Staged(dhidden_out, &p->stage_grad);
+  const float* dgen_in = n_gen > 0 && last ? StagedForOps(dgen, &p->stage_grad) : nullptr;
+  const float* dhidden_out_in = last ? nullptr : StagedForOps(dhidden_out, &p->stage_grad);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     llm_->BackwardStage(text_scale, dgen_in, dhidden_out_in, &dhidden_in, &dimg, &p->llm);
   });
@@ -523,8 +514,8 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
   Tensor dcond;
-  const float* cond_in = Staged(cond, &p->stage_in);
-  const float* images_in = Staged(images, &p->stage_in2);
+  const float* cond_in = StagedForOps(cond, &p->stage_in);
+  const float* images_in = StagedForOps(images, &p->stage_in2);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     result_->gen_loss_sum += generator_->Forward(cond_in, images_in, keys.data(), n, &p->gen);
     generator_->Backward(gen_scale, &dcond, &p->gen);

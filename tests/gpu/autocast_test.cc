@@ -275,30 +275,12 @@ TEST_F(AutocastGpuTest, AdamWRegistersTheBufferItUpdates) {
 // fly) and registered (the mirror): both within the bf16 bounds, and the two
 // device runs close to each other.
 testing_support::LlmRunResult RunLlm(const LlmConfig& cfg, cuda::CudaBackend* backend, bool register_params) {
-  using testing_support::DeviceTestBatch;
-  using testing_support::RandomFloats;
-  const nn::LlmBatch batch = DeviceTestBatch(cfg);
-  const int64_t C = cfg.width, n_img = int64_t(batch.image_rows.size()), n_gen = int64_t(batch.gen_rows.size());
-  const std::vector<float> image_emb = RandomFloats(n_img * C, 7, 1.0f), dgen = RandomFloats(n_gen * C, 8, 0.1f);
-  nn::Llm llm(cfg);
-  llm.Init(13);
-  testing_support::LlmRunResult r;
-  ops::ScopedBackend scope(backend->backend());
-  llm.params().MoveToDevice();
-  if (register_params) {
-    Status s = backend->RegisterParams(llm.params().params_data(), llm.params().size());
+  const ops::Backend b = backend->backend();
+  return testing_support::RunLlmOnce(cfg, 13, &b, [&](ParamBuffer& pb) {
+    if (!register_params) return;
+    Status s = backend->RegisterParams(pb.params_data(), pb.size());
     EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-  Tensor d_img({n_img, C}), d_dgen({n_gen, C}), gen, dimg;
-  d_img.CopyFromHost(image_emb.data(), n_img * C);
-  d_dgen.CopyFromHost(dgen.data(), n_gen * C);
-  r.loss = llm.Forward(batch, d_img.data(), &gen, &r.count);
-  llm.Backward(1.0f / 29.0f, d_dgen.data(), &dimg);
-  r.gen_hidden = gen.ToHost();
-  r.dimage_emb = dimg.ToHost();
-  r.logits = llm.logits().ToHost();
-  r.grads = llm.params().GradsToHost();
-  return r;
+  });
 }
 
 TEST_F(AutocastGpuTest, LlmForwardAndBackwardMatchTheCpuWithinBf16Bounds) {

@@ -106,41 +106,26 @@ class GuardedOps {
   // Ops run through any GuardedOps table, by every thread.
   static int64_t calls() { return calls_.load(); }
 
+  // Wrap<&f>::Call: f's signature, returning what f returns.
   template <auto Fn>
   struct Wrap;
-  template <typename... A, void (*Fn)(A...)>
-  struct Wrap<Fn> {
-    static void Call(A... a) {
-      GuardedDevice* d = Current();
-      int k = 0;
-      (CheckArg(d, a, k++), ...);
-      d->Open();
-      {
-        ops::ScopedBackend cpu({});
-        Fn(a...);
-      }
-      d->Close();
-      ++calls_;
-    }
-  };
-
-  template <auto Fn>
-  struct WrapReturning;
   template <typename R, typename... A, R (*Fn)(A...)>
-  struct WrapReturning<Fn> {
+  struct Wrap<Fn> {
     static R Call(A... a) {
       GuardedDevice* d = Current();
       int k = 0;
       (CheckArg(d, a, k++), ...);
-      d->Open();
-      R r;
-      {
-        ops::ScopedBackend cpu({});
-        r = Fn(a...);
-      }
-      d->Close();
-      ++calls_;
-      return r;
+      // Closes the arena and counts the call however Fn returns.
+      struct Opened {
+        GuardedDevice* d;
+        ops::ScopedBackend cpu{{}};
+        explicit Opened(GuardedDevice* dev) : d(dev) { d->Open(); }
+        ~Opened() {
+          d->Close();
+          ++calls_;
+        }
+      } opened(d);
+      return Fn(a...);
     }
   };
 

@@ -5,6 +5,7 @@
 // outputs come back with ToHost().
 #pragma once
 
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -58,8 +59,10 @@ inline std::vector<float> RandomFloats(int64_t n, uint32_t seed, float scale) {
 }
 
 // Runs forward + backward of a fresh Llm(cfg) initialised with `seed`; with a
-// backend, the params and inputs live in its memory and the ops run there.
-inline LlmRunResult RunLlmOnce(const LlmConfig& cfg, uint64_t seed, const ops::Backend* backend) {
+// backend, the params and inputs live in its memory and the ops run there;
+// `on_device` (optional) runs right after the params moved there.
+inline LlmRunResult RunLlmOnce(const LlmConfig& cfg, uint64_t seed, const ops::Backend* backend,
+                               const std::function<void(ParamBuffer&)>& on_device = nullptr) {
   const nn::LlmBatch batch = DeviceTestBatch(cfg);
   const int64_t C = cfg.width, n_img = int64_t(batch.image_rows.size()), n_gen = int64_t(batch.gen_rows.size());
   const std::vector<float> image_emb = RandomFloats(n_img * C, 7, 1.0f), dgen = RandomFloats(n_gen * C, 8, 0.1f);
@@ -80,6 +83,7 @@ inline LlmRunResult RunLlmOnce(const LlmConfig& cfg, uint64_t seed, const ops::B
   if (backend != nullptr) {
     ops::ScopedBackend scope(*backend);
     llm.params().MoveToDevice();
+    if (on_device) on_device(llm.params());
     run();
   } else {
     run();

@@ -16,7 +16,7 @@ namespace braid::ops {
 template <typename T>
 double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V,
                              int64_t* count) {
-  BRAID_DEVICE_DISPATCH_RETURN(cross_entropy_forward, losses, logits, targets, N, V, count);
+  BRAID_DEVICE_DISPATCH(cross_entropy_forward, losses, logits, targets, N, V, count);
   AtOpBoundary();
   double total = 0;
   int64_t cnt = 0;
@@ -60,7 +60,7 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
 
 template <typename T>
 double mse_forward(const T* pred, const T* target, int64_t n) {
-  BRAID_DEVICE_DISPATCH_RETURN(mse_forward, pred, target, n);
+  BRAID_DEVICE_DISPATCH(mse_forward, pred, target, n);
   double s = 0;
   for (int64_t i = 0; i < n; ++i) s += math::SquaredError(double(pred[i]), double(target[i]));
   return s;

@@ -11,8 +11,7 @@ namespace braid::ops {
 template <>
 void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* Cm, int64_t ldc) {
-  if (const DeviceOps* d = CurrentDeviceOps()) {
-    if (d->gemm == nullptr) MissingDeviceOp(d->name, "gemm");
+  if (const DeviceOps* d = DeviceWith(&DeviceOps::gemm, "gemm")) {
     AtOpBoundary();
     d->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cm, ldc);
     return;

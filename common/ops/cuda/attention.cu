@@ -4,6 +4,7 @@
 #include "common/ops/cuda/check.h"
 #include "common/ops/cuda/context.h"
 #include "common/ops/cuda/dtype.h"
+#include "common/ops/cuda/scratch.h"
 #include "common/ops/cuda/tile_plan.h"
 #include "common/ops/math/softmax.h"
 
@@ -361,18 +362,16 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
   if (!TileGrid("attention_backward", num_seqs, max_seqlen, NH, HD, kDqRows, &grid, &tiles)) return;
   if (grid.x == 0 || grid.y == 0) return;
   const cudaStream_t stream = braid::cuda::CurrentStream();
-  // Scratch for D, stream-ordered. (DeviceArray::Alloc does not compile
-  // under nvcc's C++17: its `return a;` needs an implicit move into StatusOr.)
-  float* D = nullptr;
-  const size_t D_bytes = static_cast<size_t>(num_seqs) * static_cast<size_t>(max_seqlen) * NH * sizeof(float);
-  BRAID_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&D), D_bytes, stream));
-  if (D == nullptr) return;
   const int64_t blocks_per_seq = AttnRowDotBlocksPerSeq(max_seqlen, NH, kDThreads / 32);
   if (blocks_per_seq * num_seqs > 0x7fffffff) {
     braid::cuda::RecordError(Status::InvalidArgument("attention_backward: too many rows for the D grid"));
-    BRAID_CUDA_CHECK(cudaFreeAsync(D, stream));
     return;
   }
+  // D = rowsum(dO * O), in stream-ordered scratch.
+  const size_t D_bytes = static_cast<size_t>(num_seqs) * static_cast<size_t>(max_seqlen) * NH * sizeof(float);
+  const braid::cuda::Scratch scratch(D_bytes, "cudaMallocAsync(attention D)");
+  if (!scratch.ok()) return;
+  float* D = scratch.at<float>();
   AttentionRowDotKernel<T><<<static_cast<unsigned>(blocks_per_seq * num_seqs), kDThreads, 0, stream>>>(
       D, dout, out, cu_seqlens, static_cast<int>(blocks_per_seq), max_seqlen, NH, HD);
   BRAID_CUDA_CHECK_LAUNCH("AttentionRowDotKernel");
@@ -387,7 +386,6 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
       LaunchBackward<T, 128>(dqkv, dout, qkv, lse, D, cu_seqlens, num_seqs, max_seqlen, NH, causal);
       break;
   }
-  BRAID_CUDA_CHECK(cudaFreeAsync(D, stream));  // stream-ordered: after the kernels that read it
 }
 
 #define BRAID_INSTANTIATE(T)                                                                                    \

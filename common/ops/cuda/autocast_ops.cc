@@ -14,6 +14,7 @@
 #include "common/ops/cuda/attention.h"
 #include "common/ops/cuda/autocast_cast.h"
 #include "common/ops/cuda/check.h"
+#include "common/ops/cuda/scratch.h"
 #include "common/ops/cuda/context.h"
 #include "common/ops/cuda/cuda_backend.h"
 #include "common/ops/cuda/matmul.h"
@@ -26,36 +27,8 @@ namespace k = ::braid::ops::cuda;
 // Regions of a scratch allocation start 256-byte aligned (cuBLASLt's
 // preferred operand alignment).
 size_t Aligned(int64_t elems, size_t elem_bytes) {
-  const size_t b = static_cast<size_t>(elems > 0 ? elems : 0) * elem_bytes;
-  return (b + 255) / 256 * 256;
+  return AlignedBytes(static_cast<size_t>(elems > 0 ? elems : 0) * elem_bytes);
 }
-
-// One stream-ordered scratch allocation, freed (stream-ordered) at scope
-// exit. On an allocation failure the error is recorded and ok() is false.
-class Scratch {
- public:
-  explicit Scratch(size_t bytes) : stream_(CurrentStream()) {
-    if (bytes == 0) return;
-    const cudaError_t e = cudaMallocAsync(&p_, bytes, stream_);
-    if (e != cudaSuccess) {
-      RecordError(CudaError(e, "cudaMallocAsync(autocast scratch)", __FILE__, __LINE__));
-      p_ = nullptr;
-      failed_ = true;
-    }
-  }
-  ~Scratch() {
-    if (p_ != nullptr) BRAID_CUDA_CHECK(cudaFreeAsync(p_, stream_));
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  bool ok() const { return !failed_; }
-  bf16* bf16_at(size_t byte_offset) const { return reinterpret_cast<bf16*>(static_cast<char*>(p_) + byte_offset); }
-
- private:
-  cudaStream_t stream_;
-  void* p_ = nullptr;
-  bool failed_ = false;
-};
 
 // The mirrors of the backend whose memory is the thread's (null: none).
 ParamShadows* Shadows() {
@@ -76,10 +49,10 @@ void MatmulForward(float* out, const float* inp, const float* weight, const floa
   const size_t inp_bytes = Aligned(N * C, sizeof(bf16));
   Scratch s(inp_bytes + (w == nullptr ? Aligned(OC * C, sizeof(bf16)) : 0));
   if (!s.ok()) return;
-  bf16* inp_b = s.bf16_at(0);
+  bf16* inp_b = s.at<bf16>(0);
   k::cast_to_bf16(inp_b, inp, N * C);
   if (w == nullptr) {
-    bf16* w_b = s.bf16_at(inp_bytes);
+    bf16* w_b = s.at<bf16>(inp_bytes);
     k::cast_to_bf16(w_b, weight, OC * C);
     w = w_b;
   }
@@ -97,16 +70,16 @@ void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout
     const size_t inp_bytes = dweight != nullptr ? Aligned(N * C, sizeof(bf16)) : 0;
     Scratch s(dout_bytes + w_bytes + inp_bytes);
     if (!s.ok()) return;
-    bf16* dout_b = s.bf16_at(0);
+    bf16* dout_b = s.at<bf16>(0);
     k::cast_to_bf16(dout_b, dout, N * OC);
     if (cast_w) {
-      bf16* w_b = s.bf16_at(dout_bytes);
+      bf16* w_b = s.at<bf16>(dout_bytes);
       k::cast_to_bf16(w_b, weight, OC * C);
       w = w_b;
     }
     bf16* inp_b = nullptr;
     if (dweight != nullptr) {
-      inp_b = s.bf16_at(dout_bytes + w_bytes);
+      inp_b = s.at<bf16>(dout_bytes + w_bytes);
       k::cast_to_bf16(inp_b, inp, N * C);
     }
     k::matmul_backward_mixed(dinp, dweight, dout_b, inp_b, w, N, C, OC);
@@ -129,8 +102,8 @@ void AttentionForward(float* out, float* lse, const float* qkv, const int32_t* c
   const size_t qkv_bytes = Aligned(rows * 3 * width, sizeof(bf16));
   Scratch s(qkv_bytes + Aligned(rows * width, sizeof(bf16)));
   if (!s.ok()) return;
-  bf16* qkv_b = s.bf16_at(0);
-  bf16* out_b = s.bf16_at(qkv_bytes);
+  bf16* qkv_b = s.at<bf16>(0);
+  bf16* out_b = s.at<bf16>(qkv_bytes);
   k::cast_rows_to_bf16(qkv_b, qkv, 3 * width, cu_seqlens, num_seqs, rows);
   k::attention_forward<bf16>(out_b, lse, qkv_b, cu_seqlens, num_seqs, max_seqlen, NH, HD, causal);
   k::copy_rows_to_float(out, out_b, width, cu_seqlens, num_seqs, rows);
@@ -146,10 +119,10 @@ void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const f
   const size_t wide = Aligned(rows * 3 * width, sizeof(bf16)), narrow = Aligned(rows * width, sizeof(bf16));
   Scratch s(2 * wide + 2 * narrow);
   if (!s.ok()) return;
-  bf16* qkv_b = s.bf16_at(0);
-  bf16* dqkv_b = s.bf16_at(wide);
-  bf16* out_b = s.bf16_at(2 * wide);
-  bf16* dout_b = s.bf16_at(2 * wide + narrow);
+  bf16* qkv_b = s.at<bf16>(0);
+  bf16* dqkv_b = s.at<bf16>(wide);
+  bf16* out_b = s.at<bf16>(2 * wide);
+  bf16* dout_b = s.at<bf16>(2 * wide + narrow);
   k::cast_rows_to_bf16(qkv_b, qkv, 3 * width, cu_seqlens, num_seqs, rows);
   k::cast_rows_to_bf16(out_b, out, width, cu_seqlens, num_seqs, rows);
   k::cast_rows_to_bf16(dout_b, dout, width, cu_seqlens, num_seqs, rows);

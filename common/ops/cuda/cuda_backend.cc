@@ -16,6 +16,7 @@
 #include "common/ops/cuda/norm.h"
 #include "common/ops/cuda/patch.h"
 #include "common/ops/cuda/rows.h"
+#include "common/ops/cuda/scratch.h"
 
 namespace braid::cuda {
 
@@ -77,18 +78,13 @@ struct LossScalars {
 template <typename Launch>
 LossScalars RunAndFetch(size_t extra_bytes, Launch launch) {
   const cudaStream_t s = CurrentStream();
-  void* scratch = nullptr;
-  const cudaError_t e = cudaMallocAsync(&scratch, sizeof(LossScalars) + extra_bytes, s);
-  if (e != cudaSuccess) {
-    RecordError(CudaError(e, "cudaMallocAsync(loss scratch)", __FILE__, __LINE__));
-    return {std::nan(""), 0};
-  }
-  auto* dev = static_cast<LossScalars*>(scratch);
-  launch(&dev->sum, &dev->count, reinterpret_cast<char*>(scratch) + sizeof(LossScalars));
+  const Scratch scratch(sizeof(LossScalars) + extra_bytes, "cudaMallocAsync(loss scratch)");
+  if (!scratch.ok()) return {std::nan(""), 0};
+  auto* dev = scratch.at<LossScalars>();
+  launch(&dev->sum, &dev->count, scratch.at<char>(sizeof(LossScalars)));
   LossScalars host{std::nan(""), 0};
   BRAID_CUDA_CHECK(cudaMemcpyAsync(&host, dev, sizeof host, cudaMemcpyDeviceToHost, s));
   BRAID_CUDA_CHECK(cudaStreamSynchronize(s));
-  BRAID_CUDA_CHECK(cudaFreeAsync(scratch, s));
   return host;
 }
 
@@ -121,17 +117,11 @@ double GradNorm(const float* grads, int64_t n) {
 
 void ClipToNorm(float* grads, int64_t n, double norm, double max_norm) {
   if (!(max_norm > 0.0 && std::isfinite(norm) && norm > max_norm)) return;  // ClipToNorm's no-op cases
-  const cudaStream_t s = CurrentStream();
-  void* dnorm = nullptr;
-  const cudaError_t e = cudaMallocAsync(&dnorm, sizeof(double), s);
-  if (e != cudaSuccess) {
-    RecordError(CudaError(e, "cudaMallocAsync(clip norm)", __FILE__, __LINE__));
-    return;
-  }
+  const Scratch dnorm(sizeof(double), "cudaMallocAsync(clip norm)");
+  if (!dnorm.ok()) return;
   // From pageable host memory: staged before the call returns.
-  BRAID_CUDA_CHECK(cudaMemcpyAsync(dnorm, &norm, sizeof(double), cudaMemcpyHostToDevice, s));
-  ops::cuda::clip_to_norm(grads, n, static_cast<const double*>(dnorm), max_norm);
-  BRAID_CUDA_CHECK(cudaFreeAsync(dnorm, s));
+  BRAID_CUDA_CHECK(cudaMemcpyAsync(dnorm.get(), &norm, sizeof(double), cudaMemcpyHostToDevice, CurrentStream()));
+  ops::cuda::clip_to_norm(grads, n, dnorm.at<double>(), max_norm);
 }
 
 void AdamWStep(float* p, float* m, float* v, const float* g, const uint8_t* mask, int64_t n, float lr, float beta1,

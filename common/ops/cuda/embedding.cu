@@ -5,6 +5,7 @@
 #include "common/ops/cuda/check.h"
 #include "common/ops/cuda/context.h"
 #include "common/ops/cuda/dtype.h"
+#include "common/ops/cuda/scratch.h"
 
 namespace braid::ops::cuda {
 namespace {
@@ -73,25 +74,23 @@ void EmbeddingBackward(T* dtable, const T* dout, const int32_t* ids, int64_t N, 
     return;
   // Scratch: sorted ids, rows in order, rows sorted (N each), then CUB's
   // temporary storage at a 256-byte boundary.
-  const size_t index_bytes = (3 * sizeof(int32_t) * static_cast<size_t>(N) + 255) / 256 * 256;
-  void* scratch = nullptr;
-  if (!Succeeded(cudaMallocAsync(&scratch, index_bytes + sort_bytes, stream), "cudaMallocAsync(&scratch)", __LINE__))
-    return;
-  int32_t* sorted = static_cast<int32_t*>(scratch);
+  const size_t index_bytes = braid::cuda::AlignedBytes(3 * sizeof(int32_t) * static_cast<size_t>(N));
+  const braid::cuda::Scratch scratch(index_bytes + sort_bytes, "cudaMallocAsync(embedding sort scratch)");
+  if (!scratch.ok()) return;
+  int32_t* sorted = scratch.at<int32_t>();
   int32_t* rows = sorted + N;
   int32_t* rows_sorted = rows + N;
   IotaKernel<<<GridFor(N, kThreads), kThreads, 0, stream>>>(rows, N);
   // The accumulation runs only on a completed sort (otherwise its indices
   // would be garbage).
   if (Launched("launch IotaKernel", __LINE__) &&
-      Succeeded(cub::DeviceRadixSort::SortPairs(static_cast<char*>(scratch) + index_bytes, sort_bytes, ids, sorted,
+      Succeeded(cub::DeviceRadixSort::SortPairs(scratch.at<char>(index_bytes), sort_bytes, ids, sorted,
                                                 rows, rows_sorted, N, 0, 32, stream),
                 "cub::DeviceRadixSort::SortPairs", __LINE__)) {
     EmbeddingBackwardKernel<T>
         <<<GridFor(N * C, kThreads), kThreads, 0, stream>>>(dtable, dout, sorted, rows_sorted, N, C);
     BRAID_CUDA_CHECK_LAUNCH("EmbeddingBackwardKernel");
   }
-  BRAID_CUDA_CHECK(cudaFreeAsync(scratch, stream));  // stream-ordered: after the kernels
 }
 
 }  // namespace

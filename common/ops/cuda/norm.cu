@@ -3,6 +3,7 @@
 #include "common/ops/cuda/check.h"
 #include "common/ops/cuda/context.h"
 #include "common/ops/cuda/dtype.h"
+#include "common/ops/cuda/scratch.h"
 #include "common/ops/cuda/tile_plan.h"
 #include "common/ops/math/norm.h"
 
@@ -179,16 +180,6 @@ __global__ void NormParamGradFinishKernel(T* grad, const float* partial, int64_t
   }
 }
 
-// Stream-ordered scratch: cudaMallocAsync on `stream`; on failure the error
-// is recorded (check.h) and null returned.
-void* ScratchAlloc(size_t bytes, cudaStream_t stream) {
-  void* p = nullptr;
-  const cudaError_t e = cudaMallocAsync(&p, bytes, stream);
-  if (e == cudaSuccess) return p;
-  braid::cuda::RecordError(braid::cuda::CudaError(e, "cudaMallocAsync(&p, bytes, stream)", __FILE__, __LINE__));
-  return nullptr;
-}
-
 // dweight (and dbias when non-null) += the rows' contributions,
 // deterministically; the partials live in stream-ordered scratch.
 template <typename T>
@@ -199,8 +190,9 @@ void NormParamGrad(T* dweight, T* dbias, const T* dout, const T* inp, const floa
   const int64_t chunks = NormChunks(N);
   const bool with_bias = dbias != nullptr;
   const size_t bytes = sizeof(float) * static_cast<size_t>(chunks * C * (with_bias ? 2 : 1));
-  float* partial = static_cast<float*>(ScratchAlloc(bytes, stream));
-  if (partial == nullptr) return;
+  const braid::cuda::Scratch scratch(bytes, "cudaMallocAsync(norm partials)");
+  if (!scratch.ok()) return;
+  float* partial = scratch.at<float>();
   const dim3 grid(static_cast<unsigned>((C + kColTile - 1) / kColTile), static_cast<unsigned>(chunks));
   const dim3 block(kColTile, kRowLanes);
   if (with_bias) {
@@ -219,7 +211,6 @@ void NormParamGrad(T* dweight, T* dbias, const T* dout, const T* inp, const floa
     NormParamGradFinishKernel<T><<<GridFor(C, kThreads), kThreads, 0, stream>>>(dbias, partial + chunks * C, chunks, C);
     BRAID_CUDA_CHECK_LAUNCH("NormParamGradFinishKernel<bias>");
   }
-  BRAID_CUDA_CHECK(cudaFreeAsync(partial, stream));  // stream-ordered: after the kernels
 }
 
 }  // namespace
