@@ -14,6 +14,7 @@
 // mirror of the registered params) and prints `dtype=bf16`; fp32 runs every
 // op in fp32 (cuBLASLt fp32, TF32 off) and prints `dtype=fp32`. The suite
 // compares with the measured GEMM ceiling of the same dtype.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +27,7 @@
 #include "common/nn/llm.h"
 #include "common/ops/cuda/context.h"
 #include "common/ops/cuda/cuda_backend.h"
+#include "common/tensor/step_scalars.h"
 
 namespace {
 
@@ -156,6 +158,7 @@ int main(int argc, char** argv) {
     // register the buffer on its first step, this bench runs no optimizer.
     err = backend.RegisterParams(llm.params().params_data(), llm.params().size());
     Tensor gen, dimg;
+    StepScalars loss_sum(1);  // on the device, read once after the timed steps
     const float scale = 1.0f / float(batch.size());
     for (int it = 0; err.ok() && it < warmup + steps; ++it) {
       if (it == warmup) {
@@ -164,13 +167,16 @@ int main(int argc, char** argv) {
       }
       const auto t0 = std::chrono::steady_clock::now();
       llm.params().ZeroGrads();
-      int64_t n = 0;
-      loss = llm.Forward(batch, nullptr, &gen, &n);
+      loss_sum.Zero();
+      llm.Forward(batch, nullptr, &gen, loss_sum.at(0), nullptr);
       llm.Backward(scale, nullptr, &dimg);
       err = ctx->Synchronize();
       if (!err.ok()) break;
       if (it >= warmup) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
+    int64_t supervised = 0;
+    for (int32_t t : batch.targets) supervised += t >= 0;
+    if (err.ok()) loss = loss_sum.Read()[0] / double(std::max<int64_t>(supervised, 1));  // per supervised token
   }
   if (!err.ok()) {
     std::fprintf(stderr, "gpu_llm_step: %s\n", err.ToString().c_str());

@@ -217,7 +217,7 @@ TEST(OpsGrad, CrossEntropyWithIgnore) {
   static const int32_t targets[N] = {2, -1, 0, 5, -1};
   auto fn = BOTH({
     int64_t count = 0;
-    double loss = cross_entropy_forward<T>(nullptr, in[0].data(), targets, N, V, &count);
+    double loss = cross_entropy_host<T>(nullptr, in[0].data(), targets, N, V, &count);
     EXPECT_EQ(count, 3);
     if (dout) {
       *grads = ZerosLike(in);
@@ -242,7 +242,7 @@ TEST(OpsGrad, CrossEntropyIgnoredRowsGetNoGradient) {
 TEST(OpsGrad, Mse) {
   const int64_t n = 10;
   auto fn = BOTH({
-    double l = mse_forward<T>(in[0].data(), in[1].data(), n);
+    double l = squared_error_host<T>(in[0].data(), in[1].data(), n);
     if (dout) {
       *grads = ZerosLike(in);
       mse_backward<T>((*grads)[0].data(), in[0].data(), in[1].data(), n, T((*dout)[0]) / T(n));

@@ -128,7 +128,7 @@ TEST(LossMath, CpuCrossEntropyOpMatchesFloat64) {
   std::vector<float> x(xd.begin(), xd.end()), losses(static_cast<size_t>(N));
   std::vector<int32_t> targets = {3, -1, 299, 0, 150, -1, 7, 8, 9};
   int64_t count = 0;
-  const double total = ops::cross_entropy_forward(losses.data(), x.data(), targets.data(), N, V, &count);
+  const double total = ops::cross_entropy_host(losses.data(), x.data(), targets.data(), N, V, &count);
   EXPECT_EQ(count, 7);
   long double want = 0;
   for (int64_t n = 0; n < N; ++n) {
@@ -142,6 +142,44 @@ TEST(LossMath, CpuCrossEntropyOpMatchesFloat64) {
     want += l;
   }
   EXPECT_NEAR(total, double(want), 1e-4);
+}
+
+// The accumulating op the models call adds the same sum to what is there.
+TEST(LossMath, CpuCrossEntropyOpAddsItsSum) {
+  const int64_t N = 9, V = 300;
+  const auto xd = RandomRow(int(N * V), 6);
+  std::vector<float> x(xd.begin(), xd.end());
+  std::vector<int32_t> targets = {3, -1, 299, 0, 150, -1, 7, 8, 9};
+  const double once = ops::cross_entropy_host<float>(nullptr, x.data(), targets.data(), N, V);
+  double sum = 0.25;
+  ops::cross_entropy_forward<float>(nullptr, &sum, x.data(), targets.data(), N, V);
+  EXPECT_EQ(sum, 0.25 + once);
+  ops::cross_entropy_forward<float>(nullptr, &sum, x.data(), targets.data(), N, V);
+  EXPECT_EQ(sum, 0.25 + once + once);
+}
+
+// The DiT's per-row MSE op against long double: (sum over rows of the
+// row's mean squared error) / divisor, added to what is there.
+TEST(LossMath, CpuMseRowsOpMatchesFloat64) {
+  const int64_t rows = 5, cols = 37;
+  const auto pd = RandomRow(int(rows * cols), 7), qd = RandomRow(int(rows * cols), 8);
+  const std::vector<float> p(pd.begin(), pd.end()), q(qd.begin(), qd.end());
+  long double want = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    long double row = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const long double d = (long double)p[size_t(r * cols + c)] - q[size_t(r * cols + c)];
+      row += d * d;
+    }
+    want += row / cols;
+  }
+  want /= 4;
+  double sum = 1.0;
+  ops::mse_rows_forward(&sum, p.data(), q.data(), rows, cols, 4.0);
+  EXPECT_NEAR(sum, 1.0 + double(want), 1e-12);
+  double none = 2.0;
+  ops::mse_rows_forward(&none, p.data(), q.data(), 0, cols, 4.0);
+  EXPECT_EQ(none, 2.0);
 }
 
 // A float64 AdamW written out independently of math/adamw.h.

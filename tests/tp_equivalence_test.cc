@@ -189,7 +189,8 @@ TEST_P(TpLlmTest, LossHiddenStatesAndGradientsMatchTheWholeModel) {
   ref.Init(11);
   Tensor ref_gen, ref_dimg;
   int64_t ref_count = 0;
-  const double ref_loss = ref.Forward(batch, image_emb.data(), &ref_gen, &ref_count);
+  double ref_loss = 0;
+  ref.Forward(batch, image_emb.data(), &ref_gen, &ref_loss, &ref_count);
   ref.Backward(scale, dgen.data(), &ref_dimg);
 
   TpRanks tpr(tp);
@@ -200,7 +201,8 @@ TEST_P(TpLlmTest, LossHiddenStatesAndGradientsMatchTheWholeModel) {
   tpr.Run([&](int r) {
     auto m = std::make_unique<Llm>(cfg, tpr[r]);
     m->Init(11);
-    loss[size_t(r)] = m->Forward(batch, image_emb.data(), &gen[size_t(r)], &count[size_t(r)]);
+    loss[size_t(r)] = 0;
+    m->Forward(batch, image_emb.data(), &gen[size_t(r)], &loss[size_t(r)], &count[size_t(r)]);
     m->Backward(scale, dgen.data(), &dimg[size_t(r)]);
     ranks[size_t(r)] = std::move(m);
   });
@@ -238,7 +240,8 @@ TEST_P(PpLlmTest, StagesChainedMatchTheWholeModel) {
   ref.Init(11);
   Tensor ref_gen, ref_dimg;
   int64_t ref_count = 0;
-  const double ref_loss = ref.Forward(batch, image_emb.data(), &ref_gen, &ref_count);
+  double ref_loss = 0;
+  ref.Forward(batch, image_emb.data(), &ref_gen, &ref_loss, &ref_count);
   ref.Backward(scale, dgen.data(), &ref_dimg);
 
   const int stages = int(first_layers.size()) - 1;
@@ -264,8 +267,9 @@ TEST_P(PpLlmTest, StagesChainedMatchTheWholeModel) {
     std::vector<Tensor> out(static_cast<size_t>(tp));
     groups[size_t(s)]->Run([&](int r) {
       const float* in = s == 0 ? nullptr : hidden[size_t(s) - 1].data();
-      loss[size_t(r)] = models[size_t(s)][size_t(r)]->ForwardStage(batch, image_emb.data(), in, &out[size_t(r)],
-                                                                   &gen[size_t(r)], &count[size_t(r)]);
+      loss[size_t(r)] = 0;
+      models[size_t(s)][size_t(r)]->ForwardStage(batch, image_emb.data(), in, &out[size_t(r)], &gen[size_t(r)],
+                                                 &loss[size_t(r)], &count[size_t(r)]);
     });
     if (s + 1 < stages) {
       ASSERT_EQ(out[0].numel(), N * C);
@@ -379,7 +383,8 @@ TEST(TpContext, AFailedCollectiveSticksAndLaterOnesAreSkipped) {
   const std::vector<float> image_emb = Random(int64_t(batch.image_rows.size()) * cfg.width, 4);
   Tensor gen;
   int64_t count = 0;
-  (void)m.Forward(batch, image_emb.data(), &gen, &count);
+  double loss = 0;
+  m.Forward(batch, image_emb.data(), &gen, &loss, &count);
   EXPECT_EQ(ctx.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(comm.calls, 1);
 }

@@ -3,7 +3,7 @@
 # Analytic vs finite-difference gradients of the wired three-module model.
 braid_test(train_model_grad_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/train_model_grad_test.cc
-  LIBS braid_train
+  LIBS braid_train braid_test_guarded_device
   LABELS train)
 
 # Determinism, run-directory layout and resume of the real `braid train`

@@ -22,7 +22,11 @@
 #include "common/data/sample.h"
 #include "common/data/tokenizer.h"
 #include "common/train/microbatch.h"
+#include "common/optim/adamw.h"
+#include "common/optim/grad_clip.h"
+#include "common/tensor/step_scalars.h"
 #include "common/train/multimodal_model.h"
+#include "tests/support/guarded_device.h"
 
 namespace braid::train {
 namespace {
@@ -283,6 +287,46 @@ TEST(TrainModelGrad, GradientsAccumulate) {
       ASSERT_NEAR(twice[m][i], 2.0f * once[m][i], 1e-5f + 1e-4f * std::fabs(once[m][i])) << "module " << m << " " << i;
     }
   }
+}
+
+}  // namespace
+}  // namespace braid::train
+
+namespace braid::train {
+namespace {
+
+// The step's hot path on a device reads nothing back (docs/GPU.md, "Step
+// scalars"): a microbatch's forward and backward, the grad clip and AdamW
+// leave the loss sums and norms in device memory, and on the guarded fake
+// device (every device-to-host copy counted) the only read is the one the
+// step makes for its report. The sums equal the host run's bit for bit.
+TEST(TrainModelGrad, AStepOnADeviceReadsBackOnlyItsScalars) {
+  const float ts = 1.0f / 7.0f, gs = 0.5f;
+  Fixture host;
+  MicrobatchLoss want = host.model.Step(host.mb, ts, gs, true);
+  host.model.Step(host.mb, ts, gs, true);  // two microbatches
+  double want_norm = GradNorm(host.model.llm().params().grads().data(), host.model.llm().params().size());
+
+  Fixture f;
+  testing_support::GuardedDevice dev;
+  testing_support::GuardedOps gops(&dev);
+  ops::ScopedBackend scope(gops.backend());
+  ParamBuffer& llm = f.model.llm().params();
+  for (ParamBuffer* pb : {&f.model.encoder().params(), &llm, &f.model.generator().params()}) pb->MoveToDevice();
+  AdamW opt(llm.size(), AdamWConfig{});
+  opt.MoveToDevice(llm);
+  StepScalars sums(3);
+  const int64_t reads = dev.host_reads();
+  f.model.StepInto(f.mb, ts, gs, true, sums.at(0), sums.at(1));
+  f.model.StepInto(f.mb, ts, gs, true, sums.at(0), sums.at(1));
+  ClipGradNormInto(llm.grads_data(), llm.size(), 1e-3, sums.at(2));
+  opt.Step(llm, 1e-3f);
+  EXPECT_EQ(dev.host_reads(), reads) << "the step read device memory back before its report";
+  const std::vector<double> got = sums.Read();
+  EXPECT_EQ(dev.host_reads(), reads + 1);
+  EXPECT_EQ(got[0], want.text_sum + want.text_sum);
+  EXPECT_EQ(got[1], want.gen_sum + want.gen_sum);
+  EXPECT_EQ(got[2], want_norm);
 }
 
 }  // namespace

@@ -65,11 +65,13 @@ struct Run {
   std::vector<std::vector<float>> params;            // per runner, final (host copies)
   std::vector<bool> on_device;                       // per runner: its params lived on the device
   std::vector<std::string> allreduce;                // per runner: its DP all-reduce's name ("" if none)
+  std::vector<std::string> boundary;                 // per runner: its DeviceBoundary's name ("" if none)
 };
 
 // Called once per rank after UseDevice, each on a thread of its own, all at
 // once (a collective setup, such as NCCL's, blocks until the group joins).
-using RankSetup = std::function<Status(ModuleRunner&)>;
+// The DpGroup is the rank's (the fabric's).
+using RankSetup = std::function<Status(ModuleRunner&, DpGroup&)>;
 
 // The single-process trainer's losses and final parameters (module -> flat).
 struct Reference {
@@ -102,10 +104,11 @@ inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, con
   train::EpochSampler sampler(cfg.seed, (*data)->epoch_samples());
   InProcFabric fabric(layouts, /*timeout_seconds=*/60);
   std::vector<std::unique_ptr<ModuleRunner>> runners;
+  std::vector<DpGroup*> dps;
   for (int r = 0; r < kNumRoles; ++r)
     for (int k = 0; k < layouts[size_t(r)].world(); ++k) {
-      runners.push_back(std::make_unique<ModuleRunner>(Role(r), k, cfg, fabric.transport(Role(r), k),
-                                                       fabric.dp_group(Role(r), k)));
+      dps.push_back(fabric.dp_group(Role(r), k));
+      runners.push_back(std::make_unique<ModuleRunner>(Role(r), k, cfg, fabric.transport(Role(r), k), dps.back()));
       if (factory) {
         StatusOr<std::unique_ptr<RankDevice>> dev = factory(Role(r), k);
         EXPECT_TRUE(dev.ok()) << dev.status().ToString();
@@ -121,7 +124,7 @@ inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, con
     for (size_t i = 0; i < runners.size(); ++i) {
       threads.emplace_back([&, i] {
         std::unique_ptr<RankDevice::Scope> scope = runners[i]->EnterDevice();
-        set[i] = setup(*runners[i]);
+        set[i] = setup(*runners[i], *dps[i]);
       });
     }
     for (auto& t : threads) t.join();
@@ -144,6 +147,7 @@ inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, con
     out.on_device.push_back(mr->params().on_device());
     out.params.push_back(mr->params().ParamsToHost());
     out.allreduce.push_back(mr->grad_allreduce() ? mr->grad_allreduce()->name() : "");
+    out.boundary.push_back(mr->device_boundary() ? mr->device_boundary()->name() : "");
   }
   if (setup) {
     // Ranks set up together are torn down together (a communicator's

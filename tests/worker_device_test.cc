@@ -9,8 +9,12 @@
 // on a device are refused; a device error fails the rank naming it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
 
+#include "tests/support/guarded_boundary.h"
 #include "tests/support/guarded_device.h"
 #include "tests/worker_device_run.h"
 
@@ -83,6 +87,140 @@ void RunLayout(const Layouts& layouts) {
   const double worst = device_run::ExpectNear(dev, Reference(), 1e-4, device_run::LayoutName(layouts));
   std::printf("layout %s on guarded devices: worst per-step loss rel diff %.3e\n",
               device_run::LayoutName(layouts).c_str(), worst);
+}
+
+// Records, in ops run on the rank's guarded device, when each DP sum starts
+// and when the step's sums finish; the sums themselves are the host-staged
+// path's.
+struct AllReduceLog {
+  std::vector<ParamBuffer::Bucket> ranges;  // every Start, in order
+  std::vector<int64_t> start_ops;           // ops run on the device at each Start
+  std::vector<size_t> step_end;             // ranges.size() at each Finish
+  std::vector<int64_t> finish_ops;          // ops run at each Finish
+  int64_t params = 0;
+};
+
+class RecordingAllReduce : public GradAllReduce {
+ public:
+  RecordingAllReduce(std::unique_ptr<GradAllReduce> inner, AllReduceLog* log)
+      : inner_(std::move(inner)), log_(log) {}
+  const char* name() const override { return "recording"; }
+  Status Start(ParamBuffer& pb, const ParamBuffer::Bucket& r) override {
+    log_->ranges.push_back(r);
+    log_->start_ops.push_back(OpsRun());
+    return inner_->Start(pb, r);
+  }
+  Status Finish(ParamBuffer& pb) override {
+    log_->step_end.push_back(log_->ranges.size());
+    log_->finish_ops.push_back(OpsRun());
+    return inner_->Finish(pb);
+  }
+
+ private:
+  static int64_t OpsRun() { return dynamic_cast<GuardedDevice&>(*ops::CurrentDeviceMemory()).ops_run(); }
+  std::unique_ptr<GradAllReduce> inner_;
+  AllReduceLog* log_;
+};
+
+// On a device the DP sums start bucket by bucket while the last backward
+// goes on (as on the host), in the same order on every rank of a module,
+// and cover each module's gradient exactly once per step; the result is
+// the host runtime's, bit for bit.
+TEST(WorkerDevice, DpSumsStartDuringTheBackwardOnADevice) {
+  const Layouts layouts = {parallel::Layout{2, 1, 1}, parallel::Layout{2, 1, 1}, parallel::Layout{2, 1, 1}};
+  const int steps = 3;
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(steps), layouts);
+  std::mutex mu;
+  std::map<std::pair<int, int>, AllReduceLog> logs;  // (role, rank)
+  const device_run::Run dev = device_run::RunInProc(cfg, GuardedFactory(), [&](ModuleRunner& mr, DpGroup& dp) {
+    AllReduceLog* log;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      log = &logs[{int(mr.role()), mr.rank()}];
+    }
+    log->params = mr.params().size();
+    mr.UseGradAllReduce(std::make_unique<RecordingAllReduce>(MakeGlooHostStagedAllReduce(&dp), log));
+    return Status::Ok();
+  });
+  const device_run::Run host = device_run::RunInProc(cfg, nullptr);
+  ASSERT_EQ(dev.losses.size(), size_t(steps));
+  EXPECT_EQ(dev.losses, host.losses);
+  EXPECT_EQ(dev.params, host.params);
+  ASSERT_EQ(logs.size(), size_t(6));
+  int overlapped[kNumRoles] = {0, 0, 0};  // steps x ranks whose sums started during the backward
+  for (const auto& [who, log] : logs) {
+    SCOPED_TRACE(std::string(RoleName(Role(who.first))) + " rank " + std::to_string(who.second));
+    ASSERT_EQ(log.step_end.size(), size_t(steps));
+    size_t begin = 0;
+    for (int s = 0; s < steps; ++s) {
+      std::vector<ParamBuffer::Bucket> step(log.ranges.begin() + long(begin), log.ranges.begin() + long(log.step_end[size_t(s)]));
+      ASSERT_GE(step.size(), size_t(2)) << "step " << s;
+      // The first sum started with device work still to come before the
+      // step's sums finished (the backward of earlier layers), unless the
+      // rank's last microbatch was empty (then all start at the end).
+      EXPECT_LE(log.start_ops[begin], log.finish_ops[size_t(s)]) << "step " << s;
+      if (log.start_ops[begin] < log.finish_ops[size_t(s)]) ++overlapped[who.first];
+      std::sort(step.begin(), step.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
+      int64_t at = 0;
+      for (const ParamBuffer::Bucket& r : step) {
+        EXPECT_EQ(r.offset, at) << "step " << s;
+        at = r.offset + r.numel;
+      }
+      EXPECT_EQ(at, log.params) << "step " << s;
+      begin = log.step_end[size_t(s)];
+    }
+  }
+  for (int role = 0; role < kNumRoles; ++role) {
+    EXPECT_GT(overlapped[role], 0) << RoleName(Role(role)) << ": no DP sum started during a backward";
+    std::printf("%s: DP sums started during the backward in %d of %d rank-steps\n", RoleName(Role(role)),
+                overlapped[role], 2 * steps);
+    const AllReduceLog& a = logs[{role, 0}];
+    const AllReduceLog& b = logs[{role, 1}];
+    ASSERT_EQ(a.ranges.size(), b.ranges.size()) << RoleName(Role(role));
+    for (size_t i = 0; i < a.ranges.size(); ++i)
+      EXPECT_TRUE(a.ranges[i].offset == b.ranges[i].offset && a.ranges[i].numel == b.ranges[i].numel)
+          << RoleName(Role(role)) << " sum " << i << " differs between the DP ranks";
+  }
+}
+
+// The boundary tensors device to device (a DeviceBoundary, here the guarded
+// fake with NCCL's matching rule and a key check): the runtime equals the
+// host runtime bit for bit, every boundary tensor crossed device to device,
+// and with dp 1 a rank reads device memory back once per step (its loss
+// sums and grad norm), not once per microbatch.
+void RunWithDeviceBoundary(const Layouts& layouts) {
+  const int steps = 4;
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(steps), layouts);
+  const int worlds[kNumRoles] = {layouts[0].world(), layouts[1].world(), layouts[2].world()};
+  testing_support::GuardedBoundaryFabric fabric(worlds);
+  const device_run::Run dev = device_run::RunInProc(cfg, GuardedFactory(), [&](ModuleRunner& mr, DpGroup&) {
+    mr.UseDeviceBoundary(fabric.Make(mr.role(), mr.rank()));
+    return Status::Ok();
+  });
+  const device_run::Run host = device_run::RunInProc(cfg, nullptr);
+  ASSERT_EQ(dev.losses.size(), size_t(steps));
+  EXPECT_EQ(dev.losses, host.losses);
+  EXPECT_EQ(dev.params, host.params);
+  EXPECT_GT(fabric.transfers(), 4 * steps);
+  for (int r = 0; r < kNumRoles; ++r)
+    for (int k = 0; k < worlds[r]; ++k) {
+      const std::vector<int64_t> reads = fabric.host_reads_at_flush(Role(r), k);
+      ASSERT_EQ(reads.size(), size_t(steps)) << RoleName(Role(r)) << " rank " << k;
+      if (layouts[size_t(r)].dp > 1) continue;  // the host-staged DP sum reads the gradients back
+      for (int s = 1; s < steps; ++s)
+        EXPECT_EQ(reads[size_t(s)] - reads[size_t(s) - 1], 1)
+            << RoleName(Role(r)) << " rank " << k << ": device reads between the ends of steps " << s - 1 << " and " << s;
+    }
+}
+
+TEST(WorkerDevice, BoundariesDeviceToDeviceLayout111) {
+  RunWithDeviceBoundary({parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}});
+}
+TEST(WorkerDevice, BoundariesDeviceToDeviceLayout212) {
+  RunWithDeviceBoundary({parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}});
+}
+TEST(WorkerDevice, BoundariesDeviceToDeviceLayout121) {
+  RunWithDeviceBoundary({parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}});
 }
 
 TEST(WorkerDevice, Layout111OnGuardedDevicesEqualsTheHost) {

@@ -161,8 +161,8 @@ void DitGenerator::BackwardNetwork(const float* deps, Tensor* dcond) {
                               pb_.param(in_w_), n * P_, pdim_, C_);
 }
 
-double DitGenerator::Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n,
-                             Activations* acts) {
+void DitGenerator::Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n,
+                           double* loss_sum, Activations* acts) {
   Use(acts);
   const int64_t pix = pixels(), R = cfg_.noise_samples, m = n * R;
   act_->targets_ = n;
@@ -199,10 +199,8 @@ double DitGenerator::Forward(const float* cond, const float* images, const uint6
   // The R draws of a target share its conditioning.
   ops::gather_rows(cond_rep.data(), cond, cond_src_t.data(), m * K_, llm_width_);
   RunNetwork(cond_rep.data(), xt.data(), ts.data(), m, &act_->eps_pred_);
-  double total = 0;
-  for (int64_t row = 0; row < m; ++row)
-    total += ops::mse_forward(act_->eps_pred_.data() + row * pix, act_->eps_true_.data() + row * pix, pix) / double(pix);
-  return total / double(R);
+  if (loss_sum != nullptr)
+    ops::mse_rows_forward(loss_sum, act_->eps_pred_.data(), act_->eps_true_.data(), m, pix, double(R));
 }
 
 void DitGenerator::Backward(float scale, Tensor* dcond, Activations* acts) {

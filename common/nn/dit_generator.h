@@ -51,10 +51,11 @@ class DitGenerator {
   // With a device backend on the thread, cond and images are device memory;
   // keys are on the host.
   // Each target is noised noise_samples times (keys HashKey(key, r)); its loss
-  // is the mean over those draws of the mean squared noise error. Returns the
-  // sum over targets.
-  double Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n,
-                 Activations* acts = nullptr);
+  // is the mean over those draws of the mean squared noise error. Adds the
+  // sum over targets to *loss_sum (a double in the thread's memory: device
+  // memory on a device; null: no loss).
+  void Forward(const float* cond, const float* images, const uint64_t* keys, int64_t n, double* loss_sum,
+               Activations* acts = nullptr);
   // scale: 1 / (global generation-target count). dcond: (n*gen_slots, llm_width), overwritten.
   void Backward(float scale, Tensor* dcond, Activations* acts = nullptr);
 

@@ -72,10 +72,10 @@ void LlmBatchIndices::Upload(const LlmBatch& b) {
   gen_rows = StagedForOps(b.gen_rows, &stage_[5]);
 }
 
-double Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, int64_t* text_count,
-                    Activations* acts) {
+void Llm::Forward(const LlmBatch& b, const float* image_emb, Tensor* gen_hidden, double* loss_sum,
+                  int64_t* text_count, Activations* acts) {
   BRAID_CHECK(first_stage() && last_stage());
-  return ForwardStage(b, image_emb, nullptr, nullptr, gen_hidden, text_count, acts);
+  ForwardStage(b, image_emb, nullptr, nullptr, gen_hidden, loss_sum, text_count, acts);
 }
 
 void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_emb, Activations* acts) {
@@ -83,8 +83,8 @@ void Llm::Backward(float text_scale, const float* dgen_hidden, Tensor* dimage_em
   BackwardStage(text_scale, dgen_hidden, nullptr, nullptr, dimage_emb, acts);
 }
 
-double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float* hidden_in, Tensor* hidden_out,
-                         Tensor* gen_hidden, int64_t* text_count, Activations* acts) {
+void Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float* hidden_in, Tensor* hidden_out,
+                       Tensor* gen_hidden, double* loss_sum, int64_t* text_count, Activations* acts) {
   Use(acts);
   act_->batch_ = &b;
   act_->idx_.Upload(b);
@@ -112,7 +112,7 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
   if (text_count) *text_count = 0;
   if (!last_stage()) {
     *hidden_out = act_->xs_.back();
-    return 0.0;
+    return;
   }
   act_->hf_.Resize({N, C_});
   act_->hf_rstd_.Resize({N});
@@ -120,18 +120,23 @@ double Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float*
   const int64_t Vl = vocab_.size();
   act_->logits_.Resize({N, Vl});
   ops::matmul_forward<float>(act_->logits_.data(), act_->hf_.data(), pb_.param(head_), nullptr, N, C_, Vl);
-  int64_t count = 0;
-  double loss = 0;
-  if (!b.targets.empty())
-    loss = tp ? VocabParallelCrossEntropyForward(act_->logits_.data(), ix.targets, vocab_, N, tp_, &count,
-                                                 &act_->ce_)
-              : ops::cross_entropy_forward<float>(nullptr, act_->logits_.data(), ix.targets, N, V_, &count);
-  if (text_count) *text_count = count;
+  if (text_count)
+    for (int32_t t : b.targets) *text_count += t >= 0;  // host: the batch's own targets
+  if (tp && !b.targets.empty()) {
+    // Every TP rank runs it (collectives; its cache serves the backward).
+    // Host loops: TP runs on the host only (cuda_training_gate.h), so
+    // loss_sum is host memory here.
+    int64_t count = 0;
+    const double sum =
+        VocabParallelCrossEntropyForward(act_->logits_.data(), ix.targets, vocab_, N, tp_, &count, &act_->ce_);
+    if (loss_sum != nullptr) *loss_sum += sum;
+  } else if (loss_sum != nullptr && !b.targets.empty()) {
+    ops::cross_entropy_forward<float>(nullptr, loss_sum, act_->logits_.data(), ix.targets, N, V_);
+  }
   if (gen_hidden) {
     gen_hidden->Resize({int64_t(b.gen_rows.size()), C_});
     ops::gather_rows(gen_hidden->data(), act_->hf_.data(), ix.gen_rows, int64_t(b.gen_rows.size()), C_);
   }
-  return loss;
 }
 
 void Llm::BackwardStage(float text_scale, const float* dgen_hidden, const float* dhidden_out, Tensor* dhidden_in,

@@ -98,13 +98,15 @@ class Llm {
   int64_t width() const { return C_; }
   const LlmConfig& config() const { return cfg_; }
 
-  // image_emb: (image_rows.size(), C). Returns the summed text cross-entropy
-  // over supervised tokens and writes their count. gen_hidden receives the
-  // final (normed) hidden states at gen_rows: (gen_rows.size(), C).
+  // image_emb: (image_rows.size(), C). Adds the summed text cross-entropy
+  // over supervised tokens to *loss_sum (a double in the thread's memory:
+  // device memory on a device, read back with the step's report; null: no
+  // loss) and writes their count (host, may be null). gen_hidden receives
+  // the final (normed) hidden states at gen_rows: (gen_rows.size(), C).
   // `acts` (optional) keeps this microbatch's activations for its Backward;
   // `batch` must outlive the Backward.
-  double Forward(const LlmBatch& batch, const float* image_emb, Tensor* gen_hidden, int64_t* text_count,
-                 Activations* acts = nullptr);
+  void Forward(const LlmBatch& batch, const float* image_emb, Tensor* gen_hidden, double* loss_sum,
+               int64_t* text_count, Activations* acts = nullptr);
   // text_scale: 1 / (global supervised token count). dgen_hidden: gradient of
   // the generator loss w.r.t. gen_hidden (may be null). dimage_emb receives
   // (image_rows.size(), C) gradients (overwritten).
@@ -113,13 +115,13 @@ class Llm {
   // A pipeline stage's forward and backward (Forward/Backward above are the
   // whole model's). The first stage embeds `batch` (with image_emb); the
   // others start from hidden_in (N, C), the previous stage's hidden_out. The
-  // last stage returns the loss and fills gen_hidden; the others fill
-  // hidden_out and return 0. Backward: the last stage starts from the loss
+  // last stage adds the loss and fills gen_hidden; the others fill
+  // hidden_out (no loss). Backward: the last stage starts from the loss
   // (and dgen_hidden), the others from dhidden_out (N, C), the gradient of
   // their hidden_out; the first stage fills dimage_emb, the others
   // dhidden_in, the gradient of their hidden_in (for the previous stage).
-  double ForwardStage(const LlmBatch& batch, const float* image_emb, const float* hidden_in, Tensor* hidden_out,
-                      Tensor* gen_hidden, int64_t* text_count, Activations* acts = nullptr);
+  void ForwardStage(const LlmBatch& batch, const float* image_emb, const float* hidden_in, Tensor* hidden_out,
+                    Tensor* gen_hidden, double* loss_sum, int64_t* text_count, Activations* acts = nullptr);
   void BackwardStage(float text_scale, const float* dgen_hidden, const float* dhidden_out, Tensor* dhidden_in,
                      Tensor* dimage_emb, Activations* acts = nullptr);
   bool first_stage() const { return first_layer_ == 0; }

@@ -20,7 +20,7 @@ std::vector<std::vector<int32_t>> GreedyDecode(Llm& llm, const LlmBatch& prompts
   const int layers = llm.config().layers;
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(B));
   if (B == 0 || max_new <= 0) return out;
-  llm.Forward(prompts, image_emb, nullptr, nullptr);
+  llm.Forward(prompts, image_emb, nullptr, nullptr, nullptr);
 
   int64_t max_len = 0;
   for (int64_t b = 0; b < B; ++b) max_len = std::max<int64_t>(max_len, prompts.cu_seqlens[b + 1] - prompts.cu_seqlens[b]);

@@ -77,19 +77,18 @@ struct DeviceOps {
   void (*attention_forward)(float*, float*, const float*, const int32_t*, int, int, int64_t, int64_t, bool) = nullptr;
   void (*attention_backward)(float*, const float*, const float*, const float*, const float*, const int32_t*, int, int,
                              int64_t, int64_t, bool) = nullptr;
-  // loss.h. The forwards return the loss sum on the host, as the CPU ones do;
-  // on a device that waits for the stream once per call (docs/GPU.md, "Known
-  // stalls").
-  double (*cross_entropy_forward)(float*, const float*, const int32_t*, int64_t, int64_t, int64_t*) = nullptr;
+  // loss.h. The forwards add their sums into a double in device memory
+  // (read back once per step: docs/GPU.md, "Step scalars").
+  void (*cross_entropy_forward)(float*, double*, const float*, const int32_t*, int64_t, int64_t) = nullptr;
   void (*cross_entropy_backward)(float*, const float*, const int32_t*, int64_t, int64_t, float) = nullptr;
-  double (*mse_forward)(const float*, const float*, int64_t) = nullptr;
+  void (*mse_rows_forward)(double*, const float*, const float*, int64_t, int64_t, double) = nullptr;
   void (*mse_backward)(float*, const float*, const float*, int64_t, float) = nullptr;
-  // common/optim: the gradient norm comes back to the host (the step's skip
-  // and clip decisions are made there: one wait per step); AdamW over the
-  // flat buffer with a per-element decay mask (scalars: lr, beta1, beta2,
-  // eps, 1 - beta1^t, sqrt(1 - beta2^t), lr * weight_decay).
-  double (*grad_norm)(const float*, int64_t) = nullptr;
-  void (*clip_to_norm)(float*, int64_t, double, double) = nullptr;
+  // common/optim: the gradient norm into a device double, the clip reading
+  // it there (no host wait); AdamW over the flat buffer with a per-element
+  // decay mask (scalars: lr, beta1, beta2, eps, 1 - beta1^t,
+  // sqrt(1 - beta2^t), lr * weight_decay).
+  void (*grad_norm)(double*, const float*, int64_t) = nullptr;
+  void (*clip_to_norm)(float*, int64_t, const double*, double) = nullptr;
   void (*adamw_step)(float*, float*, float*, const float*, const uint8_t*, int64_t, float, float, float, float, float,
                      float, float) = nullptr;
   // patch.h

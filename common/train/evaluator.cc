@@ -109,7 +109,7 @@ Status WriteClassSamples(MultimodalModel& model, const JobConfig& cfg, const std
       b.Append(t, nullptr);
     }
   Tensor cond;
-  model.llm().Forward(b, nullptr, &cond, nullptr);
+  model.llm().Forward(b, nullptr, &cond, nullptr, nullptr);
   const int64_t n = int64_t(classes) * per_class;
   std::vector<float> imgs = model.generator().Sample(cond.data(), n, cfg.seed, cfg.model.generator.sample_steps);
   GrayImage grid;

@@ -9,6 +9,7 @@
 #include "common/nn/dit_generator.h"
 #include "common/nn/llm.h"
 #include "common/nn/vit_encoder.h"
+#include "common/tensor/step_scalars.h"
 #include "common/train/microbatch.h"
 
 namespace braid::train {
@@ -25,8 +26,15 @@ class MultimodalModel {
   explicit MultimodalModel(const ModelConfig& cfg);
   void Init(uint64_t seed);  // each module keyed by its own seed stream
 
-  // Forward and (when text_scale/gen_scale given) backward of one microbatch;
-  // gradients accumulate. Scales are 1/global counts (loss normalisation).
+  // Forward and (when `backward`) backward of one microbatch; gradients
+  // accumulate. Scales are 1/global counts (loss normalisation). Adds the
+  // microbatch's loss sums to *text_sum and *gen_sum (doubles in the
+  // thread's memory, StepScalars: nothing is read back, so a device step
+  // does not wait per microbatch).
+  void StepInto(const Microbatch& mb, float text_scale, float gen_scale, bool backward, double* text_sum,
+                double* gen_sum);
+  // The same, returning the sums on the host (one wait on a device):
+  // evaluation, tests.
   MicrobatchLoss Step(const Microbatch& mb, float text_scale, float gen_scale, bool backward);
 
   nn::VitEncoder& encoder() { return *encoder_; }

@@ -97,6 +97,8 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
              cfg.train.global_batch, cfg.train.microbatches);
   Stopwatch train_clock;
   double window_tokens = 0, window_seconds = 0;
+  enum { kTextSum = 0, kGenSum = 1, kNorms = 2 };
+  StepScalars scalars(kNorms + int(modules.size()));
   for (int64_t step = start; step < cfg.train.steps; ++step) {
     Stopwatch sw;
     const std::vector<int64_t> ids = sampler.StepIds(step, cfg.train.global_batch);
@@ -115,25 +117,30 @@ StatusOr<TrainSummary> TrainSingleProcess(const JobConfig& cfg, const TrainOptio
     const float gen_scale = gen_total > 0 ? 1.0f / float(gen_total) : 0.0f;
 
     model.ZeroGrads();
-    double text_sum = 0, gen_sum = 0;
+    // The step's loss sums and grad norms stay in the thread's memory (on a
+    // device: no wait per microbatch) and come back once, for the report.
+    scalars.Zero();
     int64_t tokens = 0;
     const size_t per = samples.size() / size_t(cfg.train.microbatches);
     for (int m = 0; m < cfg.train.microbatches; ++m) {
       std::vector<const Sample*> part;
       for (size_t i = size_t(m) * per; i < size_t(m + 1) * per; ++i) part.push_back(&samples[i]);
       Microbatch mb = PackMicrobatch(part, step, cfg.seed, pixels, cfg.model.generator.gen_slots);
-      MicrobatchLoss l = model.Step(mb, text_scale, gen_scale, true);
-      text_sum += l.text_sum;
-      gen_sum += l.gen_sum;
+      model.StepInto(mb, text_scale, gen_scale, true, scalars.at(kTextSum), scalars.at(kGenSum));
       tokens += mb.tokens();
     }
     const float lr = LearningRateAt(sched, int(step));
-    json norms;
-    for (const auto& ms : modules) {
-      norms[ms.name] = ClipGradNorm(ms.params->grads_data(), ms.params->size(), cfg.train.grad_clip);
+    for (size_t i = 0; i < modules.size(); ++i) {
+      const auto& ms = modules[i];
+      ClipGradNormInto(ms.params->grads_data(), ms.params->size(), cfg.train.grad_clip,
+                       scalars.at(kNorms + int(i)));
       ms.optim->Step(*ms.params, lr);
     }
     if (opt.check_device) RETURN_IF_ERROR(opt.check_device());
+    const std::vector<double> sv = scalars.Read();
+    const double text_sum = sv[kTextSum], gen_sum = sv[kGenSum];
+    json norms;
+    for (size_t i = 0; i < modules.size(); ++i) norms[modules[i].name] = sv[size_t(kNorms) + i];
     const double text_loss = text_total > 0 ? text_sum / double(text_total) : 0.0;
     const double gen_loss = gen_total > 0 ? gen_sum / double(gen_total) : 0.0;
     const double loss = text_loss + gen_loss;

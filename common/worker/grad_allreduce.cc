@@ -10,7 +10,15 @@ class GlooHostStaged : public GradAllReduce {
   explicit GlooHostStaged(DpGroup* dp) : dp_(dp) {}
   const char* name() const override { return "gloo-host-staged"; }
 
-  Status Run(ParamBuffer& pb, const std::vector<ParamBuffer::Bucket>& ranges) override {
+  Status Start(ParamBuffer&, const ParamBuffer::Bucket& range) override {
+    queued_.push_back(range);
+    return Status::Ok();
+  }
+
+  Status Finish(ParamBuffer& pb) override {
+    const std::vector<ParamBuffer::Bucket> ranges = std::move(queued_);
+    queued_.clear();
+    if (ranges.empty()) return Status::Ok();
     std::vector<float> host = pb.GradsToHost();
     Status started;
     for (const ParamBuffer::Bucket& r : ranges) {
@@ -26,6 +34,7 @@ class GlooHostStaged : public GradAllReduce {
 
  private:
   DpGroup* dp_;
+  std::vector<ParamBuffer::Bucket> queued_;
 };
 
 }  // namespace

@@ -22,7 +22,12 @@ struct ModuleRunner::Pending {
   nn::LlmBatch batch;  // must outlive the LLM backward
   // On a device: the received (or host) inputs of the forward and the
   // backward, copied into device memory (kept: same sizes reuse them).
+  // With a DeviceBoundary, stage_in and stage_grad receive the forward's and
+  // the backward's boundary tensors directly.
   Tensor stage_in, stage_in2, stage_grad;
+  // What the forward and the backward send across the boundary (kept until
+  // the step's end: a DeviceBoundary reads them until its Flush).
+  Tensor fwd_out, bwd_out;
 };
 
 int WarmupForwards(Role role, int microbatches, int llm_stage, int llm_stages) {
@@ -124,8 +129,6 @@ ModuleRunner::ModuleRunner(Role role, int rank, const JobConfig& cfg, BoundaryTr
     end = k.offset;
   }
   if (end > 0) gaps_.push_back({0, end});
-  for (int b : bucket_plan_) allreduce_ranges_.push_back(buckets[size_t(b)]);
-  allreduce_ranges_.insert(allreduce_ranges_.end(), gaps_.begin(), gaps_.end());
 }
 
 ModuleRunner::~ModuleRunner() {
@@ -133,6 +136,8 @@ ModuleRunner::~ModuleRunner() {
   // Device memory goes back with the device current on this thread.
   std::unique_ptr<RankDevice::Scope> scope = device_->Enter();
   grad_allreduce_.reset();
+  device_boundary_.reset();
+  scalars_.reset();
   pending_.clear();
   opt_.reset();
   encoder_.reset();
@@ -158,6 +163,20 @@ void ModuleRunner::UseGradAllReduce(std::unique_ptr<GradAllReduce> g) {
   BRAID_CHECK_MSG(device_ != nullptr && dp_->size() > 1 && g != nullptr,
                   "%s rank %d: UseGradAllReduce after UseDevice, with dp > 1", RoleName(role_), rank_);
   grad_allreduce_ = std::move(g);
+}
+
+void ModuleRunner::UseDeviceBoundary(std::unique_ptr<DeviceBoundary> b) {
+  BRAID_CHECK_MSG(device_ != nullptr && b != nullptr, "%s rank %d: UseDeviceBoundary after UseDevice",
+                  RoleName(role_), rank_);
+  device_boundary_ = std::move(b);
+}
+
+Status ModuleRunner::BoundaryError(const char* what) {
+  if (!device_boundary_) return Status::Ok();
+  Status s = device_boundary_->CheckAsync();
+  if (s.ok()) return s;
+  return Status(s.code(), std::string(RoleName(role_)) + " rank " + std::to_string(rank_) + ", boundary " +
+                              device_boundary_->name() + ", " + what + ": " + s.message());
 }
 
 Status ModuleRunner::GradAllReduceError(const char* what) {
@@ -251,6 +270,59 @@ Status ModuleRunner::SendUnit(Role peer, int dp, const BoundaryKey& key, std::ve
   return Status::Ok();
 }
 
+// A microbatch's boundary units as each module holds them: the row block
+// index in its buffer and the peer replica (device_boundary.h).
+std::vector<ModuleRunner::BoundaryUnit> ModuleRunner::EncoderUnits(const RankMicrobatch& mb) {
+  std::vector<BoundaryUnit> units;
+  for (size_t k = 0; k < mb.images.size(); ++k) units.push_back({mb.images[k].uid, int64_t(k), mb.images[k].llm_rank});
+  return units;
+}
+
+std::vector<ModuleRunner::BoundaryUnit> ModuleRunner::LlmImageUnits(const RankMicrobatch& mb) {
+  std::vector<BoundaryUnit> units;
+  int64_t k = 0;
+  for (const RankSample& s : mb.samples)
+    for (size_t j = 0; j < s.image_uids.size(); ++j, ++k) units.push_back({s.image_uids[j], k, s.image_encoder_ranks[j]});
+  return units;
+}
+
+std::vector<ModuleRunner::BoundaryUnit> ModuleRunner::LlmGenUnits(const RankMicrobatch& mb) {
+  std::vector<BoundaryUnit> units;
+  int64_t g = 0;
+  for (const RankSample& s : mb.samples)
+    for (size_t j = 0; j < s.gen_uids.size(); ++j, ++g) units.push_back({s.gen_uids[j], g, s.gen_generator_ranks[j]});
+  return units;
+}
+
+std::vector<ModuleRunner::BoundaryUnit> ModuleRunner::GeneratorUnits(const RankMicrobatch& mb) {
+  std::vector<BoundaryUnit> units;
+  for (size_t i = 0; i < mb.gen.size(); ++i) units.push_back({mb.gen[i].uid, int64_t(i), mb.gen[i].llm_rank});
+  return units;
+}
+
+Status ModuleRunner::SendUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb,
+                                       std::vector<BoundaryUnit> units, const float* base, int64_t unit_floats) {
+  std::sort(units.begin(), units.end(), [](const BoundaryUnit& a, const BoundaryUnit& b) { return a.uid < b.uid; });
+  for (const BoundaryUnit& u : units)
+    for (int dst : Destinations(peer, u.peer_dp)) {
+      RETURN_IF_ERROR(device_boundary_->Send(peer, dst, {kind, step, mb, u.uid}, base + u.index * unit_floats,
+                                             unit_floats));
+      if (result_) result_->bytes_sent += unit_floats * int64_t(sizeof(float));
+    }
+  return Status::Ok();
+}
+
+Status ModuleRunner::RecvUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb,
+                                       std::vector<BoundaryUnit> units, float* base, int64_t unit_floats) {
+  std::sort(units.begin(), units.end(), [](const BoundaryUnit& a, const BoundaryUnit& b) { return a.uid < b.uid; });
+  for (const BoundaryUnit& u : units) {
+    RETURN_IF_ERROR(device_boundary_->Recv(peer, Source(peer, u.peer_dp), {kind, step, mb, u.uid},
+                                           base + u.index * unit_floats, unit_floats));
+    if (result_) result_->bytes_received += unit_floats * int64_t(sizeof(float));
+  }
+  return Status::Ok();
+}
+
 template <typename F>
 double ModuleRunner::Compute(SpanKind kind, int32_t mb, F&& f) {
   HostBusyScope busy;  // may first wait for peers to hand back cores: not compute
@@ -280,6 +352,7 @@ void ModuleRunner::WaitSpans(int32_t mb, double t0, double t1, double ready) {
 // Posts every receive of the step up front: messages then arrive while this
 // rank computes (the transport is polled between ops) instead of when asked for.
 void ModuleRunner::ExpectStepMessages(int64_t step, const std::vector<RankMicrobatch>& mbs) {
+  if (device_boundary_) return;  // the boundary tensors go device to device
   for (const RankMicrobatch& mb : mbs) {
     switch (role_) {
       case Role::kEncoder:
@@ -321,11 +394,18 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
   std::vector<float> images;
   images.reserve(size_t(n * pix));
   for (const RankImage& im : mb.images) images.insert(images.end(), im.pixels.begin(), im.pixels.end());
-  Tensor emb;
+  Tensor& emb = p->fwd_out;
   const float* pixels = StagedForOps(images, &p->stage_in);
   const double t1 =
       Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Forward(pixels, n, &emb, &p->enc); });
   RETURN_IF_ERROR(DeviceError("encoder forward"));
+  if (device_boundary_) {
+    RETURN_IF_ERROR(SendUnitsOnDevice(Role::kLlm, BoundaryKind::kEncToLlm, step, mb.microbatch, EncoderUnits(mb),
+                                      emb.data(), P_ * C_));
+    Span(SpanKind::kSend, mb.microbatch, t1, NowSeconds());
+    result_->images += n;
+    return Status::Ok();
+  }
   const HostView host_emb(emb);
   for (int64_t k = 0; k < n; ++k) {
     const RankImage& im = mb.images[size_t(k)];
@@ -341,6 +421,15 @@ Status ModuleRunner::EncoderForward(int64_t step, const RankMicrobatch& mb, Pend
 Status ModuleRunner::EncoderBackward(int64_t step, const RankMicrobatch& mb, Pending* p) {
   const int64_t n = int64_t(mb.images.size());
   if (n == 0) return Status::Ok();
+  if (device_boundary_) {
+    p->stage_grad.Resize({n * P_ * C_});
+    const double t0 = NowSeconds();
+    RETURN_IF_ERROR(RecvUnitsOnDevice(Role::kLlm, BoundaryKind::kLlmToEnc, step, mb.microbatch, EncoderUnits(mb),
+                                      p->stage_grad.data(), P_ * C_));
+    Span(SpanKind::kRecvWait, mb.microbatch, t0, NowSeconds());
+    Compute(SpanKind::kCompute, mb.microbatch, [&] { encoder_->Backward(p->stage_grad.data(), &p->enc); });
+    return DeviceError("encoder backward");
+  }
   std::vector<float> demb(static_cast<size_t>(n * P_ * C_));
   double t0 = NowSeconds(), ready = 0;
   for (int64_t k = 0; k < n; ++k) {
@@ -383,7 +472,11 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   // hidden states.
   std::vector<float> image_emb, hidden_in;
   double t0 = NowSeconds(), ready = 0;
-  if (first) {
+  if (device_boundary_) {  // DP only on a device: one stage, first and last
+    p->stage_in.Resize({n_images * P_ * C_});
+    RETURN_IF_ERROR(RecvUnitsOnDevice(Role::kEncoder, BoundaryKind::kEncToLlm, step, mb.microbatch,
+                                      LlmImageUnits(mb), p->stage_in.data(), P_ * C_));
+  } else if (first) {
     image_emb.resize(static_cast<size_t>(n_images * P_ * C_));
     int64_t k = 0;
     for (const RankSample& s : mb.samples)
@@ -405,17 +498,23 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
     hidden_in = std::move(m.data);
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
-  Tensor gen_hidden, hidden_out;
+  Tensor& gen_hidden = p->fwd_out;
+  Tensor hidden_out;
   int64_t count = 0;
-  const float* image_in = first ? StagedForOps(image_emb, &p->stage_in) : nullptr;
+  const float* image_in = !first               ? nullptr
+                          : device_boundary_ ? p->stage_in.data()
+                                             : StagedForOps(image_emb, &p->stage_in);
   const float* hidden_in_dev = first ? nullptr : StagedForOps(hidden_in, &p->stage_in2);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
-    result_->text_loss_sum +=
-        llm_->ForwardStage(b, image_in, hidden_in_dev, &hidden_out, &gen_hidden, &count, &p->llm);
+    llm_->ForwardStage(b, image_in, hidden_in_dev, &hidden_out, &gen_hidden, scalars_->at(kTextLossSum), &count,
+                       &p->llm);
   });
   RETURN_IF_ERROR(DeviceError("llm forward"));
   if (first) result_->tokens += b.size();  // counted once per replica: on its first stage
-  if (!last) {
+  if (device_boundary_) {
+    RETURN_IF_ERROR(SendUnitsOnDevice(Role::kGenerator, BoundaryKind::kLlmToGen, step, mb.microbatch,
+                                      LlmGenUnits(mb), gen_hidden.data(), K_ * C_));
+  } else if (!last) {
     RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp + 1),
                                 {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0}, {b.size(), C_},
                                 hidden_out.ToHost()));
@@ -444,7 +543,11 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   // stage the next stage's gradient of its hidden states.
   std::vector<float> dgen, dhidden_out;
   double t0 = NowSeconds(), ready = 0;
-  if (last) {
+  if (device_boundary_) {
+    p->stage_grad.Resize({n_gen * K_ * C_});
+    RETURN_IF_ERROR(RecvUnitsOnDevice(Role::kGenerator, BoundaryKind::kGenToLlm, step, mb.microbatch,
+                                      LlmGenUnits(mb), p->stage_grad.data(), K_ * C_));
+  } else if (last) {
     dgen.resize(static_cast<size_t>(n_gen * K_ * C_));
     int64_t g = 0;
     for (const RankSample& s : mb.samples)
@@ -465,14 +568,20 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
-  Tensor dimg, dhidden_in;
-  const float* dgen_in = n_gen > 0 && last ? StagedForOps(dgen, &p->stage_grad) : nullptr;
+  Tensor& dimg = p->bwd_out;
+  Tensor dhidden_in;
+  const float* dgen_in = !(n_gen > 0 && last) ? nullptr
+                         : device_boundary_   ? p->stage_grad.data()
+                                              : StagedForOps(dgen, &p->stage_grad);
   const float* dhidden_out_in = last ? nullptr : StagedForOps(dhidden_out, &p->stage_grad);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     llm_->BackwardStage(text_scale, dgen_in, dhidden_out_in, &dhidden_in, &dimg, &p->llm);
   });
   RETURN_IF_ERROR(DeviceError("llm backward"));
-  if (!first) {
+  if (device_boundary_) {
+    RETURN_IF_ERROR(SendUnitsOnDevice(Role::kEncoder, BoundaryKind::kLlmToEnc, step, mb.microbatch,
+                                      LlmImageUnits(mb), dimg.data(), P_ * C_));
+  } else if (!first) {
     RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp - 1),
                                 {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0}, {N, C_},
                                 dhidden_in.ToHost()));
@@ -497,30 +606,45 @@ Status ModuleRunner::GeneratorForwardBackward(int64_t step, const RankMicrobatch
   const int64_t n = int64_t(mb.gen.size());
   if (n == 0) return Status::Ok();
   const int64_t pix = generator_->pixels();
-  std::vector<float> cond(static_cast<size_t>(n * K_ * C_)), images;
+  std::vector<float> cond, images;
   std::vector<uint64_t> keys;
   double t0 = NowSeconds(), ready = 0;
+  if (device_boundary_) {
+    p->stage_in.Resize({n * K_ * C_});
+    RETURN_IF_ERROR(RecvUnitsOnDevice(Role::kLlm, BoundaryKind::kLlmToGen, step, mb.microbatch, GeneratorUnits(mb),
+                                      p->stage_in.data(), K_ * C_));
+  } else {
+    cond.resize(static_cast<size_t>(n * K_ * C_));
+  }
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
-    ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, Source(Role::kLlm, gt.llm_rank),
-                                                 {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid}));
-    ready = std::max(ready, NoteArrival(m));
-    if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("generator: conditioning of wrong size");
-    std::copy(m.data.begin(), m.data.end(), cond.begin() + i * K_ * C_);
+    if (!device_boundary_) {
+      ASSIGN_OR_RETURN(Message m, RecvCounted(Role::kLlm, Source(Role::kLlm, gt.llm_rank),
+                                              {BoundaryKind::kLlmToGen, step, mb.microbatch, gt.uid}));
+      ready = std::max(ready, NoteArrival(m));
+      if (int64_t(m.data.size()) != K_ * C_) return Status::Internal("generator: conditioning of wrong size");
+      std::copy(m.data.begin(), m.data.end(), cond.begin() + i * K_ * C_);
+    }
     if (int64_t(gt.pixels.size()) != pix) return Status::Internal("generator: target image of wrong size");
     images.insert(images.end(), gt.pixels.begin(), gt.pixels.end());
     keys.push_back(gt.key);
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float gen_scale = mb.global_gen_targets > 0 ? 1.0f / float(mb.global_gen_targets) : 0.0f;
-  Tensor dcond;
-  const float* cond_in = StagedForOps(cond, &p->stage_in);
+  Tensor& dcond = p->bwd_out;
+  const float* cond_in = device_boundary_ ? p->stage_in.data() : StagedForOps(cond, &p->stage_in);
   const float* images_in = StagedForOps(images, &p->stage_in2);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
-    result_->gen_loss_sum += generator_->Forward(cond_in, images_in, keys.data(), n, &p->gen);
+    generator_->Forward(cond_in, images_in, keys.data(), n, scalars_->at(kGenLossSum), &p->gen);
     generator_->Backward(gen_scale, &dcond, &p->gen);
   });
   RETURN_IF_ERROR(DeviceError("generator forward and backward"));
+  if (device_boundary_) {
+    RETURN_IF_ERROR(SendUnitsOnDevice(Role::kLlm, BoundaryKind::kGenToLlm, step, mb.microbatch, GeneratorUnits(mb),
+                                      dcond.data(), K_ * C_));
+    Span(SpanKind::kSend, mb.microbatch, t2, NowSeconds());
+    return Status::Ok();
+  }
   const HostView host_dcond(dcond);
   for (int64_t i = 0; i < n; ++i) {
     const RankGen& gt = mb.gen[size_t(i)];
@@ -558,12 +682,16 @@ Status ModuleRunner::Backward(int64_t step, const RankMicrobatch& mb, Pending* p
   return s;
 }
 
-StatusOr<double> ModuleRunner::ClipModuleGradients(ParamBuffer& pb) {
+Status ModuleRunner::ClipModuleGradients(ParamBuffer& pb, double* host_norm) {
   const double clip = cfg_.train.grad_clip;
-  if (mp_ == nullptr) return ClipGradNorm(pb.grads_data(), pb.size(), clip);
+  if (mp_ == nullptr) {  // the norm stays on the device, with the step's other scalars
+    ClipGradNormInto(pb.grads_data(), pb.size(), clip, scalars_->at(kGradNorm));
+    return Status::Ok();
+  }
   // Slices and pipeline stages hold disjoint parts of the module's gradient;
   // tensors replicated over TP are identical on every TP rank and count once
-  // (TP rank 0's). The sum runs over the replica's model-parallel group.
+  // (TP rank 0's). The sum runs over the replica's model-parallel group (on
+  // the host: model parallelism runs on the host only).
   double sq = 0;
   for (const ParamView& v : pb.views()) {
     if (v.shard.replicated() && coord_.tp != 0) continue;
@@ -571,9 +699,9 @@ StatusOr<double> ModuleRunner::ClipModuleGradients(ParamBuffer& pb) {
     sq += n * n;
   }
   RETURN_IF_ERROR(mp_->AllReduceSum(&sq, 1));
-  const double norm = std::sqrt(sq);
-  ClipToNorm(pb.grads_data(), pb.size(), norm, clip);
-  return norm;
+  *host_norm = std::sqrt(sq);
+  ClipToNorm(pb.grads_data(), pb.size(), *host_norm, clip);
+  return Status::Ok();
 }
 
 StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankMicrobatch>& mbs) {
@@ -587,6 +715,8 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   std::unique_ptr<RankDevice::Scope> device_scope = EnterDevice();
   ParamBuffer& pb = params();
   pb.ZeroGrads();
+  if (!scalars_) scalars_ = std::make_unique<StepScalars>(kStepScalars);  // in the rank's device memory
+  scalars_->Zero();
   const int M = int(mbs.size());
   while (int(pending_.size()) < M) pending_.push_back(std::make_unique<Pending>());
   // 1F1B across modules: `w` warm-up forwards, then one forward and one
@@ -595,23 +725,26 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   int next_f = 0, next_b = 0;
   // DP: each gradient bucket's all-reduce starts as soon as the step's last
   // backward has finished it, in a fixed order (the same on every rank: a
-  // rank whose last microbatch is empty starts them all at the end).
-  // On a device the gradients are summed once the backward is done
-  // (grad_allreduce_: NCCL on the device, or a host copy over Gloo), not
-  // bucket by bucket during it.
-  const bool overlap = dp_->size() > 1 && device_ == nullptr;
+  // rank whose last microbatch is empty starts them all at the end). On
+  // the host over Gloo (dp_); on a device through grad_allreduce_: NCCL on
+  // a communication stream while the backward goes on, or the host-staged
+  // Gloo fallback, which queues the buckets and sums them after it.
+  const bool overlap = dp_->size() > 1;
+  Status start_status;
+  auto start_range = [&](const ParamBuffer::Bucket& b) {
+    Status s = grad_allreduce_ ? grad_allreduce_->Start(pb, b)
+                               : dp_->StartAllReduceSum(pb.grads().data() + b.offset, b.numel);
+    if (start_status.ok()) start_status = s;
+  };
   struct ClearHook {  // the hook refers to this frame: never outlive it
     ParamBuffer& pb;
     ~ClearHook() { pb.SetBucketReadyHook(nullptr); }
   } clear_hook{pb};
   std::vector<char> ready(pb.buckets().size(), 0);
   size_t started = 0;
-  Status start_status;
   auto start_ready = [&](bool all) {
     for (; started < bucket_plan_.size() && (all || ready[size_t(bucket_plan_[started])]); ++started) {
-      const ParamBuffer::Bucket& b = pb.buckets()[size_t(bucket_plan_[started])];
-      Status s = dp_->StartAllReduceSum(pb.grads().data() + b.offset, b.numel);
-      if (start_status.ok()) start_status = s;
+      start_range(pb.buckets()[size_t(bucket_plan_[started])]);
     }
   };
   auto arm_overlap = [&]() {
@@ -642,6 +775,10 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   {
     double t0 = NowSeconds();
     RETURN_IF_ERROR(transport_->FlushSends());
+    if (device_boundary_) {
+      RETURN_IF_ERROR(device_boundary_->Flush());
+      RETURN_IF_ERROR(BoundaryError("after the step's transfers"));
+    }
     Span(SpanKind::kSend, -1, t0, NowSeconds());
   }
   // Data parallel: sum the gradients over the module's DP group. What the
@@ -650,33 +787,40 @@ StatusOr<StepResult> ModuleRunner::RunStep(int64_t step, const std::vector<RankM
   double t0 = NowSeconds();
   if (overlap) {
     start_ready(true);
-    for (const ParamBuffer::Bucket& g : gaps_) {
-      Status s = dp_->StartAllReduceSum(pb.grads().data() + g.offset, g.numel);
-      if (start_status.ok()) start_status = s;
+    for (const ParamBuffer::Bucket& g : gaps_) start_range(g);
+    if (grad_allreduce_) {
+      RETURN_IF_ERROR(GradAllReduceError("after the backward"));
+      Status f = grad_allreduce_->Finish(pb);
+      RETURN_IF_ERROR(start_status);
+      RETURN_IF_ERROR(f);
+      RETURN_IF_ERROR(GradAllReduceError("before the optimizer"));
+    } else {
+      Status w = dp_->WaitAllReduces();
+      RETURN_IF_ERROR(start_status);
+      RETURN_IF_ERROR(w);
     }
-    Status w = dp_->WaitAllReduces();
-    RETURN_IF_ERROR(start_status);
-    RETURN_IF_ERROR(w);
-  } else if (grad_allreduce_) {
-    RETURN_IF_ERROR(GradAllReduceError("after the backward"));
-    RETURN_IF_ERROR(grad_allreduce_->Run(pb, allreduce_ranges_));
-    RETURN_IF_ERROR(GradAllReduceError("before the optimizer"));
   }
   double t1 = NowSeconds();
   Span(SpanKind::kAllReduce, -1, t0, t1);
   result.lr = LearningRateAt(LrScheduleFor(cfg_.train), int(step));
+  double mp_norm = 0;
   const double t2 = Compute(SpanKind::kOptimizer, -1, [&] {
-    StatusOr<double> norm = ClipModuleGradients(pb);
-    if (!norm.ok()) {
-      start_status = norm.status();
+    Status s = ClipModuleGradients(pb, &mp_norm);
+    if (!s.ok()) {
+      start_status = s;
       return;
     }
-    result.grad_norm = *norm;
     opt_->Step(pb, result.lr);
   });
   RETURN_IF_ERROR(start_status);
   RETURN_IF_ERROR(DeviceError("optimizer step"));
   RETURN_IF_ERROR(GradAllReduceError("after the optimizer step"));
+  // The step's one read of the device: its loss sums and grad norm.
+  const std::vector<double> sv = scalars_->Read();
+  RETURN_IF_ERROR(DeviceError("reading the step's losses and grad norm"));
+  result.text_loss_sum = sv[kTextLossSum];
+  result.gen_loss_sum = sv[kGenLossSum];
+  result.grad_norm = mp_ != nullptr ? mp_norm : sv[kGradNorm];
   result.seconds = t2 - step_start_;
   // Every TP rank of a replica computed the same losses and counts; only TP
   // rank 0 reports them, so the orchestrator's sums count each replica once.

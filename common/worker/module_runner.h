@@ -17,6 +17,8 @@
 #include "common/optim/adamw.h"
 #include "common/parallel/layout.h"
 #include "common/parallel/tp_comm.h"
+#include "common/tensor/step_scalars.h"
+#include "common/worker/device_boundary.h"
 #include "common/worker/grad_allreduce.h"
 #include "common/worker/rank_data.h"
 #include "common/worker/rank_device.h"
@@ -90,6 +92,12 @@ class ModuleRunner {
   // The device rank's DP all-reduce (null on the cpu or with dp 1): its
   // name, and Abort() on cancel (any thread).
   GradAllReduce* grad_allreduce() const { return grad_allreduce_.get(); }
+  // After UseDevice: the boundary tensors go device to device through `b`
+  // (NCCL send/recv; docs/NCCL.md "Boundaries on the device") instead of
+  // host copies over the transport. Every rank of the job takes one, or
+  // none does.
+  void UseDeviceBoundary(std::unique_ptr<DeviceBoundary> b);
+  DeviceBoundary* device_boundary() const { return device_boundary_.get(); }
   // The device made the calling thread's for the scope's life (null on
   // the cpu): for host-copy work between steps (checkpoints).
   std::unique_ptr<RankDevice::Scope> EnterDevice();
@@ -123,6 +131,24 @@ class ModuleRunner {
   StatusOr<Message> RecvCounted(Role src_role, int src_rank, const BoundaryKey& key);
   // Sends a unit routed to replica `dp` of `peer` to each of its TP ranks this rank serves.
   Status SendUnit(Role peer, int dp, const BoundaryKey& key, std::vector<int64_t> shape, std::vector<float> data);
+  // With a DeviceBoundary: a microbatch's units (unit_floats each, unit
+  // `index` at base + index * unit_floats) to or from the ranks of replica
+  // peer_dp of `peer`, in ascending uid (device_boundary.h's order).
+  struct BoundaryUnit {
+    uint32_t uid;
+    int64_t index;
+    int peer_dp;
+  };
+  static std::vector<BoundaryUnit> EncoderUnits(const RankMicrobatch& mb);   // its images
+  static std::vector<BoundaryUnit> LlmImageUnits(const RankMicrobatch& mb);  // the samples' images
+  static std::vector<BoundaryUnit> LlmGenUnits(const RankMicrobatch& mb);    // the samples' generation targets
+  static std::vector<BoundaryUnit> GeneratorUnits(const RankMicrobatch& mb); // its generation targets
+  Status SendUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb, std::vector<BoundaryUnit> units,
+                           const float* base, int64_t unit_floats);
+  Status RecvUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb, std::vector<BoundaryUnit> units,
+                           float* base, int64_t unit_floats);
+  // The device boundary's asynchronous error, naming this rank and `what`.
+  Status BoundaryError(const char* what);
   // Runs `f` marked busy on the host (HostCores) as one span of `kind`,
   // timed after any wait for cores; returns when it ended.
   template <typename F>
@@ -142,7 +168,9 @@ class ModuleRunner {
   // The global gradient norm of the module (slices and stages summed over
   // the model-parallel group, TP-replicated tensors once), then the clip;
   // returns the norm.
-  StatusOr<double> ClipModuleGradients(ParamBuffer& pb);
+  // Clips the module's gradient to cfg_.train.grad_clip. Its norm goes to
+  // scalars_ (kGradNorm) or, with model parallelism (host only), *host_norm.
+  Status ClipModuleGradients(ParamBuffer& pb, double* host_norm);
   // The DP all-reduce's asynchronous error, naming this rank and `what` it
   // was doing (OK on the cpu).
   Status GradAllReduceError(const char* what);
@@ -172,12 +200,17 @@ class ModuleRunner {
   // One per microbatch, kept across steps: activation buffers keep their
   // capacity, so a step allocates (and page-faults) nothing new.
   std::vector<std::unique_ptr<Pending>> pending_;
+  // The step's loss sums and grad norm, in the rank's memory (on a device:
+  // read back once per step, docs/GPU.md "Step scalars").
+  enum { kTextLossSum = 0, kGenLossSum = 1, kGradNorm = 2, kStepScalars = 3 };
+  std::unique_ptr<StepScalars> scalars_;
   std::vector<int> bucket_plan_;              // gradient buckets in all-reduce order
   std::vector<ParamBuffer::Bucket> gaps_;     // parameters outside any bucket
-  // A device rank's DP sum (after device_: torn down first) over the
-  // buckets in bucket_plan_ order, then gaps_.
+  // A device rank's DP sum (after device_: torn down first): started
+  // bucket by bucket in bucket_plan_ order as the backward finishes them,
+  // then gaps_.
   std::unique_ptr<GradAllReduce> grad_allreduce_;
-  std::vector<ParamBuffer::Bucket> allreduce_ranges_;
+  std::unique_ptr<DeviceBoundary> device_boundary_;
   double step_start_ = 0;
   double unix_minus_steady_ = 0;
   StepResult* result_ = nullptr;

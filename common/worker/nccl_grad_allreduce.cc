@@ -11,11 +11,8 @@
 #include "common/worker/cuda_rank_device.h"
 
 namespace braid::worker {
-namespace {
 
-// The device's UUID as 32 hex digits: unique across hosts, unlike indices
-// or PCI bus ids.
-StatusOr<std::string> DeviceUuid(int device) {
+StatusOr<std::string> CudaDeviceUuid(int device) {
   cudaDeviceProp prop;
   BRAID_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device));
   std::string hex;
@@ -27,23 +24,24 @@ StatusOr<std::string> DeviceUuid(int device) {
   return hex;
 }
 
-// The device gradients summed in place on the communicator's stream: it
-// waits for the compute stream's backward (an event), sums range by range,
-// and the compute stream waits for it (an event) before the clip and AdamW.
-// Nothing waits on the host.
+namespace {
+
+// The device gradients summed in place on the communicator's stream, range
+// by range as the backward finishes them: each range's sum first waits (an
+// event) for the compute stream's work so far, so it overlaps the backward
+// of the layers still to come; Finish makes the compute stream wait (an
+// event) for every sum before the clip and AdamW. Nothing waits on the host.
 class NcclDevice : public GradAllReduce {
  public:
   explicit NcclDevice(std::unique_ptr<comm::NcclComm> comm) : comm_(std::move(comm)) {}
   const char* name() const override { return "nccl-device"; }
 
-  Status Run(ParamBuffer& pb, const std::vector<ParamBuffer::Bucket>& ranges) override {
+  Status Start(ParamBuffer& pb, const ParamBuffer::Bucket& r) override {
     RETURN_IF_ERROR(comm_->WaitForCompute());
-    float* grads = pb.grads_data();
-    for (const ParamBuffer::Bucket& r : ranges) {
-      RETURN_IF_ERROR(comm_->AllReduceSum(grads + r.offset, grads + r.offset, size_t(r.numel)));
-    }
-    return comm_->ComputeWaitsForComm();
+    float* grads = pb.grads_data() + r.offset;
+    return comm_->AllReduceSum(grads, grads, size_t(r.numel));
   }
+  Status Finish(ParamBuffer&) override { return comm_->ComputeWaitsForComm(); }
   Status CheckAsync() override { return comm_->CheckAsync(); }
   void Abort() override {
     Status s = comm_->Abort();
@@ -64,7 +62,7 @@ StatusOr<std::unique_ptr<GradAllReduce>> SetUpNcclGradAllReduce(comm::KvStore& k
   cuda::Context* ctx = CudaContextOf(device);
   DpMember me{g.mode, ctx ? device.kind() : device.kind() + " (no cuda context)", ""};
   if (ctx != nullptr) {
-    ASSIGN_OR_RETURN(me.device_id, DeviceUuid(ctx->device()));
+    ASSIGN_OR_RETURN(me.device_id, CudaDeviceUuid(ctx->device()));
   }
   ASSIGN_OR_RETURN(const std::vector<DpMember> members,
                    ExchangeDpMembers(kv, prefix, g.rank, g.size, me, g.timeout_seconds));

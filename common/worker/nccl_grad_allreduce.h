@@ -14,6 +14,10 @@
 
 namespace braid::worker {
 
+// The device's UUID as 32 hex digits: unique across hosts, unlike indices
+// or PCI bus ids (what the ranks compare to find a shared GPU).
+StatusOr<std::string> CudaDeviceUuid(int device);
+
 struct NcclDpGroup {
   std::string role;   // "encoder", "llm", "generator"
   std::string group;  // docs/PARALLELISM.md's "dp-t<t>-p<s>"

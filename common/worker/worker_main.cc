@@ -41,6 +41,7 @@
 
 #if defined(BRAID_HAVE_CUDA)
 #include "common/worker/cuda_rank_device.h"
+#include "common/worker/nccl_device_boundary.h"
 #include "common/worker/nccl_grad_allreduce.h"
 #endif
 
@@ -346,6 +347,7 @@ class Worker {
     cancelled_ = true;
     if (transport_) transport_->Cancel();
     if (grad_allreduce_) grad_allreduce_->Abort();
+    if (device_boundary_) device_boundary_->Abort();
   }
 
   void Report(const v1::Assignment& a, const Status& s) {
@@ -486,6 +488,21 @@ class Worker {
                                                    flags_.comm_timeout}));
           if (nccl) runner.UseGradAllReduce(std::move(nccl));
         }
+        // The boundary tensors: NCCL send/recv between the devices when
+        // every rank of the job has its own, else host copies over UCX
+        // (every rank of the job calls this and they choose alike).
+        {
+          ASSIGN_OR_RETURN(const DpAllReduceMode p2p, BoundaryP2pModeFromEnv());
+          NcclBoundaryWorld bw;
+          for (int r = 0; r < kNumRoles; ++r) bw.worlds[r] = world[r];
+          bw.role = role_;
+          bw.rank = a.rank();
+          bw.mode = p2p;
+          bw.timeout_seconds = flags_.comm_timeout;
+          ASSIGN_OR_RETURN(std::unique_ptr<DeviceBoundary> boundary,
+                           SetUpNcclDeviceBoundary(kv, *runner.device(), bw));
+          if (boundary) runner.UseDeviceBoundary(std::move(boundary));
+        }
 #endif
       }
     }
@@ -498,13 +515,17 @@ class Worker {
       ~AbortUnlessFinished() {
         std::lock_guard<std::mutex> lock(w->mu_);
         if (w->grad_allreduce_ && !finished) w->grad_allreduce_->Abort();
+        if (w->device_boundary_ && !finished) w->device_boundary_->Abort();
         w->grad_allreduce_ = nullptr;
+        w->device_boundary_ = nullptr;
       }
     } abort_unless_finished{this, finished};
     {
       std::lock_guard<std::mutex> lock(mu_);
       grad_allreduce_ = runner.grad_allreduce();
+      device_boundary_ = runner.device_boundary();
       if (cancelled_ && grad_allreduce_) grad_allreduce_->Abort();
+      if (cancelled_ && device_boundary_) device_boundary_->Abort();
     }
     // Boundary transfers move on between ops while this rank computes.
     SetOpBoundaryHook([](void* t) { static_cast<UcxTransport*>(t)->Poll(); }, transport.get());
@@ -618,6 +639,7 @@ class Worker {
   int64_t generation_ = 0;  // assignments started; guarded by mu_
   UcxTransport* transport_ = nullptr;
   GradAllReduce* grad_allreduce_ = nullptr;  // the running rank's DP all-reduce (device ranks); guarded by mu_
+  DeviceBoundary* device_boundary_ = nullptr;  // its device-to-device boundary, if any; guarded by mu_
 };
 
 }  // namespace

@@ -18,33 +18,19 @@
 #include "common/gpu/device.h"
 #include "common/worker/cuda_rank_device.h"
 #include "common/worker/nccl_grad_allreduce.h"
-#include "tests/worker_device_run.h"
+#include "tests/gpu/runtime_devices.h"
 
 namespace braid::worker {
 namespace {
 
 using device_run::Layouts;
+using device_run::RoundRobinCuda;
+int DeviceCount() { return device_run::CudaDeviceCount(); }
 
 constexpr int kSteps = 6;
 constexpr double kLossBound = 1e-3;    // per step, relative to the CPU run (as gpu_runtime_equivalence_test)
 constexpr double kParamsBound = 5e-3;  // L2 relative, final params
 constexpr double kTimeoutSeconds = 60;
-
-int DeviceCount() {
-  StatusOr<int> n = gpu::DeviceCount();
-  EXPECT_TRUE(n.ok()) << n.status().ToString();
-  return n.ok() ? *n : 0;
-}
-
-// Module rank `rank` of `role` on device (its index among all ranks) mod
-// `devices`: a DP group's ranks are consecutive, so distinct when dp <= devices.
-RankDeviceFactory RoundRobinCuda(const Layouts& l, int devices) {
-  return [l, devices](Role role, int rank) {
-    int index = rank;
-    for (int r = 0; r < int(role); ++r) index += l[size_t(r)].world();
-    return OpenCudaRankDevice(index % devices);
-  };
-}
 
 int DpOf(const JobConfig& cfg, Role role) {
   switch (role) {
@@ -58,7 +44,7 @@ int DpOf(const JobConfig& cfg, Role role) {
 // What worker_main does after UseDevice, on one store per run (a fresh
 // attempt prefix).
 device_run::RankSetup NcclSetup(const JobConfig& cfg, comm::KvStore* kv, DpAllReduceMode mode) {
-  return [cfg, kv, mode](ModuleRunner& mr) -> Status {
+  return [cfg, kv, mode](ModuleRunner& mr, DpGroup&) -> Status {
     const int dp = DpOf(cfg, mr.role());
     if (dp < 2) return Status::Ok();
     ASSIGN_OR_RETURN(std::unique_ptr<GradAllReduce> g,
@@ -158,22 +144,10 @@ TEST(GpuNcclRuntime, RanksSharingAGpuFallBackToGloo) {
 
 TEST(GpuNcclRuntime, NcclRequestedOnASharedGpuFails) {
   comm::InMemoryKvStore kv;
-  std::vector<Status> got(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      StatusOr<std::unique_ptr<RankDevice>> dev = OpenCudaRankDevice(0);
-      if (!dev.ok()) {
-        got[size_t(r)] = dev.status();
-        return;
-      }
-      std::unique_ptr<RankDevice::Scope> scope = (*dev)->Enter();
-      got[size_t(r)] =
-          SetUpNcclGradAllReduce(kv, **dev, {"llm", "dp-t0-p0", r, 2, DpAllReduceMode::kNccl, kTimeoutSeconds})
-              .status();
-    });
-  }
-  for (auto& t : threads) t.join();
+  const std::vector<Status> got = device_run::OnSharedGpu(2, [&](int r, RankDevice& dev) {
+    return SetUpNcclGradAllReduce(kv, dev, {"llm", "dp-t0-p0", r, 2, DpAllReduceMode::kNccl, kTimeoutSeconds})
+        .status();
+  });
   for (const Status& s : got) {
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
     EXPECT_NE(s.message().find("BRAID_DP_ALLREDUCE=nccl"), std::string::npos) << s.message();

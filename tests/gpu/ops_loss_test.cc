@@ -12,6 +12,7 @@
 
 #include "common/ops/cpu/loss.h"
 #include "common/ops/cuda/block_reduce.h"
+#include "common/ops/cuda/cuda_backend.h"
 #include "common/ops/cuda/dtype.h"
 #include "common/ops/cuda/loss.h"
 #include "tests/gpu/gpu_fixture.h"
@@ -83,7 +84,7 @@ void CheckCrossEntropy(GpuTest* t, int64_t N, int64_t V, double grad_bound) {
 
   std::vector<float> losses_ref(static_cast<size_t>(N)), dx_ref = dx0;
   int64_t count_ref = 0;
-  const double sum_ref = ops::cross_entropy_forward(losses_ref.data(), x.data(), targets.data(), N, V, &count_ref);
+  const double sum_ref = ops::cross_entropy_host(losses_ref.data(), x.data(), targets.data(), N, V, &count_ref);
   ops::cross_entropy_backward(dx_ref.data(), x.data(), targets.data(), N, V, scale);
 
   const CeResult r = RunCrossEntropy<T>(t, x, targets, dx0, N, V, scale);
@@ -129,7 +130,7 @@ TEST_F(LossGpuTest, CrossEntropyOfLargeLogitsIsFinite) {
   const std::vector<int32_t> targets = {10, 0, 0};
   std::vector<float> ref(static_cast<size_t>(N)), dx_ref(static_cast<size_t>(N * V), 0.f);
   int64_t count = 0;
-  ops::cross_entropy_forward(ref.data(), x.data(), targets.data(), N, V, &count);
+  ops::cross_entropy_host(ref.data(), x.data(), targets.data(), N, V, &count);
   ops::cross_entropy_backward(dx_ref.data(), x.data(), targets.data(), N, V, 1.f);
   const CeResult r = RunCrossEntropy<float>(this, x, targets, std::vector<float>(size_t(N * V), 0.f), N, V, 1.f);
   for (int64_t n = 0; n < N; ++n) EXPECT_NEAR(r.losses[size_t(n)], ref[size_t(n)], 1e-5 * (1 + std::fabs(ref[size_t(n)])));
@@ -144,7 +145,7 @@ void CheckMse(GpuTest* t, int64_t n, double grad_bound) {
   const auto q = Rounded<T>(RandomVector(n, seed + 1));
   const auto d0 = Rounded<T>(RandomVector(n, seed + 2));
   const float scale = 0.3f;
-  const double sum_ref = ops::mse_forward(p.data(), q.data(), n);
+  const double sum_ref = ops::squared_error_host(p.data(), q.data(), n);
   std::vector<float> d_ref = d0;
   ops::mse_backward(d_ref.data(), p.data(), q.data(), n, scale);
 
@@ -170,6 +171,49 @@ TEST_F(LossGpuTest, MseMatchesCpu) {
   }
 }
 
+// The DiT's per-row form: adds (sum_r sse_r / cols) / divisor to the sum
+// that is there, as the CPU op does (rows summed in the same order).
+TEST_F(LossGpuTest, MseRowsAddsToTheSumAsTheCpuDoes) {
+  for (int64_t rows : {1, 3, 17})
+    for (int64_t cols : {1, 784, 5000}) {
+      SCOPED_TRACE("rows=" + std::to_string(rows) + " cols=" + std::to_string(cols));
+      const uint64_t seed = TestSeed("mserows" + std::to_string(rows) + "x" + std::to_string(cols));
+      const auto p = RandomVector(rows * cols, seed, -3.f, 3.f);
+      const auto q = RandomVector(rows * cols, seed + 1);
+      double want = 1.5;
+      {
+        ops::ScopedBackend host({});
+        ops::mse_rows_forward(&want, p.data(), q.data(), rows, cols, 3.0);
+      }
+      auto d_p = Up(p);
+      auto d_q = Up(q);
+      auto d_sum = Up(std::vector<double>{1.5});
+      auto scratch = Zeros<double>(rows);
+      ops::cuda::mse_rows_forward(d_sum.data(), d_p.data(), d_q.data(), rows, cols, 3.0, scratch.data());
+      const double got = Down(d_sum).at(0);
+      EXPECT_NEAR(got, want, 1e-12 * std::max(1.0, want));
+      ops::cuda::mse_rows_forward(d_sum.data(), d_p.data(), d_q.data(), rows, cols, 3.0, scratch.data());
+      EXPECT_NEAR(Down(d_sum).at(0), 2 * want - 1.5, 1e-12 * std::max(1.0, want));
+    }
+}
+
+// The backend table's forwards (what the model calls) add into a device
+// double and return nothing to the host.
+TEST_F(LossGpuTest, BackendLossForwardsAccumulateOnTheDevice) {
+  const int64_t N = 29, V = 301;
+  const auto x = RandomVector(N * V, TestSeed("ce-acc"), -4.f, 4.f);
+  const auto targets = RandomTargets(N, V, TestSeed("ce-acc") + 1);
+  int64_t count = 0;
+  const double ref = ops::cross_entropy_host<float>(nullptr, x.data(), targets.data(), N, V, &count);
+  auto d_x = Up(x);
+  auto d_t = Up(targets);
+  auto d_sum = Up(std::vector<double>{2.0});
+  const ops::DeviceOps& t = cuda::CudaOps();
+  t.cross_entropy_forward(nullptr, d_sum.data(), d_x.data(), d_t.data(), N, V);
+  t.cross_entropy_forward(nullptr, d_sum.data(), d_x.data(), d_t.data(), N, V);
+  EXPECT_NEAR(Down(d_sum).at(0), 2.0 + 2 * ref, kFp32Bound * (2.0 + 2 * std::fabs(ref)));
+}
+
 // A vocabulary-parallel group of `ranks` simulated on one device: each rank
 // runs its kernels on its columns, the host sums the tables (the group's
 // all-reduce), and the result must be the cross-entropy of the full logits.
@@ -184,7 +228,7 @@ void CheckVocabParallel(GpuTest* t, int64_t N, int64_t V, int ranks, double grad
   const float scale = 0.25f;
   std::vector<float> losses_ref(static_cast<size_t>(N)), dx_ref = dx0;
   int64_t count_ref = 0;
-  const double sum_ref = ops::cross_entropy_forward(losses_ref.data(), x.data(), targets.data(), N, V, &count_ref);
+  const double sum_ref = ops::cross_entropy_host(losses_ref.data(), x.data(), targets.data(), N, V, &count_ref);
   ops::cross_entropy_backward(dx_ref.data(), x.data(), targets.data(), N, V, scale);
 
   // Uneven ranges, as parallel::Range splits a vocabulary that does not divide.

@@ -46,10 +46,10 @@ GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
   BRAID_GUARD(attention_backward);
   BRAID_GUARD(cross_entropy_backward);
   BRAID_GUARD(mse_backward);
-  t.cross_entropy_forward = &Wrap<&ops::cross_entropy_forward<float>>::Call;
-  t.mse_forward = &Wrap<&ops::mse_forward<float>>::Call;
-  t.grad_norm = &Wrap<&GradNorm>::Call;
-  t.clip_to_norm = &Wrap<&ClipToNorm>::Call;
+  BRAID_GUARD(cross_entropy_forward);
+  BRAID_GUARD(mse_rows_forward);
+  t.grad_norm = &Wrap<&GradNormInto>::Call;
+  t.clip_to_norm = &Wrap<&ClipToNormAt>::Call;
   t.adamw_step = &Wrap<&AdamWStepFlat>::Call;
   BRAID_GUARD(patchify);
   BRAID_GUARD(unpatchify);

@@ -59,6 +59,7 @@ class GuardedDevice : public ops::DeviceMemory {
     Close();
   }
   void CopyToHost(void* dst, const void* src, size_t bytes) override {
+    ++host_reads_;
     Open();
     std::memcpy(dst, src, bytes);
     Close();
@@ -82,6 +83,11 @@ class GuardedDevice : public ops::DeviceMemory {
   }
   int64_t allocations() const { return allocations_; }
   int64_t frees() const { return frees_; }
+  // Copies to the host: each would be a wait for the stream on a GPU.
+  int64_t host_reads() const { return host_reads_; }
+  // Ops run on this device (GuardedOps counts them).
+  int64_t ops_run() const { return ops_run_.load(); }
+  void CountOp() { ++ops_run_; }
 
  private:
   static size_t PageUp(size_t n) {
@@ -92,7 +98,8 @@ class GuardedDevice : public ops::DeviceMemory {
   size_t cap_ = 0;
   size_t top_ = 0;
   int open_ = 0;
-  int64_t allocations_ = 0, frees_ = 0;
+  int64_t allocations_ = 0, frees_ = 0, host_reads_ = 0;
+  std::atomic<int64_t> ops_run_{0};
 };
 
 // The op table of a GuardedDevice: every op opens the arena, runs the CPU
@@ -122,6 +129,7 @@ class GuardedOps {
         explicit Opened(GuardedDevice* dev) : d(dev) { d->Open(); }
         ~Opened() {
           d->Close();
+          d->CountOp();
           ++calls_;
         }
       } opened(d);
@@ -132,11 +140,11 @@ class GuardedOps {
  private:
   // Every pointer an op receives must be device memory: a host pointer
   // (a std::vector's data, a host tensor) would be invalid on a real GPU.
-  // The one host-side pointer in the op signatures is the int64_t* result
-  // count of cross_entropy_forward (returned to the host with the sum).
+  // No op returns a value or writes through a host pointer: results (loss
+  // sums, norms) stay in device memory until the step reads them back.
   template <typename X>
   static void CheckArg(GuardedDevice* d, X x, int k) {
-    if constexpr (std::is_pointer_v<X> && !std::is_same_v<X, int64_t*>) {
+    if constexpr (std::is_pointer_v<X>) {
       BRAID_CHECK_MSG(x == nullptr || d->Owns(x), "op argument %d is a host pointer, not device memory", k);
     }
   }

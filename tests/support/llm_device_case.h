@@ -12,6 +12,7 @@
 #include "common/data/tokenizer.h"
 #include "common/nn/llm.h"
 #include "common/ops/backend.h"
+#include "common/tensor/step_scalars.h"
 
 namespace braid::testing_support {
 
@@ -73,12 +74,14 @@ inline LlmRunResult RunLlmOnce(const LlmConfig& cfg, uint64_t seed, const ops::B
     Tensor d_img({n_img, C}), d_dgen({n_gen, C}), gen, dimg;
     d_img.CopyFromHost(image_emb.data(), n_img * C);
     d_dgen.CopyFromHost(dgen.data(), n_gen * C);
-    r.loss = llm.Forward(batch, d_img.data(), &gen, &r.count);
+    StepScalars loss(1);
+    llm.Forward(batch, d_img.data(), &gen, loss.at(0), &r.count);
     llm.Backward(1.0f / 29.0f, d_dgen.data(), &dimg);
     r.gen_hidden = gen.ToHost();
     r.dimage_emb = dimg.ToHost();
     r.logits = llm.logits().ToHost();
     r.grads = llm.params().GradsToHost();
+    r.loss = loss.Read()[0];
   };
   if (backend != nullptr) {
     ops::ScopedBackend scope(*backend);

@@ -16,6 +16,7 @@
 #include "common/nn/dit_generator.h"
 #include "common/nn/vit_encoder.h"
 #include "common/ops/backend.h"
+#include "common/tensor/step_scalars.h"
 #include "common/tensor/tensor.h"
 
 namespace braid::testing_support {
@@ -125,8 +126,12 @@ inline DitRun RunDit(const ops::Backend* device, uint64_t seed) {
   const std::vector<uint64_t> keys_a{HashKey(seed, 6), HashKey(seed, 7)}, keys_b{HashKey(seed, 8)};
   nn::DitGenerator::Activations acts_a, acts_b;
   DitRun r;
-  r.loss_a = gen.Forward(cond_a.data(), img_a.data(), keys_a.data(), na, &acts_a);
-  r.loss_b = gen.Forward(cond_b.data(), img_b.data(), keys_b.data(), nb, &acts_b);
+  StepScalars losses(2);
+  gen.Forward(cond_a.data(), img_a.data(), keys_a.data(), na, losses.at(0), &acts_a);
+  gen.Forward(cond_b.data(), img_b.data(), keys_b.data(), nb, losses.at(1), &acts_b);
+  const std::vector<double> sums = losses.Read();
+  r.loss_a = sums[0];
+  r.loss_b = sums[1];
   Tensor dcond_a, dcond_b;
   gen.Backward(0.25f, &dcond_b, &acts_b);
   gen.Backward(0.25f, &dcond_a, &acts_a);

@@ -1,8 +1,10 @@
 #include "common/ops/cpu/loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
+#include "common/base/check.h"
 #include "common/base/host_cores.h"
 #include "common/ops/backend.h"
 #include "common/ops/math/loss.h"
@@ -13,11 +15,11 @@ namespace braid::ops {
 // math/loss.h's, shared with the CUDA kernels. The CPU reduces a row in two
 // passes (max, then the sum of exp) where the GPU folds it online.
 
+namespace {
+
+// The rows' loss sum; the shared body of the op and the host form.
 template <typename T>
-double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V,
-                             int64_t* count) {
-  BRAID_DEVICE_DISPATCH(cross_entropy_forward, losses, logits, targets, N, V, count);
-  AtOpBoundary();
+double CrossEntropyRows(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V, int64_t* count) {
   double total = 0;
   int64_t cnt = 0;
   for (int64_t n = 0; n < N; ++n) {
@@ -40,6 +42,34 @@ double cross_entropy_forward(T* losses, const T* logits, const int32_t* targets,
 }
 
 template <typename T>
+double SquaredErrorSum(const T* pred, const T* target, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += math::SquaredError(double(pred[i]), double(target[i]));
+  return s;
+}
+
+void CheckHostOnly(const char* what) {
+  BRAID_CHECK_MSG(CurrentDeviceOps() == nullptr, "%s takes host arrays; on a device use the accumulating op", what);
+}
+
+}  // namespace
+
+template <typename T>
+void cross_entropy_forward(T* losses, double* loss_sum, const T* logits, const int32_t* targets, int64_t N,
+                           int64_t V) {
+  BRAID_DEVICE_DISPATCH(cross_entropy_forward, losses, loss_sum, logits, targets, N, V);
+  AtOpBoundary();
+  *loss_sum += CrossEntropyRows(losses, logits, targets, N, V, nullptr);
+}
+
+template <typename T>
+double cross_entropy_host(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V,
+                          int64_t* count) {
+  CheckHostOnly("cross_entropy_host");
+  return CrossEntropyRows(losses, logits, targets, N, V, count);
+}
+
+template <typename T>
 void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V, T scale) {
   BRAID_DEVICE_DISPATCH(cross_entropy_backward, dlogits, logits, targets, N, V, scale);
   AtOpBoundary();
@@ -59,11 +89,17 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
 }
 
 template <typename T>
-double mse_forward(const T* pred, const T* target, int64_t n) {
-  BRAID_DEVICE_DISPATCH(mse_forward, pred, target, n);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += math::SquaredError(double(pred[i]), double(target[i]));
-  return s;
+void mse_rows_forward(double* sum, const T* pred, const T* target, int64_t rows, int64_t cols, double divisor) {
+  BRAID_DEVICE_DISPATCH(mse_rows_forward, sum, pred, target, rows, cols, divisor);
+  double total = 0;
+  for (int64_t r = 0; r < rows; ++r) total += SquaredErrorSum(pred + r * cols, target + r * cols, cols) / double(cols);
+  *sum += total / divisor;
+}
+
+template <typename T>
+double squared_error_host(const T* pred, const T* target, int64_t n) {
+  CheckHostOnly("squared_error_host");
+  return SquaredErrorSum(pred, target, n);
 }
 
 template <typename T>
@@ -72,11 +108,13 @@ void mse_backward(T* dpred, const T* pred, const T* target, int64_t n, T scale) 
   for (int64_t i = 0; i < n; ++i) dpred[i] += math::SquaredErrorGrad(pred[i], target[i], scale);
 }
 
-#define BRAID_INSTANTIATE(T)                                                                              \
-  template double cross_entropy_forward<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t*);     \
-  template void cross_entropy_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t, T);             \
-  template double mse_forward<T>(const T*, const T*, int64_t);                                            \
-  template void mse_backward<T>(T*, const T*, const T*, int64_t, T);
+#define BRAID_INSTANTIATE(T)                                                                                \
+  template void cross_entropy_forward<T>(T*, double*, const T*, const int32_t*, int64_t, int64_t);          \
+  template void cross_entropy_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t, T);               \
+  template void mse_rows_forward<T>(double*, const T*, const T*, int64_t, int64_t, double);                 \
+  template void mse_backward<T>(T*, const T*, const T*, int64_t, T);                                        \
+  template double cross_entropy_host<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t*);          \
+  template double squared_error_host<T>(const T*, const T*, int64_t);
 BRAID_INSTANTIATE(float)
 BRAID_INSTANTIATE(double)
 

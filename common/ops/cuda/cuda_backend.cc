@@ -65,63 +65,35 @@ void CudaMemory::CopyFromHost(void* dst, const void* src, size_t bytes) {
 
 namespace {
 
-// The CPU signatures of the loss forwards return the sum on the host: the
-// device kernels leave it on the device, and these wrappers copy it back,
-// waiting for the stream (the one stall per microbatch that is left;
-// docs/GPU.md, "Known stalls"). On a CUDA error they return NaN and the
-// error is in the Context.
-struct LossScalars {
-  double sum;
-  int64_t count;
-};
-
-template <typename Launch>
-LossScalars RunAndFetch(size_t extra_bytes, Launch launch) {
-  const cudaStream_t s = CurrentStream();
-  const Scratch scratch(sizeof(LossScalars) + extra_bytes, "cudaMallocAsync(loss scratch)");
-  if (!scratch.ok()) return {std::nan(""), 0};
-  auto* dev = scratch.at<LossScalars>();
-  launch(&dev->sum, &dev->count, scratch.at<char>(sizeof(LossScalars)));
-  LossScalars host{std::nan(""), 0};
-  BRAID_CUDA_CHECK(cudaMemcpyAsync(&host, dev, sizeof host, cudaMemcpyDeviceToHost, s));
-  BRAID_CUDA_CHECK(cudaStreamSynchronize(s));
-  return host;
+// The loss forwards add their sums into a device double (the step's
+// scalars, read back once per step); nothing here waits for the stream. On
+// a CUDA error the Context records it and the sum is left as it was.
+void CrossEntropyForward(float* losses, double* loss_sum, const float* logits, const int32_t* targets, int64_t N,
+                         int64_t V) {
+  struct Totals {
+    double sum;
+    int64_t count;
+  };
+  const size_t rows_bytes = losses == nullptr ? static_cast<size_t>(N) * sizeof(float) : 0;
+  const Scratch scratch(sizeof(Totals) + rows_bytes, "cudaMallocAsync(cross-entropy scratch)");
+  if (!scratch.ok()) return;
+  auto* totals = scratch.at<Totals>();
+  float* rows = losses != nullptr ? losses : scratch.at<float>(sizeof(Totals));
+  ops::cuda::cross_entropy_forward<float>(rows, &totals->sum, &totals->count, logits, targets, N, V);
+  ops::cuda::add_scalar(loss_sum, &totals->sum);
 }
 
-double CrossEntropyForward(float* losses, const float* logits, const int32_t* targets, int64_t N, int64_t V,
-                           int64_t* count) {
-  const size_t extra = losses == nullptr ? static_cast<size_t>(N) * sizeof(float) : 0;
-  const LossScalars r = RunAndFetch(extra, [&](double* sum, int64_t* cnt, void* rest) {
-    float* rows = losses != nullptr ? losses : static_cast<float*>(rest);
-    ops::cuda::cross_entropy_forward<float>(rows, sum, cnt, logits, targets, N, V);
-  });
-  if (count != nullptr) *count = r.count;
-  return r.sum;
+void MseRowsForward(double* sum, const float* pred, const float* target, int64_t rows, int64_t cols, double divisor) {
+  if (rows <= 0) return;
+  const Scratch row_sse(static_cast<size_t>(rows) * sizeof(double), "cudaMallocAsync(mse row sums)");
+  if (!row_sse.ok()) return;
+  ops::cuda::mse_rows_forward<float>(sum, pred, target, rows, cols, divisor, row_sse.at<double>());
 }
 
-double MseForward(const float* pred, const float* target, int64_t n) {
-  return RunAndFetch(kSumPartials * sizeof(double),
-                     [&](double* sum, int64_t*, void* rest) {
-                       ops::cuda::mse_forward<float>(sum, pred, target, n, static_cast<double*>(rest));
-                     })
-      .sum;
-}
-
-double GradNorm(const float* grads, int64_t n) {
-  return RunAndFetch(kSumPartials * sizeof(double),
-                     [&](double* norm, int64_t*, void* rest) {
-                       ops::cuda::grad_norm(norm, grads, n, static_cast<double*>(rest));
-                     })
-      .sum;
-}
-
-void ClipToNorm(float* grads, int64_t n, double norm, double max_norm) {
-  if (!(max_norm > 0.0 && std::isfinite(norm) && norm > max_norm)) return;  // ClipToNorm's no-op cases
-  const Scratch dnorm(sizeof(double), "cudaMallocAsync(clip norm)");
-  if (!dnorm.ok()) return;
-  // From pageable host memory: staged before the call returns.
-  BRAID_CUDA_CHECK(cudaMemcpyAsync(dnorm.get(), &norm, sizeof(double), cudaMemcpyHostToDevice, CurrentStream()));
-  ops::cuda::clip_to_norm(grads, n, dnorm.at<double>(), max_norm);
+void GradNormInto(double* norm, const float* grads, int64_t n) {
+  const Scratch partials(kSumPartials * sizeof(double), "cudaMallocAsync(grad norm partials)");
+  if (!partials.ok()) return;
+  ops::cuda::grad_norm(norm, grads, n, partials.at<double>());
 }
 
 void AdamWStep(float* p, float* m, float* v, const float* g, const uint8_t* mask, int64_t n, float lr, float beta1,
@@ -165,10 +137,10 @@ ops::DeviceOps MakeCudaOps() {
   t.attention_backward = &k::attention_backward<float>;
   t.cross_entropy_forward = &CrossEntropyForward;
   t.cross_entropy_backward = &k::cross_entropy_backward<float>;
-  t.mse_forward = &MseForward;
+  t.mse_rows_forward = &MseRowsForward;
   t.mse_backward = &k::mse_backward<float>;
-  t.grad_norm = &GradNorm;
-  t.clip_to_norm = &ClipToNorm;
+  t.grad_norm = &GradNormInto;
+  t.clip_to_norm = &ops::cuda::clip_to_norm;
   t.adamw_step = &AdamWStep;
   t.patchify = &k::patchify<float>;
   t.unpatchify = &k::unpatchify<float>;

@@ -103,6 +103,30 @@ __global__ void __launch_bounds__(kSumThreads)
   if (threadIdx.x == 0) partials[blockIdx.x] = s;
 }
 
+// One block per row: row_sse[r] = the row's squared-error sum (double).
+template <typename T>
+__global__ void __launch_bounds__(kSumThreads)
+    MseRowsKernel(double* row_sse, const T* pred, const T* target, int64_t rows, int64_t cols) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* p = pred + r * cols;
+    const T* q = target + r * cols;
+    double s = 0;
+    for (int64_t i = threadIdx.x; i < cols; i += kSumThreads)
+      s += math::SquaredError(double(ToFloat(p[i])), double(ToFloat(q[i])));
+    s = BlockAllReduce(s, SumOp{}, 0.0);
+    if (threadIdx.x == 0) row_sse[r] = s;
+  }
+}
+
+// One thread, rows in order (as the CPU): *sum += (sum_r row_sse[r] / cols) / divisor.
+__global__ void MseRowsTotalKernel(double* sum, const double* row_sse, int64_t rows, double cols, double divisor) {
+  double t = 0;
+  for (int64_t r = 0; r < rows; ++r) t += row_sse[r] / cols;
+  *sum += t / divisor;
+}
+
+__global__ void AddScalarKernel(double* acc, const double* x) { *acc += *x; }
+
 template <typename T>
 __global__ void MseBackwardKernel(T* dpred, const T* pred, const T* target, int64_t n, float scale) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
@@ -203,6 +227,21 @@ void mse_forward(double* sum, const T* pred, const T* target, int64_t n, double*
 }
 
 template <typename T>
+void mse_rows_forward(double* sum, const T* pred, const T* target, int64_t rows, int64_t cols, double divisor,
+                      double* row_sse) {
+  if (rows <= 0) return;
+  MseRowsKernel<<<RowBlocks(rows), kSumThreads, 0, braid::cuda::CurrentStream()>>>(row_sse, pred, target, rows, cols);
+  BRAID_CUDA_CHECK_LAUNCH("MseRowsKernel");
+  MseRowsTotalKernel<<<1, 1, 0, braid::cuda::CurrentStream()>>>(sum, row_sse, rows, double(cols), divisor);
+  BRAID_CUDA_CHECK_LAUNCH("MseRowsTotalKernel");
+}
+
+void add_scalar(double* acc, const double* x) {
+  AddScalarKernel<<<1, 1, 0, braid::cuda::CurrentStream()>>>(acc, x);
+  BRAID_CUDA_CHECK_LAUNCH("AddScalarKernel");
+}
+
+template <typename T>
 void mse_backward(T* dpred, const T* pred, const T* target, int64_t n, float scale) {
   if (n <= 0) return;
   MseBackwardKernel<<<GridFor(n, kThreads), kThreads, 0, braid::cuda::CurrentStream()>>>(dpred, pred, target, n,
@@ -251,6 +290,7 @@ void vocab_parallel_cross_entropy_backward(T* dlogits_local, const T* logits_loc
   template void cross_entropy_forward<T>(float*, double*, int64_t*, const T*, const int32_t*, int64_t, int64_t); \
   template void cross_entropy_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t, float);              \
   template void mse_forward<T>(double*, const T*, const T*, int64_t, double*);                                 \
+  template void mse_rows_forward<T>(double*, const T*, const T*, int64_t, int64_t, double, double*);           \
   template void mse_backward<T>(T*, const T*, const T*, int64_t, float);                                       \
   template void vocab_parallel_row_max<T>(float*, const T*, int64_t, int64_t, int, int);                       \
   template void vocab_parallel_exp_sums<T>(float*, float*, const float*, const T*, const int32_t*, int64_t,    \

@@ -33,6 +33,14 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
 // double; scratch: braid::cuda::kSumPartials doubles (block_reduce.h).
 template <typename T>
 void mse_forward(double* sum, const T* pred, const T* target, int64_t n, double* scratch);
+// pred and target (rows, cols): *sum (device) += (sum over rows of the
+// row's squared-error sum / cols) / divisor, rows added in order (the CPU's
+// mse_rows_forward); row_sse: `rows` doubles of scratch.
+template <typename T>
+void mse_rows_forward(double* sum, const T* pred, const T* target, int64_t rows, int64_t cols, double divisor,
+                      double* row_sse);
+// *acc += *x, both device doubles (a forward's sum added to a step's).
+void add_scalar(double* acc, const double* x);
 // dpred += scale * 2 * (pred - target).
 template <typename T>
 void mse_backward(T* dpred, const T* pred, const T* target, int64_t n, float scale);
