@@ -7,7 +7,6 @@
 #include <string>
 
 #include "cli/pools_config.h"
-#include "common/config/cuda_training_gate.h"
 #include "common/config/job_config.h"
 #include "tests/temp_dir.h"
 
@@ -21,7 +20,6 @@ TEST(JobDevice, DefaultsToCpu) {
   StatusOr<JobConfig> c = ParseJobConfig(kData);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->device, "cpu");
-  EXPECT_TRUE(CheckDeviceJobLayouts(*c).ok());
 }
 
 TEST(JobDevice, CpuAndCudaParseAndRoundTrip) {
@@ -80,44 +78,6 @@ TEST(JobDevice, ValidateCatchesAnOverride) {
   c.data.fortunes = "tests/data/config/fortunes.txt";
   c.device = "tpu";
   EXPECT_EQ(ValidateJobConfig(c).message(), "device: must be one of cpu, cuda, got 'tpu'");
-}
-
-TEST(JobDevice, CudaTrainsDataParallelLayouts) {
-  JobConfig c;
-  c.device = "cuda";
-  EXPECT_TRUE(CheckDeviceJobLayouts(c).ok());
-  c.parallel.encoder.dp = 2;
-  c.parallel.llm.dp = 3;
-  c.parallel.generator.dp = 2;
-  EXPECT_TRUE(CheckDeviceJobLayouts(c).ok());
-}
-
-TEST(JobDevice, CudaRefusesTpAndPpNamingTheModule) {
-  JobConfig c;
-  c.device = "cuda";
-  c.parallel.llm.tp = 2;
-  Status s = CheckDeviceJobLayouts(c);
-  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(s.message(),
-            "parallel.llm: tp/pp on device: cuda is not implemented (tp 2, pp 1); the distributed runtime trains "
-            "data-parallel layouts (tp 1, pp 1 on every module) on a device (docs/GPU.md step 3)");
-  c.parallel.llm.tp = 1;
-  c.parallel.encoder.pp = 2;
-  s = CheckDeviceJobLayouts(c);
-  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_NE(s.message().find("parallel.encoder: tp/pp on device: cuda"), std::string::npos) << s.message();
-  // The same layouts run on the cpu.
-  c.device = "cpu";
-  EXPECT_TRUE(CheckDeviceJobLayouts(c).ok());
-}
-
-TEST(JobDevice, CudaRefusesAnAutoLayout) {
-  JobConfig c;
-  c.device = "cuda";
-  c.parallel.auto_layout = true;
-  Status s = CheckDeviceJobLayouts(c);
-  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_NE(s.message().find("parallel: auto with device: cuda"), std::string::npos) << s.message();
 }
 
 class PoolsDevice : public ::testing::Test {

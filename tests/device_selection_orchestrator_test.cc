@@ -21,10 +21,6 @@
 namespace braid::orchestrator {
 namespace {
 
-const char kCudaTpRefused[] =
-    "parallel.llm: tp/pp on device: cuda is not implemented (tp 2, pp 1); the distributed runtime trains "
-    "data-parallel layouts (tp 1, pp 1 on every module) on a device (docs/GPU.md step 3)";
-
 std::string TinyOn(const std::string& device) { return testing_util::TinyJobYaml() + "device: " + device + "\n"; }
 
 WorkerRegistration Worker(Role role, const std::string& device, int index = 0) {
@@ -211,17 +207,14 @@ TEST_F(DeviceOrchestratorTest, ACudaJobWithADataParallelLayoutIsTaken) {
   EXPECT_EQ(orch_->GetJob(job->id)->state, JobState::kRunning);
 }
 
-TEST_F(DeviceOrchestratorTest, ACudaJobWithTpIsUnimplemented) {
-  const std::string tp_job =
-      TinyOn("cuda") + "parallel: {encoder: {dp: 1}, llm: {dp: 1, tp: 2}, generator: {dp: 1}}\n";
-  StatusOr<Job> job = orch_->SubmitJob(tp_job, "tiny.yaml");  // no workers yet
-  EXPECT_EQ(job.status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(job.status().message(), kCudaTpRefused);
+// Every layout runs on a device (DP, PP and TP: docs/GPU.md step 3).
+TEST_F(DeviceOrchestratorTest, ACudaJobWithTpAndPpIsAccepted) {
+  const std::string job_yaml =
+      TinyOn("cuda") + "parallel: {encoder: {dp: 1, tp: 2}, llm: {dp: 1, tp: 2}, generator: {dp: 1}}\n";
   RegisterAll("cuda");
-  job = orch_->SubmitJob(tp_job, "tiny.yaml");
-  EXPECT_EQ(job.status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(job.status().message(), kCudaTpRefused);
-  EXPECT_TRUE(orch_->ListJobs().empty());
+  StatusOr<Job> job = orch_->SubmitJob(job_yaml, "tiny.yaml");
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(orch_->ListJobs().size(), size_t(1));
 }
 
 TEST_F(DeviceOrchestratorTest, ACpuJobWithOnlyCudaWorkersIsRefused) {

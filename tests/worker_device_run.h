@@ -55,8 +55,16 @@ inline JobConfig WithLayouts(JobConfig cfg, const Layouts& l) {
   return cfg;
 }
 
+// "<enc>/<llm>/<gen>", each its dp, then "t<tp>" and "p<pp>" when above 1.
 inline std::string LayoutName(const Layouts& l) {
-  return std::to_string(l[0].dp) + "/" + std::to_string(l[1].dp) + "/" + std::to_string(l[2].dp);
+  std::string out;
+  for (size_t r = 0; r < l.size(); ++r) {
+    if (r > 0) out += "/";
+    out += std::to_string(l[r].dp);
+    if (l[r].tp > 1) out += "t" + std::to_string(l[r].tp);
+    if (l[r].pp > 1) out += "p" + std::to_string(l[r].pp);
+  }
+  return out;
 }
 
 struct Run {
@@ -91,13 +99,14 @@ inline Reference SingleProcess(const JobConfig& cfg) {
   return r;
 }
 
-// Runs cfg.train.steps steps of `cfg` (DP layouts) in process; each rank on
+// Runs cfg.train.steps steps of `cfg` (any layout; a device takes tp 1) in process; each rank on
 // its own device from `factory` when given, then set up by `setup` when given.
 inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, const RankSetup& setup = nullptr) {
   Run out;
-  const Layouts layouts = {parallel::Layout{cfg.parallel.encoder.dp, 1, 1},
-                           parallel::Layout{cfg.parallel.llm.dp, 1, 1},
-                           parallel::Layout{cfg.parallel.generator.dp, 1, 1}};
+  const Layouts layouts = {parallel::Layout{cfg.parallel.encoder.dp, cfg.parallel.encoder.tp, cfg.parallel.encoder.pp},
+                           parallel::Layout{cfg.parallel.llm.dp, cfg.parallel.llm.tp, cfg.parallel.llm.pp},
+                           parallel::Layout{cfg.parallel.generator.dp, cfg.parallel.generator.tp,
+                                            cfg.parallel.generator.pp}};
   auto data = train::TrainingData::Load(cfg);
   EXPECT_TRUE(data.ok()) << data.status().ToString();
   if (!data.ok()) return out;
@@ -108,7 +117,10 @@ inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, con
   for (int r = 0; r < kNumRoles; ++r)
     for (int k = 0; k < layouts[size_t(r)].world(); ++k) {
       dps.push_back(fabric.dp_group(Role(r), k));
-      runners.push_back(std::make_unique<ModuleRunner>(Role(r), k, cfg, fabric.transport(Role(r), k), dps.back()));
+      const parallel::Layout& l = layouts[size_t(r)];
+      runners.push_back(std::make_unique<ModuleRunner>(Role(r), k, cfg, fabric.transport(Role(r), k), dps.back(),
+                                                       l.tp > 1 ? fabric.tp_group(Role(r), k) : nullptr,
+                                                       l.tp * l.pp > 1 ? fabric.mp_group(Role(r), k) : nullptr));
       if (factory) {
         StatusOr<std::unique_ptr<RankDevice>> dev = factory(Role(r), k);
         EXPECT_TRUE(dev.ok()) << dev.status().ToString();

@@ -223,6 +223,52 @@ TEST(WorkerDevice, BoundariesDeviceToDeviceLayout121) {
   RunWithDeviceBoundary({parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}});
 }
 
+// Model parallelism on a device: the LLM's pipeline stages and the
+// encoder's and the LLM's TP slices on guarded fake devices (TP sums through
+// host copies, the vocabulary-parallel loss as device ops), the stages'
+// hidden states through host copies or device to device; the same run as
+// the host runtime, bit for bit.
+void RunModelParallel(const Layouts& layouts, bool device_boundary) {
+  const int steps = 4;
+  JobConfig cfg = device_run::WithLayouts(device_run::TestJob(steps), layouts);
+  cfg.model.llm.layers = 3;  // a layer per stage at least
+  ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
+  const int worlds[kNumRoles] = {layouts[0].world(), layouts[1].world(), layouts[2].world()};
+  testing_support::GuardedBoundaryFabric fabric(worlds);
+  device_run::RankSetup setup;
+  if (device_boundary) {
+    setup = [&](ModuleRunner& mr, DpGroup&) {
+      mr.UseDeviceBoundary(fabric.Make(mr.role(), mr.rank()));
+      return Status::Ok();
+    };
+  }
+  const device_run::Run dev = device_run::RunInProc(cfg, GuardedFactory(), setup);
+  const device_run::Run host = device_run::RunInProc(cfg, nullptr);
+  const std::string what = "layout " + device_run::LayoutName(layouts) + (device_boundary ? " device-to-device" : "");
+  ASSERT_EQ(dev.losses.size(), size_t(steps)) << what;
+  EXPECT_EQ(dev.losses, host.losses) << what;
+  EXPECT_EQ(dev.params, host.params) << what;
+  for (size_t i = 0; i < dev.on_device.size(); ++i) {
+    EXPECT_TRUE(dev.on_device[i]) << what << " runner " << i;
+  }
+  if (device_boundary) {
+    EXPECT_GT(fabric.transfers(), 0) << what;
+  }
+}
+
+TEST(WorkerDevice, PipelineOnGuardedDevicesEqualsTheHost) {
+  RunModelParallel({parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 2}, parallel::Layout{1, 1, 1}}, false);
+  RunModelParallel({parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 2}, parallel::Layout{1, 1, 1}}, false);
+}
+TEST(WorkerDevice, PipelineDeviceToDeviceEqualsTheHost) {
+  RunModelParallel({parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 2}, parallel::Layout{1, 1, 1}}, true);
+  RunModelParallel({parallel::Layout{2, 1, 1}, parallel::Layout{2, 1, 3}, parallel::Layout{1, 1, 1}}, true);
+}
+TEST(WorkerDevice, TensorParallelOnGuardedDevicesEqualsTheHost) {
+  RunModelParallel({parallel::Layout{1, 2, 1}, parallel::Layout{1, 2, 1}, parallel::Layout{1, 1, 1}}, false);
+  RunModelParallel({parallel::Layout{1, 1, 1}, parallel::Layout{2, 2, 2}, parallel::Layout{1, 1, 1}}, true);
+}
+
 TEST(WorkerDevice, Layout111OnGuardedDevicesEqualsTheHost) {
   RunLayout({parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}});
 }
@@ -231,22 +277,6 @@ TEST(WorkerDevice, Layout121OnGuardedDevicesEqualsTheHost) {
 }
 TEST(WorkerDevice, Layout212OnGuardedDevicesEqualsTheHost) {
   RunLayout({parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}});
-}
-
-TEST(WorkerDevice, TpOnADeviceIsUnimplementedNamingTheModule) {
-  JobConfig cfg = device_run::TestJob(3);
-  const Layouts layouts = {parallel::Layout{1, 1, 1}, parallel::Layout{1, 2, 1}, parallel::Layout{1, 1, 1}};
-  cfg = device_run::WithLayouts(cfg, layouts);
-  InProcFabric fabric(layouts, 1);
-  ModuleRunner llm(Role::kLlm, 0, cfg, fabric.transport(Role::kLlm, 0), fabric.dp_group(Role::kLlm, 0),
-                   fabric.tp_group(Role::kLlm, 0), fabric.mp_group(Role::kLlm, 0));
-  Status s = llm.UseDevice(std::make_unique<GuardedRankDevice>());
-  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(s.message(),
-            "parallel.llm: tp/pp on device: guarded-fake is not implemented (tp 2, pp 1); the distributed runtime "
-            "trains data-parallel layouts (tp 1, pp 1 on every module) on a device (docs/GPU.md step 3)");
-  EXPECT_EQ(llm.device(), nullptr);
-  EXPECT_FALSE(llm.params().on_device());
 }
 
 TEST(WorkerDevice, ADeviceErrorFailsTheRankNamingIt) {

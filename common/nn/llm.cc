@@ -124,12 +124,7 @@ void Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float* h
     for (int32_t t : b.targets) *text_count += t >= 0;  // host: the batch's own targets
   if (tp && !b.targets.empty()) {
     // Every TP rank runs it (collectives; its cache serves the backward).
-    // Host loops: TP runs on the host only (cuda_training_gate.h), so
-    // loss_sum is host memory here.
-    int64_t count = 0;
-    const double sum =
-        VocabParallelCrossEntropyForward(act_->logits_.data(), ix.targets, vocab_, N, tp_, &count, &act_->ce_);
-    if (loss_sum != nullptr) *loss_sum += sum;
+    VocabParallelCrossEntropyForward(act_->logits_.data(), ix.targets, vocab_, N, tp_, loss_sum, &act_->ce_);
   } else if (loss_sum != nullptr && !b.targets.empty()) {
     ops::cross_entropy_forward<float>(nullptr, loss_sum, act_->logits_.data(), ix.targets, N, V_);
   }

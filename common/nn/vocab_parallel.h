@@ -1,4 +1,6 @@
-// Vocabulary-parallel token embedding and softmax cross-entropy (Megatron):
+// Vocabulary-parallel token embedding and softmax cross-entropy (Megatron),
+// composed of the per-rank ops of ops/cpu/vocab_parallel.h (which dispatch
+// to the thread's device) and the TP group's sums:
 // a TP rank holds the rows [v.begin, v.end) of the token table and of the
 // LM head, so its logits are the columns [v.begin, v.end). Neither the
 // table nor the full logits are ever gathered: the embedding sums each
@@ -7,10 +9,10 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "common/parallel/layout.h"
 #include "common/parallel/tp_comm.h"
+#include "common/tensor/tensor.h"
 
 namespace braid::nn {
 
@@ -23,14 +25,14 @@ void VocabParallelEmbeddingBackward(float* dtable_local, const float* dout, cons
 
 // What the backward needs of the forward: each row's global max and exp-sum.
 struct VocabParallelCeCache {
-  std::vector<float> max, sum;
+  Tensor max, sum;
 };
 
-// logits_local (N, v.size()). Returns the summed -log p(target) over rows
-// with targets[n] >= 0 (the same on every rank) and writes their count.
-double VocabParallelCrossEntropyForward(const float* logits_local, const int32_t* targets, parallel::Range v,
-                                        int64_t N, parallel::TpContext* tp, int64_t* count,
-                                        VocabParallelCeCache* cache);
+// logits_local (N, v.size()). Adds the summed -log p(target) over rows with
+// targets[n] >= 0 (the same on every rank) to *loss_sum (the thread's
+// memory; null: no loss). Every rank of the group calls it (collectives).
+void VocabParallelCrossEntropyForward(const float* logits_local, const int32_t* targets, parallel::Range v, int64_t N,
+                                      parallel::TpContext* tp, double* loss_sum, VocabParallelCeCache* cache);
 // dlogits_local += scale * (softmax - onehot(target)) on this rank's columns,
 // for rows with a target.
 void VocabParallelCrossEntropyBackward(float* dlogits_local, const float* logits_local, const int32_t* targets,

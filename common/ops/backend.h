@@ -83,6 +83,16 @@ struct DeviceOps {
   void (*cross_entropy_backward)(float*, const float*, const int32_t*, int64_t, int64_t, float) = nullptr;
   void (*mse_rows_forward)(double*, const float*, const float*, int64_t, int64_t, double) = nullptr;
   void (*mse_backward)(float*, const float*, const float*, int64_t, float) = nullptr;
+  // vocab_parallel.h (TP: this rank's vocabulary rows)
+  void (*vocab_embedding_forward)(float*, const int32_t*, const float*, int64_t, int64_t, int64_t, int64_t) = nullptr;
+  void (*vocab_embedding_backward)(float*, const float*, const int32_t*, int64_t, int64_t, int64_t,
+                                   int64_t) = nullptr;
+  void (*vocab_ce_row_max)(float*, const float*, int64_t, int64_t, int, int) = nullptr;
+  void (*vocab_ce_exp_sums)(float*, float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t,
+                            int) = nullptr;
+  void (*vocab_ce_loss)(float*, double*, const float*, const float*, const int32_t*, int64_t) = nullptr;
+  void (*vocab_ce_backward)(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, const float*,
+                            const float*, float) = nullptr;
   // common/optim: the gradient norm into a device double, the clip reading
   // it there (no host wait); AdamW over the flat buffer with a per-element
   // decay mask (scalars: lr, beta1, beta2, eps, 1 - beta1^t,

@@ -19,6 +19,9 @@ class TpComm {
   virtual int rank() const = 0;
   // Sum over the group, in place; every rank ends with identical values.
   virtual Status AllReduceSum(float* data, int64_t n) = 0;
+  // Cancel or a failing rank: abandons the group so its peers fail instead
+  // of waiting (device communicators). Any thread; idempotent.
+  virtual void Abort() {}
 };
 
 class TpContext {
@@ -33,6 +36,8 @@ class TpContext {
   }
   const Status& status() const { return status_; }
   void ClearStatus() { status_ = Status::Ok(); }
+  // Another communicator of the same group (size and rank), e.g. NCCL on a device.
+  void set_comm(TpComm* comm) { comm_ = comm; }
 
  private:
   TpComm* comm_;

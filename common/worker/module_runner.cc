@@ -7,7 +7,6 @@
 #include "common/base/clock.h"
 #include "common/base/host_cores.h"
 #include "common/base/rng.h"
-#include "common/config/cuda_training_gate.h"
 #include "common/optim/grad_clip.h"
 #include "common/optim/from_config.h"
 #include "common/parallel/boundary.h"
@@ -38,13 +37,24 @@ int WarmupForwards(Role role, int microbatches, int llm_stage, int llm_stages) {
 
 namespace {
 
-// A DpGroup (Gloo, in-process) as the TP collective of the module math.
+// A DpGroup (Gloo, in-process) as the TP collective of the module math. On
+// a device rank (a device backend on the thread) the sum goes through a
+// host copy: the fallback when the TP group has no NCCL communicator
+// (UseTpComm).
 class GroupTpComm : public parallel::TpComm {
  public:
   explicit GroupTpComm(DpGroup* g) : g_(g) {}
   int size() const override { return g_->size(); }
   int rank() const override { return g_->rank(); }
-  Status AllReduceSum(float* data, int64_t n) override { return g_->AllReduceSum(data, n); }
+  Status AllReduceSum(float* data, int64_t n) override {
+    ops::DeviceMemory* mem = ops::CurrentDeviceMemory();
+    if (mem == nullptr) return g_->AllReduceSum(data, n);
+    std::vector<float> host(static_cast<size_t>(n));
+    mem->CopyToHost(host.data(), data, host.size() * sizeof(float));
+    RETURN_IF_ERROR(g_->AllReduceSum(host.data(), n));
+    mem->CopyFromHost(data, host.data(), host.size() * sizeof(float));
+    return Status::Ok();
+  }
 
  private:
   DpGroup* g_;
@@ -137,6 +147,8 @@ ModuleRunner::~ModuleRunner() {
   std::unique_ptr<RankDevice::Scope> scope = device_->Enter();
   grad_allreduce_.reset();
   device_boundary_.reset();
+  tp_ctx_.set_comm(nullptr);
+  tp_comm_.reset();
   scalars_.reset();
   pending_.clear();
   opt_.reset();
@@ -148,8 +160,6 @@ ModuleRunner::~ModuleRunner() {
 Status ModuleRunner::UseDevice(std::unique_ptr<RankDevice> device) {
   BRAID_CHECK_MSG(device != nullptr && device_ == nullptr, "%s rank %d: UseDevice once, with a device",
                   RoleName(role_), rank_);
-  const parallel::Layout& l = layouts_[int(role_)];
-  RETURN_IF_ERROR(RefuseTpPpOnDevice(device->kind(), RoleName(role_), ModuleParallel{l.dp, l.tp, l.pp, {}}));
   device_ = std::move(device);
   std::unique_ptr<RankDevice::Scope> scope = device_->Enter();
   ParamBuffer& pb = params();
@@ -163,6 +173,14 @@ void ModuleRunner::UseGradAllReduce(std::unique_ptr<GradAllReduce> g) {
   BRAID_CHECK_MSG(device_ != nullptr && dp_->size() > 1 && g != nullptr,
                   "%s rank %d: UseGradAllReduce after UseDevice, with dp > 1", RoleName(role_), rank_);
   grad_allreduce_ = std::move(g);
+}
+
+void ModuleRunner::UseTpComm(std::unique_ptr<parallel::TpComm> c) {
+  BRAID_CHECK_MSG(device_ != nullptr && tp_comm_ != nullptr && c != nullptr && c->size() == tp_comm_->size() &&
+                      c->rank() == tp_comm_->rank(),
+                  "%s rank %d: UseTpComm after UseDevice, on a TP rank, with the same group", RoleName(role_), rank_);
+  tp_comm_ = std::move(c);
+  tp_ctx_.set_comm(tp_comm_.get());
 }
 
 void ModuleRunner::UseDeviceBoundary(std::unique_ptr<DeviceBoundary> b) {
@@ -309,6 +327,18 @@ Status ModuleRunner::SendUnitsOnDevice(Role peer, BoundaryKind kind, int64_t ste
                                              unit_floats));
       if (result_) result_->bytes_sent += unit_floats * int64_t(sizeof(float));
     }
+  return Status::Ok();
+}
+
+Status ModuleRunner::StageOnDevice(bool send, int stage, const BoundaryKey& key, float* data, int64_t n) {
+  const int peer = StageRank(stage);
+  if (send) {
+    RETURN_IF_ERROR(device_boundary_->Send(Role::kLlm, peer, key, data, n));
+    if (result_) result_->bytes_sent += n * int64_t(sizeof(float));
+  } else {
+    RETURN_IF_ERROR(device_boundary_->Recv(Role::kLlm, peer, key, data, n));
+    if (result_) result_->bytes_received += n * int64_t(sizeof(float));
+  }
   return Status::Ok();
 }
 
@@ -472,10 +502,14 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
   // hidden states.
   std::vector<float> image_emb, hidden_in;
   double t0 = NowSeconds(), ready = 0;
-  if (device_boundary_) {  // DP only on a device: one stage, first and last
+  if (device_boundary_ && first) {
     p->stage_in.Resize({n_images * P_ * C_});
     RETURN_IF_ERROR(RecvUnitsOnDevice(Role::kEncoder, BoundaryKind::kEncToLlm, step, mb.microbatch,
                                       LlmImageUnits(mb), p->stage_in.data(), P_ * C_));
+  } else if (device_boundary_) {
+    p->stage_in2.Resize({b.size() * C_});
+    RETURN_IF_ERROR(StageOnDevice(false, coord_.pp - 1, {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0},
+                                  p->stage_in2.data(), b.size() * C_));
   } else if (first) {
     image_emb.resize(static_cast<size_t>(n_images * P_ * C_));
     int64_t k = 0;
@@ -498,22 +532,28 @@ Status ModuleRunner::LlmForward(int64_t step, const RankMicrobatch& mb, Pending*
     hidden_in = std::move(m.data);
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
-  Tensor& gen_hidden = p->fwd_out;
-  Tensor hidden_out;
+  Tensor unused;  // what this stage does not make (gen_hidden or hidden_out)
+  Tensor& gen_hidden = last ? p->fwd_out : unused;
+  Tensor& hidden_out = last ? unused : p->fwd_out;
   int64_t count = 0;
   const float* image_in = !first               ? nullptr
                           : device_boundary_ ? p->stage_in.data()
                                              : StagedForOps(image_emb, &p->stage_in);
-  const float* hidden_in_dev = first ? nullptr : StagedForOps(hidden_in, &p->stage_in2);
+  const float* hidden_in_dev = first              ? nullptr
+                               : device_boundary_ ? p->stage_in2.data()
+                                                  : StagedForOps(hidden_in, &p->stage_in2);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     llm_->ForwardStage(b, image_in, hidden_in_dev, &hidden_out, &gen_hidden, scalars_->at(kTextLossSum), &count,
                        &p->llm);
   });
   RETURN_IF_ERROR(DeviceError("llm forward"));
   if (first) result_->tokens += b.size();  // counted once per replica: on its first stage
-  if (device_boundary_) {
+  if (device_boundary_ && last) {
     RETURN_IF_ERROR(SendUnitsOnDevice(Role::kGenerator, BoundaryKind::kLlmToGen, step, mb.microbatch,
                                       LlmGenUnits(mb), gen_hidden.data(), K_ * C_));
+  } else if (device_boundary_) {
+    RETURN_IF_ERROR(StageOnDevice(true, coord_.pp + 1, {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0},
+                                  hidden_out.data(), b.size() * C_));
   } else if (!last) {
     RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp + 1),
                                 {BoundaryKind::kLlmStageFwd, step, mb.microbatch, 0}, {b.size(), C_},
@@ -543,10 +583,14 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   // stage the next stage's gradient of its hidden states.
   std::vector<float> dgen, dhidden_out;
   double t0 = NowSeconds(), ready = 0;
-  if (device_boundary_) {
+  if (device_boundary_ && last) {
     p->stage_grad.Resize({n_gen * K_ * C_});
     RETURN_IF_ERROR(RecvUnitsOnDevice(Role::kGenerator, BoundaryKind::kGenToLlm, step, mb.microbatch,
                                       LlmGenUnits(mb), p->stage_grad.data(), K_ * C_));
+  } else if (device_boundary_) {
+    p->stage_grad.Resize({N * C_});
+    RETURN_IF_ERROR(StageOnDevice(false, coord_.pp + 1, {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0},
+                                  p->stage_grad.data(), N * C_));
   } else if (last) {
     dgen.resize(static_cast<size_t>(n_gen * K_ * C_));
     int64_t g = 0;
@@ -568,19 +612,25 @@ Status ModuleRunner::LlmBackward(int64_t step, const RankMicrobatch& mb, Pending
   }
   WaitSpans(mb.microbatch, t0, NowSeconds(), ready);
   const float text_scale = mb.global_text_targets > 0 ? 1.0f / float(mb.global_text_targets) : 0.0f;
-  Tensor& dimg = p->bwd_out;
-  Tensor dhidden_in;
+  Tensor unused;  // what this stage does not make (dimage_emb or dhidden_in)
+  Tensor& dimg = first ? p->bwd_out : unused;
+  Tensor& dhidden_in = first ? unused : p->bwd_out;
   const float* dgen_in = !(n_gen > 0 && last) ? nullptr
                          : device_boundary_   ? p->stage_grad.data()
                                               : StagedForOps(dgen, &p->stage_grad);
-  const float* dhidden_out_in = last ? nullptr : StagedForOps(dhidden_out, &p->stage_grad);
+  const float* dhidden_out_in = last               ? nullptr
+                                : device_boundary_ ? p->stage_grad.data()
+                                                   : StagedForOps(dhidden_out, &p->stage_grad);
   const double t2 = Compute(SpanKind::kCompute, mb.microbatch, [&] {
     llm_->BackwardStage(text_scale, dgen_in, dhidden_out_in, &dhidden_in, &dimg, &p->llm);
   });
   RETURN_IF_ERROR(DeviceError("llm backward"));
-  if (device_boundary_) {
+  if (device_boundary_ && first) {
     RETURN_IF_ERROR(SendUnitsOnDevice(Role::kEncoder, BoundaryKind::kLlmToEnc, step, mb.microbatch,
                                       LlmImageUnits(mb), dimg.data(), P_ * C_));
+  } else if (device_boundary_) {
+    RETURN_IF_ERROR(StageOnDevice(true, coord_.pp - 1, {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0},
+                                  dhidden_in.data(), N * C_));
   } else if (!first) {
     RETURN_IF_ERROR(SendCounted(Role::kLlm, StageRank(coord_.pp - 1),
                                 {BoundaryKind::kLlmStageBwd, step, mb.microbatch, 0}, {N, C_},
@@ -690,14 +740,17 @@ Status ModuleRunner::ClipModuleGradients(ParamBuffer& pb, double* host_norm) {
   }
   // Slices and pipeline stages hold disjoint parts of the module's gradient;
   // tensors replicated over TP are identical on every TP rank and count once
-  // (TP rank 0's). The sum runs over the replica's model-parallel group (on
-  // the host: model parallelism runs on the host only).
+  // (TP rank 0's). The sum runs over the replica's model-parallel group, on
+  // the host (Gloo): the views' norms are made in the rank's memory and read
+  // back at once (on a device, the step's second read).
+  std::vector<const ParamView*> counted;
+  for (const ParamView& v : pb.views())
+    if (!(v.shard.replicated() && coord_.tp != 0)) counted.push_back(&v);
+  TensorT<double> norms({int64_t(counted.size())});
+  for (size_t i = 0; i < counted.size(); ++i)
+    GradNormInto(norms.data() + i, pb.grads_data() + counted[i]->offset, counted[i]->numel);
   double sq = 0;
-  for (const ParamView& v : pb.views()) {
-    if (v.shard.replicated() && coord_.tp != 0) continue;
-    const double n = GradNorm(pb.grads_data() + v.offset, v.numel);
-    sq += n * n;
-  }
+  for (double n : norms.ToHost()) sq += n * n;
   RETURN_IF_ERROR(mp_->AllReduceSum(&sq, 1));
   *host_norm = std::sqrt(sq);
   ClipToNorm(pb.grads_data(), pb.size(), *host_norm, clip);

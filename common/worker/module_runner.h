@@ -80,10 +80,11 @@ class ModuleRunner {
   // params, gradients and AdamW state into its memory (call it after any
   // checkpoint load or write the state through the host-copy API); every
   // RunStep then computes there and stages what crosses the rank's edge
-  // (boundary tensors, the microbatch's pixels) through host copies; the DP
-  // all-reduce too (GlooHostStaged over `dp`) unless UseGradAllReduce gives
-  // it another path. UNIMPLEMENTED (RefuseTpPpOnDevice) when the module's
-  // layout has tp or pp > 1; else the device's first error, if any.
+  // (boundary tensors, the microbatch's pixels) through host copies unless
+  // UseDeviceBoundary gives them a device-to-device path; the DP all-reduce
+  // too (GlooHostStaged over `dp`) unless UseGradAllReduce gives it another
+  // path, and the TP group's sums (host copies over `tp`) unless UseTpComm
+  // gives them another. Returns the device's first error, if any.
   Status UseDevice(std::unique_ptr<RankDevice> device);
   RankDevice* device() const { return device_.get(); }
   // After UseDevice, on a module with dp > 1: the DP sum of the gradients
@@ -97,6 +98,10 @@ class ModuleRunner {
   // host copies over the transport. Every rank of the job takes one, or
   // none does.
   void UseDeviceBoundary(std::unique_ptr<DeviceBoundary> b);
+  // After UseDevice, on a module with tp > 1: the TP group's sums take `c`
+  // (NCCL on the device) instead of host copies over the Gloo TP group.
+  void UseTpComm(std::unique_ptr<parallel::TpComm> c);
+  parallel::TpComm* tp_comm() const { return tp_comm_.get(); }
   DeviceBoundary* device_boundary() const { return device_boundary_.get(); }
   // The device made the calling thread's for the scope's life (null on
   // the cpu): for host-copy work between steps (checkpoints).
@@ -147,6 +152,10 @@ class ModuleRunner {
                            const float* base, int64_t unit_floats);
   Status RecvUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb, std::vector<BoundaryUnit> units,
                            float* base, int64_t unit_floats);
+  // With a DeviceBoundary: a pipeline stage's hidden states (or their
+  // gradient), n floats at `data`, to or from the LLM stage `stage` of this
+  // replica.
+  Status StageOnDevice(bool send, int stage, const BoundaryKey& key, float* data, int64_t n);
   // The device boundary's asynchronous error, naming this rank and `what`.
   Status BoundaryError(const char* what);
   // Runs `f` marked busy on the host (HostCores) as one span of `kind`,

@@ -52,10 +52,33 @@ class NcclDevice : public GradAllReduce {
   std::unique_ptr<comm::NcclComm> comm_;
 };
 
-}  // namespace
 
-StatusOr<std::unique_ptr<GradAllReduce>> SetUpNcclGradAllReduce(comm::KvStore& kv, RankDevice& device,
-                                                                const NcclDpGroup& g) {
+// The TP group's sums on the device: in place on the communicator's
+// stream, after the compute stream's work so far (an event), and the
+// compute stream waits for it (an event) before the next op. No host wait.
+class NcclTpComm : public parallel::TpComm {
+ public:
+  explicit NcclTpComm(std::unique_ptr<comm::NcclComm> comm) : comm_(std::move(comm)) {}
+  int size() const override { return comm_->size(); }
+  int rank() const override { return comm_->rank(); }
+  Status AllReduceSum(float* data, int64_t n) override {
+    RETURN_IF_ERROR(comm_->WaitForCompute());
+    RETURN_IF_ERROR(comm_->AllReduceSum(data, data, size_t(n)));
+    return comm_->ComputeWaitsForComm();
+  }
+  void Abort() override {
+    Status s = comm_->Abort();
+    if (!s.ok()) LOG_WARN("nccl %s: abort: %s", comm_->name().c_str(), s.ToString().c_str());
+  }
+
+ private:
+  std::unique_ptr<comm::NcclComm> comm_;
+};
+
+// The group's communicator, or null on every rank alike (the host path),
+// as SetUpNcclGradAllReduce documents; `what` names the use in messages.
+StatusOr<std::unique_ptr<comm::NcclComm>> SetUpNcclGroupComm(comm::KvStore& kv, RankDevice& device,
+                                                             const NcclDpGroup& g, const std::string& what) {
   const std::string prefix = NcclDpGroupPrefix(g.role, g.group);
   const std::string who = g.role + " " + g.group + " rank " + std::to_string(g.rank) + " of " +
                           std::to_string(g.size);
@@ -83,16 +106,32 @@ StatusOr<std::unique_ptr<GradAllReduce>> SetUpNcclGradAllReduce(comm::KvStore& k
   }
   if (!choice.nccl) {
     if (g.mode == DpAllReduceMode::kNccl)
-      return Status::FailedPrecondition("dp all-reduce of " + who + ": " + kDpAllReduceEnv +
+      return Status::FailedPrecondition(what + " of " + who + ": " + kDpAllReduceEnv +
                                         "=nccl, but NCCL cannot be used: " + choice.why);
     if (g.mode != DpAllReduceMode::kGloo)
-      LOG_WARN("dp all-reduce of %s: host-staged gloo fallback: %s", who.c_str(), choice.why.c_str());
+      LOG_WARN("%s of %s: host-staged gloo fallback: %s", what.c_str(), who.c_str(), choice.why.c_str());
     else
-      LOG_INFO("dp all-reduce of %s: host-staged gloo (%s)", who.c_str(), choice.why.c_str());
-    return std::unique_ptr<GradAllReduce>();
+      LOG_INFO("%s of %s: host-staged gloo (%s)", what.c_str(), who.c_str(), choice.why.c_str());
+    return std::unique_ptr<comm::NcclComm>();
   }
-  LOG_INFO("dp all-reduce of %s: nccl on cuda device %d (%s)", who.c_str(), ctx->device(), choice.why.c_str());
+  LOG_INFO("%s of %s: nccl on cuda device %d (%s)", what.c_str(), who.c_str(), ctx->device(), choice.why.c_str());
+  return comm;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<GradAllReduce>> SetUpNcclGradAllReduce(comm::KvStore& kv, RankDevice& device,
+                                                                const NcclDpGroup& g) {
+  ASSIGN_OR_RETURN(std::unique_ptr<comm::NcclComm> comm, SetUpNcclGroupComm(kv, device, g, "dp all-reduce"));
+  if (!comm) return std::unique_ptr<GradAllReduce>();
   return std::unique_ptr<GradAllReduce>(std::make_unique<NcclDevice>(std::move(comm)));
+}
+
+StatusOr<std::unique_ptr<parallel::TpComm>> SetUpNcclTpComm(comm::KvStore& kv, RankDevice& device,
+                                                            const NcclDpGroup& g) {
+  ASSIGN_OR_RETURN(std::unique_ptr<comm::NcclComm> comm, SetUpNcclGroupComm(kv, device, g, "tp sums"));
+  if (!comm) return std::unique_ptr<parallel::TpComm>();
+  return std::unique_ptr<parallel::TpComm>(std::make_unique<NcclTpComm>(std::move(comm)));
 }
 
 }  // namespace braid::worker

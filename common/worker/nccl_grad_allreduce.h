@@ -8,6 +8,7 @@
 
 #include "common/base/status.h"
 #include "common/comm/kv_store.h"
+#include "common/parallel/tp_comm.h"
 #include "common/worker/dp_allreduce_choice.h"
 #include "common/worker/grad_allreduce.h"
 #include "common/worker/rank_device.h"
@@ -39,5 +40,12 @@ struct NcclDpGroup {
 // and it cannot be used.
 StatusOr<std::unique_ptr<GradAllReduce>> SetUpNcclGradAllReduce(comm::KvStore& kv, RankDevice& device,
                                                                 const NcclDpGroup& group);
+
+// The same for a TP group (group: "tp-d<d>-p<s>", rank: the TP index; the
+// switch is BRAID_DP_ALLREDUCE too): the TP sums of the module math on the
+// device over NCCL ("tp sums"), or null on every rank alike (host copies
+// over the Gloo TP group).
+StatusOr<std::unique_ptr<parallel::TpComm>> SetUpNcclTpComm(comm::KvStore& kv, RankDevice& device,
+                                                            const NcclDpGroup& group);
 
 }  // namespace braid::worker

@@ -348,6 +348,7 @@ class Worker {
     if (transport_) transport_->Cancel();
     if (grad_allreduce_) grad_allreduce_->Abort();
     if (device_boundary_) device_boundary_->Abort();
+    if (tp_comm_) tp_comm_->Abort();
   }
 
   void Report(const v1::Assignment& a, const Status& s) {
@@ -488,6 +489,15 @@ class Worker {
                                                    flags_.comm_timeout}));
           if (nccl) runner.UseGradAllReduce(std::move(nccl));
         }
+        // The TP group's sums inside the module math: NCCL on the devices,
+        // or host copies over the Gloo TP group (the group chooses alike).
+        if (layout.tp > 1) {
+          ASSIGN_OR_RETURN(const DpAllReduceMode mode, DpAllReduceModeFromEnv());
+          ASSIGN_OR_RETURN(std::unique_ptr<parallel::TpComm> tp_nccl,
+                           SetUpNcclTpComm(kv, *runner.device(),
+                                           {RoleName(role_), tag_tp, me.tp, layout.tp, mode, flags_.comm_timeout}));
+          if (tp_nccl) runner.UseTpComm(std::move(tp_nccl));
+        }
         // The boundary tensors: NCCL send/recv between the devices when
         // every rank of the job has its own, else host copies over UCX
         // (every rank of the job calls this and they choose alike).
@@ -516,16 +526,20 @@ class Worker {
         std::lock_guard<std::mutex> lock(w->mu_);
         if (w->grad_allreduce_ && !finished) w->grad_allreduce_->Abort();
         if (w->device_boundary_ && !finished) w->device_boundary_->Abort();
+        if (w->tp_comm_ && !finished) w->tp_comm_->Abort();
         w->grad_allreduce_ = nullptr;
         w->device_boundary_ = nullptr;
+        w->tp_comm_ = nullptr;
       }
     } abort_unless_finished{this, finished};
     {
       std::lock_guard<std::mutex> lock(mu_);
       grad_allreduce_ = runner.grad_allreduce();
       device_boundary_ = runner.device_boundary();
+      tp_comm_ = runner.tp_comm();
       if (cancelled_ && grad_allreduce_) grad_allreduce_->Abort();
       if (cancelled_ && device_boundary_) device_boundary_->Abort();
+      if (cancelled_ && tp_comm_) tp_comm_->Abort();
     }
     // Boundary transfers move on between ops while this rank computes.
     SetOpBoundaryHook([](void* t) { static_cast<UcxTransport*>(t)->Poll(); }, transport.get());
@@ -640,6 +654,7 @@ class Worker {
   UcxTransport* transport_ = nullptr;
   GradAllReduce* grad_allreduce_ = nullptr;  // the running rank's DP all-reduce (device ranks); guarded by mu_
   DeviceBoundary* device_boundary_ = nullptr;  // its device-to-device boundary, if any; guarded by mu_
+  parallel::TpComm* tp_comm_ = nullptr;         // its TP group's sums (null without TP); guarded by mu_
 };
 
 }  // namespace

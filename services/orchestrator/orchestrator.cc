@@ -5,7 +5,6 @@
 #include "common/base/log.h"
 #include "common/checkpoint/checkpoint.h"
 #include "common/checkpoint/durable_file.h"
-#include "common/config/cuda_training_gate.h"
 #include "services/orchestrator/device_match.h"
 
 namespace braid::orchestrator {
@@ -54,7 +53,6 @@ StatusOr<Job> Orchestrator::SubmitJob(const std::string& yaml, const std::string
   // A spec that does not parse is refused by jobs_.Submit, with its message.
   if (StatusOr<JobConfig> cfg = ParseJobConfig(yaml, source_name.empty() ? "<request>" : source_name); cfg.ok()) {
     RETURN_IF_ERROR(CheckRegisteredDevices(*cfg));
-    RETURN_IF_ERROR(CheckDeviceJobLayouts(*cfg));
   }
   return jobs_.Submit(yaml, source_name);
 }

@@ -61,10 +61,7 @@ class Orchestrator {
 
   // ---- JobService ----
   // Refused (nothing created) with FailedPrecondition when workers of a
-  // module are registered but none on the job's `device` (device_match.h),
-  // and with Unimplemented for a `device: cuda` job whose layout uses tp or
-  // pp (or `parallel: auto`): the runtime trains DP layouts on a device
-  // (common/config/cuda_training_gate.h).
+  // module are registered but none on the job's `device` (device_match.h).
   StatusOr<Job> SubmitJob(const std::string& yaml, const std::string& source_name);
   StatusOr<Job> GetJob(const std::string& id) const { return jobs_.Get(id); }
   std::vector<Job> ListJobs() const { return jobs_.List(); }

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <mutex>
 
 #include "common/comm/kv_store.h"
 #include "common/gpu/device.h"
@@ -126,6 +127,40 @@ TEST(GpuNcclRuntime, Layout121OnDistinctGpusTakesNccl) {
 }
 TEST(GpuNcclRuntime, Layout212OnDistinctGpusTakesNccl) {
   RunDistinctGpus({parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}});
+}
+
+// The TP sums on NCCL: the LLM's two TP ranks on distinct GPUs (job ranks 1
+// and 2 of 4, round-robin over 2+ devices) take NCCL and equal the
+// host-copy run bit for bit (two ranks: one fp32 add per element either way).
+TEST(GpuNcclRuntime, LlmTp2OnDistinctGpusTakesNccl) {
+  const Layouts layouts = {parallel::Layout{1, 1, 1}, parallel::Layout{1, 2, 1}, parallel::Layout{1, 1, 1}};
+  const int devices = DeviceCount();
+  ASSERT_GE(devices, 2) << "the LLM's TP ranks on distinct GPUs need 2 CUDA devices, " << devices << " present";
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
+  comm::InMemoryKvStore store;
+  comm::PrefixKvStore kv(&store, "job/attempt-1/");
+  int nccl_groups = 0;
+  std::mutex mu;
+  const device_run::Run nccl =
+      device_run::RunInProc(cfg, RoundRobinCuda(layouts, devices), [&](ModuleRunner& mr, DpGroup&) -> Status {
+        if (mr.role() != Role::kLlm) return Status::Ok();
+        ASSIGN_OR_RETURN(std::unique_ptr<parallel::TpComm> tp,
+                         SetUpNcclTpComm(kv, *mr.device(),
+                                         {"llm", "tp-d0-p0", mr.coord().tp, 2, DpAllReduceMode::kNccl,
+                                          kTimeoutSeconds}));
+        if (tp) {
+          std::lock_guard<std::mutex> lock(mu);
+          ++nccl_groups;
+          mr.UseTpComm(std::move(tp));
+        }
+        return Status::Ok();
+      });
+  const device_run::Run host = device_run::RunInProc(cfg, RoundRobinCuda(layouts, devices));
+  EXPECT_EQ(nccl_groups, 2);
+  ExpectFollowsCpu(nccl, cpu, "llm tp 2 nccl");
+  EXPECT_EQ(nccl.losses, host.losses) << "nccl vs host-copy TP sums";
+  EXPECT_EQ(nccl.params, host.params) << "nccl vs host-copy TP sums: final params differ";
 }
 
 TEST(GpuNcclRuntime, RanksSharingAGpuFallBackToGloo) {

@@ -16,6 +16,7 @@
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/patch.h"
 #include "common/ops/cpu/rows.h"
+#include "common/ops/cpu/vocab_parallel.h"
 #include "common/ops/cuda/dtype.h"
 #include "common/ops/cuda/embedding.h"
 #include "common/ops/cuda/patch.h"
@@ -105,6 +106,39 @@ TEST_F(EmbeddingRowsGpuTest, EmbeddingBackwardWithManyRepeatedIds) {
     CheckEmbedding<float>(this, 5000, C, 3, false);
     CheckEmbedding<float>(this, 20000, C, 1000, true);
     CheckEmbedding<bf16>(this, 20000, C, 1000, true);
+  }
+}
+
+// Vocabulary-parallel: a rank holding rows [vb, ve) of V; ids it does not
+// hold give zero rows forward and no gradient backward; fp32 exact.
+void CheckVocabEmbedding(GpuTest* t, int64_t N, int64_t C, int32_t V, int64_t vb, int64_t ve) {
+  SCOPED_TRACE(Name("vocab embedding", N, C, false) + " rows " + std::to_string(vb) + ".." + std::to_string(ve));
+  const uint64_t seed = TestSeed(Name("vocab embedding", N, C, false) + std::to_string(vb));
+  const int64_t Vl = ve - vb;
+  auto ids = RandomIds(N, V, seed, true);
+  auto table = RandomVector(Vl * C, seed + 1);
+  auto dout = RandomVector(N * C, seed + 2);
+  auto dtable0 = RandomVector(Vl * C, seed + 3);
+  std::vector<float> out(N * C), dtable = dtable0;
+  ops::vocab_embedding_forward(out.data(), ids.data(), table.data(), vb, ve, N, C);
+  ops::vocab_embedding_backward(dtable.data(), dout.data(), ids.data(), vb, ve, N, C);
+
+  auto d_ids = t->Up(ids);
+  auto d_table = t->Up(table);
+  auto d_dout = t->Up(dout);
+  auto d_dtable = t->Up(dtable0);
+  auto d_out = t->Up(std::vector<float>(size_t(N * C), 7.f));  // overwritten, zeros included
+  ops::cuda::vocab_embedding_forward(d_out.data(), d_ids.data(), d_table.data(), vb, ve, N, C);
+  ops::cuda::vocab_embedding_backward(d_dtable.data(), d_dout.data(), d_ids.data(), vb, ve, N, C);
+  ExpectClose<float>(t->DownF(d_out), out, kExact);
+  ExpectClose<float>(t->DownF(d_dtable), dtable, kExact);
+}
+
+TEST_F(EmbeddingRowsGpuTest, VocabParallelEmbeddingMatchesCpu) {
+  for (int64_t C : {1, 129}) {
+    CheckVocabEmbedding(this, 333, C, 50, 0, 25);    // holds id 0 (most of the skewed ids)
+    CheckVocabEmbedding(this, 333, C, 50, 25, 50);   // holds none of the id-0 rows
+    CheckVocabEmbedding(this, 5000, C, 1000, 300, 301);
   }
 }
 

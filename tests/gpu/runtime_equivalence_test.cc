@@ -2,16 +2,17 @@
 // runtime (every rank a thread running the real ModuleRunner) with every rank
 // on its own CUDA context, one device per rank where there are enough, else
 // several ranks sharing devices round-robin (boundary tensors and the DP
-// all-reduce are host-staged, so that works). Each DP layout follows the
-// same layout on the CPU loss by loss and ends with the same parameters,
-// within fp32 tolerances (reduction order, cuBLASLt), and trains.
+// all-reduce are host-staged, so that works). Each layout (DP, and DP with
+// an LLM pipeline) follows the same layout on the CPU loss by loss and ends
+// with the same parameters, within fp32 tolerances (reduction order,
+// cuBLASLt), and trains.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "common/gpu/device.h"
 #include "common/worker/cuda_rank_device.h"
-#include "tests/worker_device_run.h"
+#include "tests/gpu/runtime_devices.h"
 
 namespace braid::worker {
 namespace {
@@ -24,19 +25,13 @@ constexpr int kSteps = 8;
 constexpr double kLossBound = 1e-3;
 constexpr double kParamsBound = 5e-3;  // L2 relative, after kSteps AdamW steps
 
-// Module rank `rank` of `role` on device (its index among all ranks) mod count.
-RankDeviceFactory RoundRobinCuda(const Layouts& l, int devices) {
-  return [l, devices](Role role, int rank) {
-    int index = rank;
-    for (int r = 0; r < int(role); ++r) index += l[size_t(r)].world();
-    return OpenCudaRankDevice(index % devices);
-  };
-}
+using device_run::RoundRobinCuda;
 
-void RunLayout(const Layouts& layouts) {
+void RunLayout(const Layouts& layouts, int llm_layers = 1) {
   StatusOr<int> devices = gpu::DeviceCount();
   ASSERT_TRUE(devices.ok()) << devices.status().ToString();
-  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  cfg.model.llm.layers = llm_layers;
   ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
   const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
   const device_run::Run gpu = device_run::RunInProc(cfg, RoundRobinCuda(layouts, *devices));
@@ -60,6 +55,11 @@ void RunLayout(const Layouts& layouts) {
               device_run::LayoutName(layouts).c_str(), *devices, worst);
 }
 
+// Pipeline parallel: the LLM's stages on CUDA, hidden states host-staged.
+TEST(GpuRuntimeEquivalence, LlmPipeline2OnCudaFollowsTheCpu) {
+  RunLayout({parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 2}, parallel::Layout{1, 1, 1}}, 2);
+}
+
 TEST(GpuRuntimeEquivalence, Layout111OnCudaFollowsTheCpu) {
   RunLayout({parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}});
 }
@@ -70,17 +70,11 @@ TEST(GpuRuntimeEquivalence, Layout212OnCudaFollowsTheCpu) {
   RunLayout({parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}});
 }
 
-TEST(GpuRuntimeEquivalence, TpOnCudaIsUnimplemented) {
-  const Layouts layouts = {parallel::Layout{1, 1, 1}, parallel::Layout{1, 2, 1}, parallel::Layout{1, 1, 1}};
-  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(3), layouts);
-  InProcFabric fabric(layouts, 1);
-  ModuleRunner llm(Role::kLlm, 0, cfg, fabric.transport(Role::kLlm, 0), fabric.dp_group(Role::kLlm, 0),
-                   fabric.tp_group(Role::kLlm, 0), fabric.mp_group(Role::kLlm, 0));
-  StatusOr<std::unique_ptr<RankDevice>> dev = OpenCudaRankDevice(0);
-  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
-  Status s = llm.UseDevice(std::move(*dev));
-  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_NE(s.message().find("parallel.llm: tp/pp on device: cuda"), std::string::npos) << s.message();
+// Tensor parallel: the encoder's and the LLM's TP slices on CUDA, the TP
+// sums through host copies (ranks may share a GPU), the vocabulary-parallel
+// loss as device kernels.
+TEST(GpuRuntimeEquivalence, EncoderAndLlmTp2OnCudaFollowTheCpu) {
+  RunLayout({parallel::Layout{1, 2, 1}, parallel::Layout{1, 2, 1}, parallel::Layout{1, 1, 1}});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "common/ops/cpu/diffusion.h"
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/loss.h"
+#include "common/ops/cpu/vocab_parallel.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
 #include "common/ops/cpu/patch.h"
@@ -47,6 +48,12 @@ GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
   BRAID_GUARD(cross_entropy_backward);
   BRAID_GUARD(mse_backward);
   BRAID_GUARD(cross_entropy_forward);
+  t.vocab_embedding_forward = &Wrap<&ops::vocab_embedding_forward>::Call;
+  t.vocab_embedding_backward = &Wrap<&ops::vocab_embedding_backward>::Call;
+  t.vocab_ce_row_max = &Wrap<&ops::vocab_ce_row_max>::Call;
+  t.vocab_ce_exp_sums = &Wrap<&ops::vocab_ce_exp_sums>::Call;
+  t.vocab_ce_loss = &Wrap<&ops::vocab_ce_loss>::Call;
+  t.vocab_ce_backward = &Wrap<&ops::vocab_ce_backward>::Call;
   BRAID_GUARD(mse_rows_forward);
   t.grad_norm = &Wrap<&GradNormInto>::Call;
   t.clip_to_norm = &Wrap<&ClipToNormAt>::Call;

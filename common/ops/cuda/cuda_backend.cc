@@ -83,6 +83,22 @@ void CrossEntropyForward(float* losses, double* loss_sum, const float* logits, c
   ops::cuda::add_scalar(loss_sum, &totals->sum);
 }
 
+// The vocabulary-parallel loss's third piece: the row sums for the backward,
+// and the loss added into a device double (null: none).
+void VocabCeLoss(float* row_sum, double* loss_sum, const float* row_max, const float* sums, const int32_t* targets,
+                 int64_t N) {
+  struct Totals {
+    double sum;
+    int64_t count;
+  };
+  const Scratch scratch(sizeof(Totals) + static_cast<size_t>(N) * sizeof(float), "cudaMallocAsync(vocab ce scratch)");
+  if (!scratch.ok()) return;
+  auto* totals = scratch.at<Totals>();
+  ops::cuda::vocab_parallel_loss(scratch.at<float>(sizeof(Totals)), row_sum, &totals->sum, &totals->count, row_max,
+                                 sums, targets, N);
+  if (loss_sum != nullptr) ops::cuda::add_scalar(loss_sum, &totals->sum);
+}
+
 void MseRowsForward(double* sum, const float* pred, const float* target, int64_t rows, int64_t cols, double divisor) {
   if (rows <= 0) return;
   const Scratch row_sse(static_cast<size_t>(rows) * sizeof(double), "cudaMallocAsync(mse row sums)");
@@ -138,6 +154,12 @@ ops::DeviceOps MakeCudaOps() {
   t.cross_entropy_forward = &CrossEntropyForward;
   t.cross_entropy_backward = &k::cross_entropy_backward<float>;
   t.mse_rows_forward = &MseRowsForward;
+  t.vocab_embedding_forward = &k::vocab_embedding_forward<float>;
+  t.vocab_embedding_backward = &k::vocab_embedding_backward<float>;
+  t.vocab_ce_row_max = &k::vocab_parallel_row_max<float>;
+  t.vocab_ce_exp_sums = &k::vocab_parallel_exp_sums<float>;
+  t.vocab_ce_loss = &VocabCeLoss;
+  t.vocab_ce_backward = &k::vocab_parallel_cross_entropy_backward<float>;
   t.mse_backward = &k::mse_backward<float>;
   t.grad_norm = &GradNormInto;
   t.clip_to_norm = &ops::cuda::clip_to_norm;

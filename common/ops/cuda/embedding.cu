@@ -22,6 +22,24 @@ __global__ void EmbeddingForwardKernel(T* out, const int32_t* ids, const T* tabl
     out[i] = table[int64_t{ids[i / C]} * C + i % C];
 }
 
+// Vocabulary-parallel: rows of the ids this rank holds, zero for the others.
+template <typename T>
+__global__ void VocabEmbeddingForwardKernel(T* out, const int32_t* ids, const T* table_local, int64_t v_begin,
+                                            int64_t v_end, int64_t N, int64_t C) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < N * C; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t id = ids[i / C];
+    out[i] = id >= v_begin && id < v_end ? table_local[(id - v_begin) * C + i % C] : FromFloat<T>(0.f);
+  }
+}
+
+// local[n] = ids[n] - v_begin for the ids this rank holds, -1 for the others.
+__global__ void LocalIdsKernel(int32_t* local, const int32_t* ids, int64_t v_begin, int64_t v_end, int64_t N) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < N; n += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t id = ids[n];
+    local[n] = id >= v_begin && id < v_end ? static_cast<int32_t>(id - v_begin) : -1;
+  }
+}
+
 template <typename T>
 __global__ void AddPositionsForwardKernel(T* out, const int32_t* pos, const T* table, int64_t N, int64_t C) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < N * C; i += int64_t{gridDim.x} * blockDim.x)
@@ -43,7 +61,7 @@ __global__ void EmbeddingBackwardKernel(T* dtable, const T* dout, const int32_t*
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < N * C; i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t k = i / C, c = i % C;
     const int32_t id = sorted[k];
-    if (k > 0 && sorted[k - 1] == id) continue;
+    if (id < 0 || (k > 0 && sorted[k - 1] == id)) continue;  // id < 0: a row this rank does not hold
     T* d = dtable + int64_t{id} * C + c;
     float acc = ToFloat(*d);
     for (int64_t j = k; j < N && sorted[j] == id; ++j) acc += ToFloat(dout[int64_t{order[j]} * C + c]);
@@ -109,6 +127,26 @@ void embedding_backward(T* dtable, const T* dout, const int32_t* ids, int64_t N,
 }
 
 template <typename T>
+void vocab_embedding_forward(T* out, const int32_t* ids, const T* table_local, int64_t v_begin, int64_t v_end,
+                             int64_t N, int64_t C) {
+  if (N <= 0 || C <= 0) return;
+  VocabEmbeddingForwardKernel<T><<<GridFor(N * C, kThreads), kThreads, 0, braid::cuda::CurrentStream()>>>(
+      out, ids, table_local, v_begin, v_end, N, C);
+  BRAID_CUDA_CHECK_LAUNCH("VocabEmbeddingForwardKernel");
+}
+
+template <typename T>
+void vocab_embedding_backward(T* dtable_local, const T* dout, const int32_t* ids, int64_t v_begin, int64_t v_end,
+                              int64_t N, int64_t C) {
+  if (N <= 0 || C <= 0) return;
+  const braid::cuda::Scratch local(static_cast<size_t>(N) * sizeof(int32_t), "cudaMallocAsync(vocab local ids)");
+  if (!local.ok()) return;
+  LocalIdsKernel<<<GridFor(N, kThreads), kThreads, 0, braid::cuda::CurrentStream()>>>(local.at<int32_t>(), ids,
+                                                                                       v_begin, v_end, N);
+  if (Launched("launch LocalIdsKernel", __LINE__)) EmbeddingBackward(dtable_local, dout, local.at<int32_t>(), N, C);
+}
+
+template <typename T>
 void add_positions_forward(T* out, const int32_t* pos, const T* table, int64_t N, int64_t C) {
   if (N <= 0 || C <= 0) return;
   AddPositionsForwardKernel<T>
@@ -125,7 +163,9 @@ void add_positions_backward(T* dtable, const T* dout, const int32_t* pos, int64_
   template void embedding_forward<T>(T*, const int32_t*, const T*, int64_t, int64_t);     \
   template void embedding_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t);    \
   template void add_positions_forward<T>(T*, const int32_t*, const T*, int64_t, int64_t); \
-  template void add_positions_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t);
+  template void add_positions_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t);             \
+  template void vocab_embedding_forward<T>(T*, const int32_t*, const T*, int64_t, int64_t, int64_t, int64_t); \
+  template void vocab_embedding_backward<T>(T*, const T*, const int32_t*, int64_t, int64_t, int64_t, int64_t);
 BRAID_INSTANTIATE(float)
 BRAID_INSTANTIATE(braid::cuda::bf16)
 #undef BRAID_INSTANTIATE
