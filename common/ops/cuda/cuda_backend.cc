@@ -3,6 +3,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include "common/ops/cuda/activation.h"
 #include "common/ops/cuda/adamw.h"
@@ -17,6 +21,7 @@
 #include "common/ops/cuda/patch.h"
 #include "common/ops/cuda/rows.h"
 #include "common/ops/cuda/scratch.h"
+#include "common/ops/cuda/staging_ring.h"
 
 namespace braid::cuda {
 
@@ -56,11 +61,72 @@ void CudaMemory::CopyToHost(void* dst, const void* src, size_t bytes) {
   BRAID_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()));
 }
 
+struct CudaMemory::Staging {
+  explicit Staging(size_t bytes) : ring(bytes) {}
+  // Teardown may run with no Context current: errors are printed, not recorded.
+  ~Staging() {
+    auto warn = [](cudaError_t e, const char* call) {
+      if (e != cudaSuccess)
+        std::fprintf(stderr, "braid: %s\n", CudaError(e, call, __FILE__, __LINE__).ToString().c_str());
+    };
+    for (auto& [id, e] : events) warn(cudaEventSynchronize(e), "cudaEventSynchronize(upload)");
+    for (auto& [id, e] : events) warn(cudaEventDestroy(e), "cudaEventDestroy(upload)");
+    for (cudaEvent_t e : spare) warn(cudaEventDestroy(e), "cudaEventDestroy(upload)");
+    if (pinned != nullptr) warn(cudaFreeHost(pinned), "cudaFreeHost(upload staging)");
+  }
+  StagingRing ring;
+  char* pinned = nullptr;
+  std::unordered_map<uint64_t, cudaEvent_t> events;  // uploads not yet waited for
+  std::vector<cudaEvent_t> spare;                    // events to reuse
+};
+
+CudaMemory::CudaMemory(Context* ctx, ParamShadows* shadows) : ctx_(ctx), shadows_(shadows) {}
+
+CudaMemory::~CudaMemory() = default;
+
 void CudaMemory::CopyFromHost(void* dst, const void* src, size_t bytes) {
-  // From pageable memory the copy is staged before the call returns, so the
-  // caller may reuse `src` at once.
   if (shadows_ != nullptr) shadows_->NoteWrite(dst, bytes);
-  if (bytes > 0) BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_->stream()));
+  if (bytes == 0) return;
+  if (!staging_ && !staging_failed_) {
+    auto s = std::make_unique<Staging>(kStagingBytes);
+    const cudaError_t e = cudaMallocHost(reinterpret_cast<void**>(&s->pinned), s->ring.capacity());
+    if (e == cudaSuccess) {
+      staging_ = std::move(s);
+    } else {
+      (void)cudaGetLastError();  // not sticky: fall back to pageable copies
+      staging_failed_ = true;
+      std::fprintf(stderr, "braid: %s; uploads copy from pageable memory (they may wait for the stream)\n",
+                   CudaError(e, "cudaMallocHost(upload staging)", __FILE__, __LINE__).ToString().c_str());
+    }
+  }
+  const std::optional<StagingRing::Slot> slot =
+      staging_ ? staging_->ring.Reserve(bytes) : std::optional<StagingRing::Slot>();
+  if (!slot) {  // larger than the ring, or no ring: the driver stages it (it may wait for the stream)
+    BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_->stream()));
+    return;
+  }
+  Staging& st = *staging_;
+  for (uint64_t id : slot->waits) {  // the copies that last read this region (normally long done)
+    auto it = st.events.find(id);
+    if (it == st.events.end()) continue;
+    BRAID_CUDA_CHECK(cudaEventSynchronize(it->second));
+    st.spare.push_back(it->second);
+    st.events.erase(it);
+  }
+  std::memcpy(st.pinned + slot->offset, src, bytes);
+  BRAID_CUDA_CHECK(cudaMemcpyAsync(dst, st.pinned + slot->offset, bytes, cudaMemcpyHostToDevice, ctx_->stream()));
+  cudaEvent_t done = nullptr;
+  if (!st.spare.empty()) {
+    done = st.spare.back();
+    st.spare.pop_back();
+  } else if (const cudaError_t e = cudaEventCreateWithFlags(&done, cudaEventDisableTiming); e != cudaSuccess) {
+    RecordError(CudaError(e, "cudaEventCreateWithFlags(upload)", __FILE__, __LINE__));
+    // Without an event the region cannot be reused safely: wait for the copy now.
+    BRAID_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()));
+    return;
+  }
+  BRAID_CUDA_CHECK(cudaEventRecord(done, ctx_->stream()));
+  st.events[slot->id] = done;
 }
 
 namespace {

@@ -19,7 +19,10 @@ namespace braid::cuda {
 
 class CudaMemory : public ops::DeviceMemory {
  public:
-  explicit CudaMemory(Context* ctx, ParamShadows* shadows = nullptr) : ctx_(ctx), shadows_(shadows) {}
+  explicit CudaMemory(Context* ctx, ParamShadows* shadows = nullptr);
+  ~CudaMemory() override;
+  CudaMemory(const CudaMemory&) = delete;
+  CudaMemory& operator=(const CudaMemory&) = delete;
   const char* name() const override { return "cuda"; }
   // Allocation failure (out of device memory) aborts with the CUDA error:
   // nothing mid-step can recover from it, and the supervisor restarts the rank.
@@ -29,14 +32,21 @@ class CudaMemory : public ops::DeviceMemory {
   void CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
   // Waits for the stream (checkpoints, reports; never in the step's hot path).
   void CopyToHost(void* dst, const void* src, size_t bytes) override;
+  // Never waits: the bytes go through a pinned staging ring (staging_ring.h;
+  // pageable memory only for uploads larger than the ring, kStagingBytes).
+  // The caller may reuse `src` at once.
   void CopyFromHost(void* dst, const void* src, size_t bytes) override;
+  static constexpr size_t kStagingBytes = size_t{64} << 20;
   // The autocast backend's bf16 weight mirrors (null under fp32): writes and
   // frees through this memory keep them in step (param_shadows.h).
   ParamShadows* shadows() const { return shadows_; }
 
  private:
+  struct Staging;  // the pinned ring and its uploads' events (cuda_backend.cc)
   Context* ctx_;
   ParamShadows* shadows_;
+  std::unique_ptr<Staging> staging_;  // made on the first upload
+  bool staging_failed_ = false;       // cudaMallocHost failed once: pageable copies
 };
 
 // The float ops of the CUDA kernels (every op of backend.h's DeviceOps).
