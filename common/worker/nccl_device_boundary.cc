@@ -98,7 +98,8 @@ StatusOr<std::unique_ptr<DeviceBoundary>> SetUpNcclDeviceBoundary(comm::KvStore&
   DpAllReduceChoice choice = ChooseDpAllReduce(members);
   for (int r = 0; r < size; ++r)
     if (members[size_t(r)].mode == DpAllReduceMode::kGloo)
-      choice = {false, "job rank " + std::to_string(r) + " has " + kBoundaryP2pEnv + "=host"};
+      choice = {false, "job rank " + std::to_string(r) + " has " + kBoundaryP2pEnv + "=host (or " +
+                           kDpAllReduceEnv + "=gloo)"};
 
   std::unique_ptr<comm::NcclComm> comms[kDirections];
   if (choice.nccl) {

@@ -16,7 +16,8 @@ namespace braid::worker {
 // BRAID_BOUNDARY_P2P: "auto" (or unset/empty): NCCL where every rank of the
 // job is on its own CUDA device, else host copies; "host": host copies
 // (debugging); "nccl": NCCL or fail the rank. As DpAllReduceMode (host =
-// kGloo).
+// kGloo). worker_main turns auto into host on a rank whose collectives are
+// forced onto host copies (BRAID_DP_ALLREDUCE=gloo).
 inline constexpr const char* kBoundaryP2pEnv = "BRAID_BOUNDARY_P2P";
 StatusOr<DpAllReduceMode> ParseBoundaryP2pMode(std::string_view text);
 StatusOr<DpAllReduceMode> BoundaryP2pModeFromEnv();

@@ -503,11 +503,16 @@ class Worker {
         // (every rank of the job calls this and they choose alike).
         {
           ASSIGN_OR_RETURN(const DpAllReduceMode p2p, BoundaryP2pModeFromEnv());
+          ASSIGN_OR_RETURN(const DpAllReduceMode collectives, DpAllReduceModeFromEnv());
           NcclBoundaryWorld bw;
           for (int r = 0; r < kNumRoles; ++r) bw.worlds[r] = world[r];
           bw.role = role_;
           bw.rank = a.rank();
-          bw.mode = p2p;
+          // Collectives forced onto host copies (BRAID_DP_ALLREDUCE=gloo)
+          // wait on the host mid-step; the boundaries follow them unless
+          // asked for nccl explicitly (docs/NCCL.md, "Order").
+          bw.mode = p2p == DpAllReduceMode::kAuto && collectives == DpAllReduceMode::kGloo ? DpAllReduceMode::kGloo
+                                                                                         : p2p;
           bw.timeout_seconds = flags_.comm_timeout;
           ASSIGN_OR_RETURN(std::unique_ptr<DeviceBoundary> boundary,
                            SetUpNcclDeviceBoundary(kv, *runner.device(), bw));

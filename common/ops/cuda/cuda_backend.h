@@ -34,7 +34,8 @@ class CudaMemory : public ops::DeviceMemory {
   void CopyToHost(void* dst, const void* src, size_t bytes) override;
   // Never waits: the bytes go through a pinned staging ring (staging_ring.h;
   // pageable memory only for uploads larger than the ring, kStagingBytes).
-  // The caller may reuse `src` at once.
+  // The caller may reuse `src` at once. Like the rest of this memory, one
+  // thread at a time (the rank's).
   void CopyFromHost(void* dst, const void* src, size_t bytes) override;
   static constexpr size_t kStagingBytes = size_t{64} << 20;
   // The autocast backend's bf16 weight mirrors (null under fp32): writes and
