@@ -5,11 +5,13 @@
 // same calls on the CPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "common/ops/cpu/activation.h"
 #include "common/ops/cpu/matmul.h"
 #include "common/ops/cpu/norm.h"
+#include "common/ops/cpu/rows.h"
 #include "common/ops/cuda/cuda_backend.h"
 #include "common/tensor/tensor.h"
 #include "tests/gpu/gpu_fixture.h"
@@ -94,6 +96,41 @@ TEST_F(CudaBackendTest, TensorMemoryRoundTripsAndCopies) {
   t.Zero();
   EXPECT_EQ(t.ToHost(), std::vector<float>(1000, 0.f));
   EXPECT_EQ(copy.ToHost(), v);
+  Status s = ctx_->TakeError();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+// Uploads through the pinned staging ring (CudaMemory::CopyFromHost,
+// staging_ring.h): many more bytes than the ring holds, each upload from a
+// host buffer overwritten at once after the call, the stream kept busy in
+// between so the ring laps while copies are still queued; every device
+// buffer must hold exactly what was uploaded into it, and an upload larger
+// than the ring goes through pageable memory.
+TEST_F(CudaBackendTest, UploadsThroughThePinnedRingLandIntact) {
+  cuda::CudaBackend backend(ctx_.get());
+  ops::ScopedBackend scope(backend.backend());
+  const int64_t n = int64_t{3} << 20;  // 12 MiB per upload: the 64 MiB ring laps every 5
+  const int kUploads = 24;
+  std::vector<Tensor> dev;
+  std::vector<float> host(static_cast<size_t>(n));
+  for (int u = 0; u < kUploads; ++u) {
+    for (int64_t i = 0; i < n; ++i) host[size_t(i)] = float(u * 1000003 + i % 997);
+    dev.emplace_back(std::vector<int64_t>{n});
+    dev.back().CopyFromHost(host.data(), n);
+    std::fill(host.begin(), host.end(), -1.f);  // the caller may reuse its buffer at once
+    Tensor busy({n});  // device work queued behind the copy
+    for (int k = 0; k < 4; ++k) ops::accumulate(busy.data(), dev.back().data(), n);
+  }
+  for (int u = 0; u < kUploads; ++u) {
+    const std::vector<float> got = dev[size_t(u)].ToHost();
+    for (int64_t i = 0; i < n; i += 4099)
+      ASSERT_EQ(got[size_t(i)], float(u * 1000003 + i % 997)) << "upload " << u << " element " << i;
+  }
+  const int64_t big = int64_t(cuda::CudaMemory::kStagingBytes / sizeof(float)) + 7;
+  std::vector<float> large(static_cast<size_t>(big), 3.5f);
+  Tensor t({big});
+  t.CopyFromHost(large.data(), big);
+  EXPECT_EQ(t.ToHost(), large);
   Status s = ctx_->TakeError();
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
