@@ -150,7 +150,7 @@ StatusOr<double> TimeCase(cuda::Context* ctx, const Shape& s, const Options& o) 
   BRAID_CUDA_RETURN_IF_ERROR(cudaEventCreate(&start));
   const cudaError_t created = cudaEventCreate(&stop);
   if (created != cudaSuccess) {
-    cudaEventDestroy(start);
+    BRAID_CUDA_CHECK(cudaEventDestroy(start));  // recorded in the context
     return cuda::CudaError(created, "cudaEventCreate(&stop)", __FILE__, __LINE__);
   }
   auto timed = [&]() -> StatusOr<double> {
@@ -165,8 +165,8 @@ StatusOr<double> TimeCase(cuda::Context* ctx, const Shape& s, const Options& o) 
     return static_cast<double>(ms) * 1e-3 / o.iters;
   };
   StatusOr<double> seconds = timed();
-  cudaEventDestroy(stop);
-  cudaEventDestroy(start);
+  BRAID_CUDA_CHECK(cudaEventDestroy(stop));  // recorded in the context: Synchronize returns it
+  BRAID_CUDA_CHECK(cudaEventDestroy(start));
   RETURN_IF_ERROR(ctx->Synchronize());
   return seconds;
 }
