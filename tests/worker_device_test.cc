@@ -310,5 +310,47 @@ TEST(WorkerDevice, ADeviceErrorFailsTheRankNamingIt) {
   EXPECT_FALSE(results[size_t(Role::kEncoder)].ok());  // its gradients never come
 }
 
+// A boundary transfer that never arrives (the fake loses every LLM ->
+// generator send) fails the ranks waiting for it within the timeout,
+// naming the rank and the transfer, instead of hanging.
+TEST(WorkerDevice, ALostDeviceTransferFailsTheReceiverNamingIt) {
+  const JobConfig cfg = device_run::TestJob(3);
+  InProcFabric fabric(1, 1, 1, /*timeout_seconds=*/2);
+  const int worlds[kNumRoles] = {1, 1, 1};
+  testing_support::GuardedBoundaryFabric boundary(worlds, /*timeout_seconds=*/1);
+  boundary.DropSends(BoundaryKind::kLlmToGen);
+  std::vector<std::unique_ptr<ModuleRunner>> runners;
+  for (int r = 0; r < kNumRoles; ++r) {
+    runners.push_back(
+        std::make_unique<ModuleRunner>(Role(r), 0, cfg, fabric.transport(Role(r), 0), fabric.dp_group(Role(r), 0)));
+    ASSERT_TRUE(runners.back()->UseDevice(std::make_unique<GuardedRankDevice>()).ok());
+    runners.back()->UseDeviceBoundary(boundary.Make(Role(r), 0));
+  }
+  auto data = train::TrainingData::Load(cfg);
+  ASSERT_TRUE(data.ok());
+  train::EpochSampler sampler(cfg.seed, (*data)->epoch_samples());
+  std::vector<Sample> samples;
+  for (int64_t id : sampler.StepIds(0, cfg.train.global_batch)) samples.push_back(*(*data)->Make(id));
+  reorder::StepPlan plan = reorder::PlanInOrder(0, MetasOf(samples), cfg.train.microbatches, {1, 1, 1});
+  std::vector<StatusOr<StepResult>> results(runners.size(), Status::Internal("not run"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < runners.size(); ++i)
+    threads.emplace_back([&, i] {
+      ModuleRunner& mr = *runners[i];
+      results[i] = mr.RunStep(0, BuildRankShards(samples, plan, mr.role(), 0, cfg.seed));
+    });
+  for (auto& t : threads) t.join();
+  const StatusOr<StepResult>& gen = results[size_t(Role::kGenerator)];
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(gen.status().message().rfind("generator rank 0: boundary recv of llm->gen step 0 mb ", 0), 0u)
+      << gen.status().message();
+  EXPECT_NE(gen.status().message().find("nothing sent"), std::string::npos) << gen.status().message();
+  const StatusOr<StepResult>& llm = results[size_t(Role::kLlm)];
+  ASSERT_FALSE(llm.ok());  // the conditioning gradients never come
+  EXPECT_EQ(llm.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(llm.status().message().find("gen->llm"), std::string::npos) << llm.status().message();
+}
+
 }  // namespace
 }  // namespace braid::worker

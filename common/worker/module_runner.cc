@@ -323,20 +323,25 @@ Status ModuleRunner::SendUnitsOnDevice(Role peer, BoundaryKind kind, int64_t ste
   std::sort(units.begin(), units.end(), [](const BoundaryUnit& a, const BoundaryUnit& b) { return a.uid < b.uid; });
   for (const BoundaryUnit& u : units)
     for (int dst : Destinations(peer, u.peer_dp)) {
-      RETURN_IF_ERROR(device_boundary_->Send(peer, dst, {kind, step, mb, u.uid}, base + u.index * unit_floats,
-                                             unit_floats));
+      RETURN_IF_ERROR(RankError(device_boundary_->Send(peer, dst, {kind, step, mb, u.uid},
+                                                       base + u.index * unit_floats, unit_floats)));
       if (result_) result_->bytes_sent += unit_floats * int64_t(sizeof(float));
     }
   return Status::Ok();
 }
 
+Status ModuleRunner::RankError(Status s) const {
+  if (s.ok()) return s;
+  return Status(s.code(), std::string(RoleName(role_)) + " rank " + std::to_string(rank_) + ": " + s.message());
+}
+
 Status ModuleRunner::StageOnDevice(bool send, int stage, const BoundaryKey& key, float* data, int64_t n) {
   const int peer = StageRank(stage);
   if (send) {
-    RETURN_IF_ERROR(device_boundary_->Send(Role::kLlm, peer, key, data, n));
+    RETURN_IF_ERROR(RankError(device_boundary_->Send(Role::kLlm, peer, key, data, n)));
     if (result_) result_->bytes_sent += n * int64_t(sizeof(float));
   } else {
-    RETURN_IF_ERROR(device_boundary_->Recv(Role::kLlm, peer, key, data, n));
+    RETURN_IF_ERROR(RankError(device_boundary_->Recv(Role::kLlm, peer, key, data, n)));
     if (result_) result_->bytes_received += n * int64_t(sizeof(float));
   }
   return Status::Ok();
@@ -346,8 +351,8 @@ Status ModuleRunner::RecvUnitsOnDevice(Role peer, BoundaryKind kind, int64_t ste
                                        std::vector<BoundaryUnit> units, float* base, int64_t unit_floats) {
   std::sort(units.begin(), units.end(), [](const BoundaryUnit& a, const BoundaryUnit& b) { return a.uid < b.uid; });
   for (const BoundaryUnit& u : units) {
-    RETURN_IF_ERROR(device_boundary_->Recv(peer, Source(peer, u.peer_dp), {kind, step, mb, u.uid},
-                                           base + u.index * unit_floats, unit_floats));
+    RETURN_IF_ERROR(RankError(device_boundary_->Recv(peer, Source(peer, u.peer_dp), {kind, step, mb, u.uid},
+                                                     base + u.index * unit_floats, unit_floats)));
     if (result_) result_->bytes_received += unit_floats * int64_t(sizeof(float));
   }
   return Status::Ok();

@@ -156,6 +156,8 @@ class ModuleRunner {
   // gradient), n floats at `data`, to or from the LLM stage `stage` of this
   // replica.
   Status StageOnDevice(bool send, int stage, const BoundaryKey& key, float* data, int64_t n);
+  // `s` with this rank named ("llm rank 2: ..."); OK stays OK.
+  Status RankError(Status s) const;
   // The device boundary's asynchronous error, naming this rank and `what`.
   Status BoundaryError(const char* what);
   // Runs `f` marked busy on the host (HostCores) as one span of `kind`,

@@ -39,6 +39,12 @@ class GuardedBoundaryFabric {
     std::lock_guard<std::mutex> lock(mu_);
     return transfers_;
   }
+  // Failure injection: sends of `kind` are lost from now on (their Send
+  // returns OK; the receiver times out).
+  void DropSends(worker::BoundaryKind kind) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped_.push_back(kind);
+  }
 
  private:
   struct Transfer {
@@ -64,6 +70,8 @@ class GuardedBoundaryFabric {
       const Channel c{me_, worker::JobWorldRank(f_->worlds_, dst_role, dst_rank), int(worker::DirectionOf(key.kind))};
       {
         std::lock_guard<std::mutex> lock(f_->mu_);
+        for (worker::BoundaryKind k : f_->dropped_)
+          if (k == key.kind) return Status::Ok();
         f_->channels_[c].push_back(std::move(t));
         ++f_->transfers_;
       }
@@ -129,6 +137,7 @@ class GuardedBoundaryFabric {
   std::map<Channel, std::deque<Transfer>> channels_;
   int64_t transfers_ = 0;
   std::map<int, std::vector<int64_t>> reads_at_flush_;
+  std::vector<worker::BoundaryKind> dropped_;
 };
 
 }  // namespace braid::testing_support
