@@ -117,7 +117,7 @@ class RecordingAllReduce : public GradAllReduce {
   }
 
  private:
-  static int64_t OpsRun() { return dynamic_cast<GuardedDevice&>(*ops::CurrentDeviceMemory()).ops_run(); }
+  static int64_t OpsRun() { return testing_support::CurrentGuardedDevice().ops_run(); }
   std::unique_ptr<GradAllReduce> inner_;
   AllReduceLog* log_;
 };
@@ -279,6 +279,28 @@ TEST(WorkerDevice, Layout212OnGuardedDevicesEqualsTheHost) {
   RunLayout({parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}});
 }
 
+// Step 0 of `cfg` (layout 1/1/1) on `runners`, one thread each, which may
+// fail: each runner's result.
+std::vector<StatusOr<StepResult>> RunFirstStep(const JobConfig& cfg,
+                                               std::vector<std::unique_ptr<ModuleRunner>>& runners) {
+  std::vector<StatusOr<StepResult>> results(runners.size(), Status::Internal("not run"));
+  auto data = train::TrainingData::Load(cfg);
+  EXPECT_TRUE(data.ok()) << data.status().ToString();
+  if (!data.ok()) return results;
+  train::EpochSampler sampler(cfg.seed, (*data)->epoch_samples());
+  std::vector<Sample> samples;
+  for (int64_t id : sampler.StepIds(0, cfg.train.global_batch)) samples.push_back(*(*data)->Make(id));
+  reorder::StepPlan plan = reorder::PlanInOrder(0, MetasOf(samples), cfg.train.microbatches, {1, 1, 1});
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < runners.size(); ++i)
+    threads.emplace_back([&, i] {
+      ModuleRunner& mr = *runners[i];
+      results[i] = mr.RunStep(0, BuildRankShards(samples, plan, mr.role(), 0, cfg.seed));
+    });
+  for (auto& t : threads) t.join();
+  return results;
+}
+
 TEST(WorkerDevice, ADeviceErrorFailsTheRankNamingIt) {
   const JobConfig cfg = device_run::TestJob(3);
   InProcFabric fabric(1, 1, 1, /*timeout_seconds=*/2);
@@ -289,20 +311,7 @@ TEST(WorkerDevice, ADeviceErrorFailsTheRankNamingIt) {
     // The LLM's device fails at its first check after the move (its first forward).
     ASSERT_TRUE(runners.back()->UseDevice(std::make_unique<GuardedRankDevice>(Role(r) == Role::kLlm ? 2 : 0)).ok());
   }
-  auto data = train::TrainingData::Load(cfg);
-  ASSERT_TRUE(data.ok());
-  train::EpochSampler sampler(cfg.seed, (*data)->epoch_samples());
-  std::vector<Sample> samples;
-  for (int64_t id : sampler.StepIds(0, cfg.train.global_batch)) samples.push_back(*(*data)->Make(id));
-  reorder::StepPlan plan = reorder::PlanInOrder(0, MetasOf(samples), cfg.train.microbatches, {1, 1, 1});
-  std::vector<StatusOr<StepResult>> results(runners.size(), Status::Internal("not run"));
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < runners.size(); ++i)
-    threads.emplace_back([&, i] {
-      ModuleRunner& mr = *runners[i];
-      results[i] = mr.RunStep(0, BuildRankShards(samples, plan, mr.role(), 0, cfg.seed));
-    });
-  for (auto& t : threads) t.join();
+  const std::vector<StatusOr<StepResult>> results = RunFirstStep(cfg, runners);
   const StatusOr<StepResult>& llm = results[size_t(Role::kLlm)];
   ASSERT_FALSE(llm.ok());
   EXPECT_EQ(llm.status().code(), StatusCode::kInternal);
@@ -326,20 +335,7 @@ TEST(WorkerDevice, ALostDeviceTransferFailsTheReceiverNamingIt) {
     ASSERT_TRUE(runners.back()->UseDevice(std::make_unique<GuardedRankDevice>()).ok());
     runners.back()->UseDeviceBoundary(boundary.Make(Role(r), 0));
   }
-  auto data = train::TrainingData::Load(cfg);
-  ASSERT_TRUE(data.ok());
-  train::EpochSampler sampler(cfg.seed, (*data)->epoch_samples());
-  std::vector<Sample> samples;
-  for (int64_t id : sampler.StepIds(0, cfg.train.global_batch)) samples.push_back(*(*data)->Make(id));
-  reorder::StepPlan plan = reorder::PlanInOrder(0, MetasOf(samples), cfg.train.microbatches, {1, 1, 1});
-  std::vector<StatusOr<StepResult>> results(runners.size(), Status::Internal("not run"));
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < runners.size(); ++i)
-    threads.emplace_back([&, i] {
-      ModuleRunner& mr = *runners[i];
-      results[i] = mr.RunStep(0, BuildRankShards(samples, plan, mr.role(), 0, cfg.seed));
-    });
-  for (auto& t : threads) t.join();
+  const std::vector<StatusOr<StepResult>> results = RunFirstStep(cfg, runners);
   const StatusOr<StepResult>& gen = results[size_t(Role::kGenerator)];
   ASSERT_FALSE(gen.ok());
   EXPECT_EQ(gen.status().code(), StatusCode::kDeadlineExceeded);

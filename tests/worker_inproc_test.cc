@@ -26,6 +26,7 @@
 #include "tests/run_compare.h"
 #include "tests/support/inproc_step.h"
 #include "tests/temp_dir.h"
+#include "tests/worker_device_run.h"
 
 namespace braid::worker {
 namespace {
@@ -34,15 +35,7 @@ constexpr int kSteps = 20;
 
 // wide: a model whose heads and hidden sizes divide by 2 and 3 (for TP).
 JobConfig TestJob(bool wide = false, int llm_layers = 2) {
-  auto cfg = LoadJobConfig("tests/data/jobs/tiny.yaml");
-  EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
-  JobConfig c = *cfg;
-  c.train.steps = kSteps;
-  c.train.global_batch = 12;
-  c.train.microbatches = 3;
-  c.train.warmup_steps = 2;
-  c.checkpoint.every = kSteps;
-  c.model.generator.noise_samples = 2;
+  JobConfig c = device_run::TestJob(kSteps);
   if (wide) {
     c.model.llm.width = 48;
     c.model.llm.heads = 6;
@@ -55,29 +48,15 @@ JobConfig TestJob(bool wide = false, int llm_layers = 2) {
   return c;
 }
 
-struct Reference {
-  std::vector<double> losses;
-  std::map<std::string, std::vector<float>> params;  // module -> flat params
-};
+using device_run::Layouts;
+using device_run::LayoutName;
+using device_run::Reference;
 
 // The single-process trainer's losses and final parameters (computed once per model).
 const Reference& SingleProcessReference(bool wide, int llm_layers) {
   static std::map<std::pair<bool, int>, Reference> refs;
   const std::pair<bool, int> key{wide, wide ? llm_layers : 0};
-  if (refs.count(key)) return refs[key];
-  refs[key] = [wide, llm_layers] {
-    Reference r;
-    JobConfig cfg = TestJob(wide, llm_layers);
-    testing_util::ScopedTempDir tmp("braid_inproc_ref_");
-    train::TrainOptions opt;
-    opt.run_dir = tmp.path() + "/run";
-    opt.progress = false;
-    auto s = train::TrainSingleProcess(cfg, opt);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    r.losses = testing_util::RunLosses(opt.run_dir);
-    r.params = testing_util::CheckpointParams(cfg, opt.run_dir, kSteps);
-    return r;
-  }();
+  if (!refs.count(key)) refs[key] = device_run::SingleProcess(TestJob(wide, llm_layers));
   return refs[key];
 }
 
@@ -96,17 +75,6 @@ std::vector<float> ShareOfWhole(const ParamBuffer& rank, const ParamBuffer& whol
   return out;
 }
 
-using Layouts = std::array<parallel::Layout, kNumRoles>;
-
-std::string LayoutName(const Layouts& l) {
-  std::string s;
-  for (int r = 0; r < kNumRoles; ++r) {
-    s += (r ? " / " : "") + std::to_string(l[size_t(r)].dp);
-    if (l[size_t(r)].tp > 1) s += " (tp " + std::to_string(l[size_t(r)].tp) + ")";
-    if (l[size_t(r)].pp > 1) s += " (pp " + std::to_string(l[size_t(r)].pp) + ")";
-  }
-  return s;
-}
 
 // llm_layers, stage_layers: the wide model's LLM depth and an explicit
 // (uneven) pipeline split.

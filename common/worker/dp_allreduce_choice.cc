@@ -30,18 +30,24 @@ const char* DpAllReduceModeName(DpAllReduceMode m) {
   return "?";
 }
 
-StatusOr<DpAllReduceMode> ParseDpAllReduceMode(std::string_view text) {
+StatusOr<DpAllReduceMode> ParseNcclSwitch(std::string_view text, const char* env, const char* host_word) {
   if (text.empty() || text == "auto") return DpAllReduceMode::kAuto;
-  if (text == "gloo") return DpAllReduceMode::kGloo;
+  if (text == host_word) return DpAllReduceMode::kGloo;
   if (text == "nccl") return DpAllReduceMode::kNccl;
-  return Status::InvalidArgument(std::string(kDpAllReduceEnv) + "='" + std::string(text) +
-                                 "': expected auto, gloo or nccl");
+  return Status::InvalidArgument(std::string(env) + "='" + std::string(text) + "': expected auto, " + host_word +
+                                 " or nccl");
 }
 
-StatusOr<DpAllReduceMode> DpAllReduceModeFromEnv() {
-  const char* v = std::getenv(kDpAllReduceEnv);
-  return ParseDpAllReduceMode(v == nullptr ? "" : v);
+StatusOr<DpAllReduceMode> NcclSwitchFromEnv(const char* env, const char* host_word) {
+  const char* v = std::getenv(env);
+  return ParseNcclSwitch(v == nullptr ? "" : v, env, host_word);
 }
+
+StatusOr<DpAllReduceMode> ParseDpAllReduceMode(std::string_view text) {
+  return ParseNcclSwitch(text, kDpAllReduceEnv, "gloo");
+}
+
+StatusOr<DpAllReduceMode> DpAllReduceModeFromEnv() { return NcclSwitchFromEnv(kDpAllReduceEnv, "gloo"); }
 
 std::string NcclDpGroupPrefix(std::string_view role, std::string_view group) {
   return "nccl/" + std::string(role) + "/" + std::string(group) + "/";

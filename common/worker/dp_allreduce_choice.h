@@ -28,7 +28,12 @@ namespace braid::worker {
 enum class DpAllReduceMode { kAuto, kGloo, kNccl };
 inline constexpr const char* kDpAllReduceEnv = "BRAID_DP_ALLREDUCE";
 const char* DpAllReduceModeName(DpAllReduceMode m);  // "auto", "gloo", "nccl"
-// InvalidArgument naming the variable and the accepted values.
+// A switch `env` with the values auto (or empty), `host_word` (kGloo: the
+// host path) and nccl; InvalidArgument naming the variable and the accepted
+// values. NcclSwitchFromEnv reads the process's.
+StatusOr<DpAllReduceMode> ParseNcclSwitch(std::string_view text, const char* env, const char* host_word);
+StatusOr<DpAllReduceMode> NcclSwitchFromEnv(const char* env, const char* host_word);
+// BRAID_DP_ALLREDUCE's (host_word "gloo").
 StatusOr<DpAllReduceMode> ParseDpAllReduceMode(std::string_view text);
 // The process's BRAID_DP_ALLREDUCE.
 StatusOr<DpAllReduceMode> DpAllReduceModeFromEnv();

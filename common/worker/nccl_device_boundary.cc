@@ -67,70 +67,25 @@ class NcclDeviceBoundary : public DeviceBoundary {
 
 }  // namespace
 
-StatusOr<DpAllReduceMode> ParseBoundaryP2pMode(std::string_view text) {
-  if (text.empty() || text == "auto") return DpAllReduceMode::kAuto;
-  if (text == "host") return DpAllReduceMode::kGloo;
-  if (text == "nccl") return DpAllReduceMode::kNccl;
-  return Status::InvalidArgument(std::string(kBoundaryP2pEnv) + "='" + std::string(text) +
-                                 "': expected auto, host or nccl");
-}
-
-StatusOr<DpAllReduceMode> BoundaryP2pModeFromEnv() {
-  const char* v = std::getenv(kBoundaryP2pEnv);
-  return ParseBoundaryP2pMode(v == nullptr ? "" : v);
-}
+StatusOr<DpAllReduceMode> BoundaryP2pModeFromEnv() { return NcclSwitchFromEnv(kBoundaryP2pEnv, "host"); }
 
 StatusOr<std::unique_ptr<DeviceBoundary>> SetUpNcclDeviceBoundary(comm::KvStore& kv, RankDevice& device,
                                                                   const NcclBoundaryWorld& w) {
-  const std::string prefix = NcclDpGroupPrefix("job", "boundary");
-  int size = 0;
-  for (int r = 0; r < kNumRoles; ++r) size += w.worlds[r];
-  const int me_rank = JobWorldRank(w.worlds, w.role, w.rank);
-  const std::string who = std::string(RoleName(w.role)) + " rank " + std::to_string(w.rank) + " (job rank " +
-                          std::to_string(me_rank) + " of " + std::to_string(size) + ")";
-  cuda::Context* ctx = CudaContextOf(device);
-  DpMember me{w.mode, ctx ? device.kind() : device.kind() + " (no cuda context)", ""};
-  if (ctx != nullptr) {
-    ASSIGN_OR_RETURN(me.device_id, CudaDeviceUuid(ctx->device()));
-  }
-  ASSIGN_OR_RETURN(const std::vector<DpMember> members,
-                   ExchangeDpMembers(kv, prefix, me_rank, size, me, w.timeout_seconds));
-  DpAllReduceChoice choice = ChooseDpAllReduce(members);
-  for (int r = 0; r < size; ++r)
-    if (members[size_t(r)].mode == DpAllReduceMode::kGloo)
-      choice = {false, "job rank " + std::to_string(r) + " has " + kBoundaryP2pEnv + "=host (or " +
-                           kDpAllReduceEnv + "=gloo)"};
-
-  std::unique_ptr<comm::NcclComm> comms[kDirections];
-  if (choice.nccl) {
-    const auto timeout = std::chrono::milliseconds(int64_t(w.timeout_seconds * 1000));
-    Status made;
-    for (int d = 0; d < kDirections && made.ok(); ++d) {
-      StatusOr<std::unique_ptr<comm::NcclComm>> c = comm::NcclComm::CreateWorld(
-          kv, prefix + (d == 0 ? "fwd/" : "bwd/"), me_rank, size, *ctx, timeout);
-      if (c.ok())
-        comms[d] = std::move(*c);
-      else
-        made = c.status();
-    }
-    // All ranks take NCCL or none does.
-    ASSIGN_OR_RETURN(choice, AgreeOnNcclInit(kv, prefix, me_rank, size, made, w.timeout_seconds));
-    if (!choice.nccl)
-      for (auto& c : comms)
-        if (c) {
-          (void)c->Abort();
-          c.reset();
-        }
-  }
-  if (!choice.nccl) {
-    if (w.mode == DpAllReduceMode::kNccl)
-      return Status::FailedPrecondition("boundaries of " + who + ": " + kBoundaryP2pEnv +
-                                        "=nccl, but NCCL cannot be used: " + choice.why);
-    LOG_INFO("boundaries of %s: host copies (%s)", who.c_str(), choice.why.c_str());
-    return std::unique_ptr<DeviceBoundary>();
-  }
-  LOG_INFO("boundaries of %s: nccl send/recv on cuda device %d (%s)", who.c_str(), ctx->device(),
-           choice.why.c_str());
+  NcclWorldsSetUp s;
+  s.prefix = NcclDpGroupPrefix("job", "boundary");
+  s.worlds = {"fwd/", "bwd/"};  // one communicator per direction
+  s.size = 0;
+  for (int r = 0; r < kNumRoles; ++r) s.size += w.worlds[r];
+  s.rank = JobWorldRank(w.worlds, w.role, w.rank);
+  s.mode = w.mode;
+  s.env = kBoundaryP2pEnv;
+  s.host_word = "host";
+  s.what = "boundaries";
+  s.who = std::string(RoleName(w.role)) + " rank " + std::to_string(w.rank) + " (job rank " +
+          std::to_string(s.rank) + " of " + std::to_string(s.size) + ")";
+  s.timeout_seconds = w.timeout_seconds;
+  ASSIGN_OR_RETURN(std::vector<std::unique_ptr<comm::NcclComm>> comms, SetUpNcclWorlds(kv, device, s));
+  if (comms.empty()) return std::unique_ptr<DeviceBoundary>();
   return std::unique_ptr<DeviceBoundary>(
       std::make_unique<NcclDeviceBoundary>(w.worlds, std::move(comms[0]), std::move(comms[1])));
 }

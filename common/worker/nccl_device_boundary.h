@@ -19,7 +19,6 @@ namespace braid::worker {
 // kGloo). worker_main turns auto into host on a rank whose collectives are
 // forced onto host copies (BRAID_DP_ALLREDUCE=gloo).
 inline constexpr const char* kBoundaryP2pEnv = "BRAID_BOUNDARY_P2P";
-StatusOr<DpAllReduceMode> ParseBoundaryP2pMode(std::string_view text);
 StatusOr<DpAllReduceMode> BoundaryP2pModeFromEnv();
 
 struct NcclBoundaryWorld {

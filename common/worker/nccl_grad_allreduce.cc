@@ -75,50 +75,73 @@ class NcclTpComm : public parallel::TpComm {
   std::unique_ptr<comm::NcclComm> comm_;
 };
 
-// The group's communicator, or null on every rank alike (the host path),
-// as SetUpNcclGradAllReduce documents; `what` names the use in messages.
+// The DP or TP group's communicator, or null on every rank alike.
 StatusOr<std::unique_ptr<comm::NcclComm>> SetUpNcclGroupComm(comm::KvStore& kv, RankDevice& device,
                                                              const NcclDpGroup& g, const std::string& what) {
-  const std::string prefix = NcclDpGroupPrefix(g.role, g.group);
-  const std::string who = g.role + " " + g.group + " rank " + std::to_string(g.rank) + " of " +
-                          std::to_string(g.size);
+  NcclWorldsSetUp s;
+  s.prefix = NcclDpGroupPrefix(g.role, g.group);
+  s.worlds = {""};
+  s.rank = g.rank;
+  s.size = g.size;
+  s.mode = g.mode;
+  s.env = kDpAllReduceEnv;
+  s.host_word = "gloo";
+  s.what = what;
+  s.who = g.role + " " + g.group + " rank " + std::to_string(g.rank) + " of " + std::to_string(g.size);
+  s.timeout_seconds = g.timeout_seconds;
+  ASSIGN_OR_RETURN(std::vector<std::unique_ptr<comm::NcclComm>> comms, SetUpNcclWorlds(kv, device, s));
+  return comms.empty() ? nullptr : std::move(comms[0]);
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::unique_ptr<comm::NcclComm>>> SetUpNcclWorlds(comm::KvStore& kv, RankDevice& device,
+                                                                       const NcclWorldsSetUp& s) {
   cuda::Context* ctx = CudaContextOf(device);
-  DpMember me{g.mode, ctx ? device.kind() : device.kind() + " (no cuda context)", ""};
+  DpMember me{s.mode, ctx ? device.kind() : device.kind() + " (no cuda context)", ""};
   if (ctx != nullptr) {
     ASSIGN_OR_RETURN(me.device_id, CudaDeviceUuid(ctx->device()));
   }
   ASSIGN_OR_RETURN(const std::vector<DpMember> members,
-                   ExchangeDpMembers(kv, prefix, g.rank, g.size, me, g.timeout_seconds));
+                   ExchangeDpMembers(kv, s.prefix, s.rank, s.size, me, s.timeout_seconds));
   DpAllReduceChoice choice = ChooseDpAllReduce(members);
+  for (int r = 0; r < s.size; ++r)
+    if (members[size_t(r)].mode == DpAllReduceMode::kGloo)
+      choice = {false, "rank " + std::to_string(r) + " has " + s.env + "=" + s.host_word};
 
-  std::unique_ptr<comm::NcclComm> comm;
+  std::vector<std::unique_ptr<comm::NcclComm>> comms;
   if (choice.nccl) {
-    const auto timeout = std::chrono::milliseconds(int64_t(g.timeout_seconds * 1000));
-    StatusOr<std::unique_ptr<comm::NcclComm>> made =
-        comm::NcclComm::CreateWorld(kv, prefix, g.rank, g.size, *ctx, timeout);
-    if (made.ok()) comm = std::move(*made);
+    const auto timeout = std::chrono::milliseconds(int64_t(s.timeout_seconds * 1000));
+    Status made;
+    for (size_t w = 0; w < s.worlds.size() && made.ok(); ++w) {
+      StatusOr<std::unique_ptr<comm::NcclComm>> c =
+          comm::NcclComm::CreateWorld(kv, s.prefix + s.worlds[w], s.rank, s.size, *ctx, timeout);
+      if (c.ok())
+        comms.push_back(std::move(*c));
+      else
+        made = c.status();
+    }
     // All ranks take NCCL or none does.
-    ASSIGN_OR_RETURN(choice, AgreeOnNcclInit(kv, prefix, g.rank, g.size, made.status(), g.timeout_seconds));
-    if (!choice.nccl && comm) {
-      (void)comm->Abort();
-      comm.reset();
+    ASSIGN_OR_RETURN(choice, AgreeOnNcclInit(kv, s.prefix, s.rank, s.size, made, s.timeout_seconds));
+    if (!choice.nccl) {
+      for (auto& c : comms) (void)c->Abort();
+      comms.clear();
     }
   }
   if (!choice.nccl) {
-    if (g.mode == DpAllReduceMode::kNccl)
-      return Status::FailedPrecondition(what + " of " + who + ": " + kDpAllReduceEnv +
+    if (s.mode == DpAllReduceMode::kNccl)
+      return Status::FailedPrecondition(s.what + " of " + s.who + ": " + s.env +
                                         "=nccl, but NCCL cannot be used: " + choice.why);
-    if (g.mode != DpAllReduceMode::kGloo)
-      LOG_WARN("%s of %s: host-staged gloo fallback: %s", what.c_str(), who.c_str(), choice.why.c_str());
+    if (s.mode != DpAllReduceMode::kGloo)
+      LOG_WARN("%s of %s: host path fallback: %s", s.what.c_str(), s.who.c_str(), choice.why.c_str());
     else
-      LOG_INFO("%s of %s: host-staged gloo (%s)", what.c_str(), who.c_str(), choice.why.c_str());
-    return std::unique_ptr<comm::NcclComm>();
+      LOG_INFO("%s of %s: host path (%s)", s.what.c_str(), s.who.c_str(), choice.why.c_str());
+    return comms;
   }
-  LOG_INFO("%s of %s: nccl on cuda device %d (%s)", what.c_str(), who.c_str(), ctx->device(), choice.why.c_str());
-  return comm;
+  LOG_INFO("%s of %s: nccl on cuda device %d (%s)", s.what.c_str(), s.who.c_str(), ctx->device(),
+           choice.why.c_str());
+  return comms;
 }
-
-}  // namespace
 
 StatusOr<std::unique_ptr<GradAllReduce>> SetUpNcclGradAllReduce(comm::KvStore& kv, RankDevice& device,
                                                                 const NcclDpGroup& g) {

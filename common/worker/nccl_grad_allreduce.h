@@ -1,10 +1,12 @@
-// The DP gradient all-reduce of CUDA ranks over NCCL (docs/NCCL.md, "DP
-// all-reduce in the runtime (as built)"). Built with the CUDA backend only
+// The DP gradient all-reduce and the TP sums of CUDA ranks over NCCL
+// (docs/NCCL.md, "DP all-reduce in the runtime (as built)", "TP sums"), and
+// the group setup they and the boundaries share. Built with the CUDA backend only
 // (library braid_worker_cuda); this header needs no CUDA headers.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/base/status.h"
 #include "common/comm/kv_store.h"
@@ -13,11 +15,37 @@
 #include "common/worker/grad_allreduce.h"
 #include "common/worker/rank_device.h"
 
+namespace braid::comm {
+class NcclComm;  // common/comm/nccl_comm.h (CUDA headers)
+}  // namespace braid::comm
+
 namespace braid::worker {
 
 // The device's UUID as 32 hex digits: unique across hosts, unlike indices
 // or PCI bus ids (what the ranks compare to find a shared GPU).
 StatusOr<std::string> CudaDeviceUuid(int device);
+
+// The setup every NCCL use of the runtime shares (docs/NCCL.md, "Setup"):
+// a collective over a group's ranks on `kv`. They exchange their device ids
+// and switches under `prefix`, choose alike (NCCL when all are on distinct
+// CUDA devices and none has env=host_word), create one communicator per
+// entry of `worlds` (ids under prefix + the entry) and agree on the outcome
+// (all ranks take NCCL or none does). Returns the communicators, or none on
+// every rank alike (the host path, logged naming why). Errors: the store's;
+// FailedPrecondition when this rank's switch is nccl and NCCL cannot be
+// used.
+struct NcclWorldsSetUp {
+  std::string prefix;               // the group's store prefix, ends in '/'
+  std::vector<std::string> worlds;  // sub-prefixes, one communicator each ("" = the group's own)
+  int rank = 0, size = 1;
+  DpAllReduceMode mode = DpAllReduceMode::kAuto;  // this rank's switch
+  const char* env = kDpAllReduceEnv;              // the switch's variable, and its host value
+  const char* host_word = "gloo";
+  std::string what, who;  // messages: "dp all-reduce of <who>: ..."
+  double timeout_seconds = 60;
+};
+StatusOr<std::vector<std::unique_ptr<comm::NcclComm>>> SetUpNcclWorlds(comm::KvStore& kv, RankDevice& device,
+                                                                       const NcclWorldsSetUp& setup);
 
 struct NcclDpGroup {
   std::string role;   // "encoder", "llm", "generator"

@@ -112,11 +112,7 @@ class GuardedBoundaryFabric {
     }
 
    private:
-    static GuardedDevice& Device() {
-      auto* d = dynamic_cast<GuardedDevice*>(ops::CurrentDeviceMemory());
-      BRAID_CHECK_MSG(d != nullptr, "a guarded boundary used without a GuardedDevice current");
-      return *d;
-    }
+    static GuardedDevice& Device() { return CurrentGuardedDevice(); }
     GuardedBoundaryFabric* f_;
     int me_;
   };

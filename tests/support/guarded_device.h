@@ -102,6 +102,14 @@ class GuardedDevice : public ops::DeviceMemory {
   std::atomic<int64_t> ops_run_{0};
 };
 
+// The calling thread's GuardedDevice: its backend's memory (aborts when the
+// thread's device memory is something else).
+inline GuardedDevice& CurrentGuardedDevice() {
+  auto* d = dynamic_cast<GuardedDevice*>(ops::CurrentDeviceMemory());
+  BRAID_CHECK_MSG(d != nullptr, "no GuardedDevice is the thread's device memory");
+  return *d;
+}
+
 // The op table of a GuardedDevice: every op opens the arena, runs the CPU
 // kernel (with no backend set, so it does not dispatch again), counts the
 // call, and closes the arena.
@@ -150,11 +158,7 @@ class GuardedOps {
   }
   // The calling thread's device: its backend's memory (GuardedOps::backend
   // pairs the table with its GuardedDevice).
-  static GuardedDevice* Current() {
-    auto* d = dynamic_cast<GuardedDevice*>(ops::CurrentDeviceMemory());
-    BRAID_CHECK_MSG(d != nullptr, "a guarded op ran without a GuardedDevice as the thread's device memory");
-    return d;
-  }
+  static GuardedDevice* Current() { return &CurrentGuardedDevice(); }
   static inline std::atomic<int64_t> calls_{0};
   GuardedDevice* dev_;
   ops::DeviceOps table_;

@@ -134,12 +134,16 @@ namespace {
 // The loss forwards add their sums into a device double (the step's
 // scalars, read back once per step); nothing here waits for the stream. On
 // a CUDA error the Context records it and the sum is left as it was.
+// A loss kernel's device totals (its count is not used: the callers count
+// their targets on the host).
+struct LossTotals {
+  double sum;
+  int64_t count;
+};
+
 void CrossEntropyForward(float* losses, double* loss_sum, const float* logits, const int32_t* targets, int64_t N,
                          int64_t V) {
-  struct Totals {
-    double sum;
-    int64_t count;
-  };
+  using Totals = LossTotals;
   const size_t rows_bytes = losses == nullptr ? static_cast<size_t>(N) * sizeof(float) : 0;
   const Scratch scratch(sizeof(Totals) + rows_bytes, "cudaMallocAsync(cross-entropy scratch)");
   if (!scratch.ok()) return;
@@ -153,10 +157,7 @@ void CrossEntropyForward(float* losses, double* loss_sum, const float* logits, c
 // and the loss added into a device double (null: none).
 void VocabCeLoss(float* row_sum, double* loss_sum, const float* row_max, const float* sums, const int32_t* targets,
                  int64_t N) {
-  struct Totals {
-    double sum;
-    int64_t count;
-  };
+  using Totals = LossTotals;
   const Scratch scratch(sizeof(Totals) + static_cast<size_t>(N) * sizeof(float), "cudaMallocAsync(vocab ce scratch)");
   if (!scratch.ok()) return;
   auto* totals = scratch.at<Totals>();
