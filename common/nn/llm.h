@@ -131,7 +131,7 @@ class Llm {
   const Tensor& logits() const { return act_->logits_; }
   const Tensor& final_hidden() const { return act_->hf_; }
   // Per-layer qkv of the last Forward (for the decoding KV cache).
-  const Tensor& layer_qkv(int l) const { return act_->caches_[size_t(l)].qkv; }
+  const Tensor& layer_qkv(int l) const { return act_->caches_[size_t(l)].qkv.f32(); }
   const TransformerBlock& block(int l) const { return blocks_[size_t(l)]; }
   int tok_emb_index() const { return tok_; }
   int pos_emb_index() const { return pos_; }

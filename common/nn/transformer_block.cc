@@ -55,14 +55,14 @@ void TransformerBlock::Init(ParamBuffer& pb, uint64_t seed, int num_layers) cons
 
 // Row-parallel output: out = inp @ W^T summed over the TP group, then + bias
 // (once, after the sum). With tp 1 the bias goes into the matmul as before.
-void TransformerBlock::RowParallel(float* out, const float* inp, const ParamBuffer& pb, int w, int b, int64_t N,
+void TransformerBlock::RowParallel(float* out, const ActBuffer& inp, const ParamBuffer& pb, int w, int b, int64_t N,
                                    int64_t in_local) const {
   const int64_t C = cfg_.width;
   if (cfg_.tp == 1) {
-    ops::matmul_forward(out, inp, pb.param(w), pb.param(b), N, in_local, C);
+    act::LinearToFloat(out, inp, pb.param(w), pb.param(b), N, in_local, C);
     return;
   }
-  ops::matmul_forward<float>(out, inp, pb.param(w), nullptr, N, in_local, C);
+  act::LinearToFloat(out, inp, pb.param(w), nullptr, N, in_local, C);
   tp_->AllReduceSum(out, N * C);
   ops::add_bias(out, pb.param(b), N, C);
 }
@@ -85,28 +85,20 @@ void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out,
   c.fc.Resize({N, F});
   c.act.Resize({N, H});
 
-  if (cfg_.rmsnorm)
-    ops::rmsnorm_forward(c.ln1.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_), N, C);
-  else
-    ops::layernorm_forward(c.ln1.data(), c.ln1_mean.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_),
-                           pb.param(ln1_b_), N, C);
-  ops::matmul_forward(c.qkv.data(), c.ln1.data(), pb.param(qkv_w_), pb.param(qkv_b_), N, C, 3 * A);
-  ops::attention_forward(c.att.data(), c.att_lse.data(), c.qkv.data(), cu, num_seqs, max_seqlen, NH, HD, cfg_.causal);
+  const bool rms = cfg_.rmsnorm;
+  act::NormForward(c.ln1, c.ln1_mean.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_), rms ? nullptr : pb.param(ln1_b_),
+                   rms, N, C);
+  act::Linear(c.qkv, c.ln1, pb.param(qkv_w_), pb.param(qkv_b_), N, C, 3 * A);
+  act::Attention(c.att, c.att_lse.data(), c.qkv, cu, num_seqs, max_seqlen, NH, HD, cfg_.causal);
   // res1 = inp + proj(att): compute proj into res1 then add inp.
-  RowParallel(c.res1.data(), c.att.data(), pb, proj_w_, proj_b_, N, A);
+  RowParallel(c.res1.data(), c.att, pb, proj_w_, proj_b_, N, A);
   ops::residual_forward(c.res1.data(), c.res1.data(), inp, N * C);
 
-  if (cfg_.rmsnorm)
-    ops::rmsnorm_forward(c.ln2.data(), c.ln2_rstd.data(), c.res1.data(), pb.param(ln2_w_), N, C);
-  else
-    ops::layernorm_forward(c.ln2.data(), c.ln2_mean.data(), c.ln2_rstd.data(), c.res1.data(), pb.param(ln2_w_),
-                           pb.param(ln2_b_), N, C);
-  ops::matmul_forward(c.fc.data(), c.ln2.data(), pb.param(fc_w_), pb.param(fc_b_), N, C, F);
-  if (cfg_.swiglu)
-    ops::swiglu_forward(c.act.data(), c.fc.data(), N, H);
-  else
-    ops::gelu_forward(c.act.data(), c.fc.data(), N * H);
-  RowParallel(out, c.act.data(), pb, out_w_, out_b_, N, H);
+  act::NormForward(c.ln2, c.ln2_mean.data(), c.ln2_rstd.data(), c.res1.data(), pb.param(ln2_w_),
+                   rms ? nullptr : pb.param(ln2_b_), rms, N, C);
+  act::Linear(c.fc, c.ln2, pb.param(fc_w_), pb.param(fc_b_), N, C, F);
+  act::MlpActivation(c.act, c.fc, cfg_.swiglu, N, H);
+  RowParallel(out, c.act, pb, out_w_, out_b_, N, H);
   ops::residual_forward(out, out, c.res1.data(), N * C);
 }
 
@@ -122,13 +114,9 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
   dln2.Resize({N, C});
   // Row-parallel backward: dout is replicated, so the replicated bias's
   // gradient comes out whole on every rank.
-  ops::matmul_backward(dact.data(), pb.grad(out_w_), pb.grad(out_b_), dout, c.act.data(), pb.param(out_w_), N, H, C);
-  if (cfg_.swiglu)
-    ops::swiglu_backward(dfc.data(), dact.data(), c.fc.data(), N, H);
-  else
-    ops::gelu_backward(dfc.data(), dact.data(), c.fc.data(), N * H);
-  ops::matmul_backward(dln2.data(), pb.grad(fc_w_), pb.grad(fc_b_), dfc.data(), c.ln2.data(), pb.param(fc_w_), N, C,
-                       F);
+  act::LinearBackward(dact.data(), pb.grad(out_w_), pb.grad(out_b_), dout, c.act, pb.param(out_w_), N, H, C);
+  act::MlpActivationBackward(dfc.data(), dact.data(), c.fc, cfg_.swiglu, N, H);
+  act::LinearBackward(dln2.data(), pb.grad(fc_w_), pb.grad(fc_b_), dfc.data(), c.ln2, pb.param(fc_w_), N, C, F);
   if (T > 1) tp_->AllReduceSum(dln2.data(), N * C);  // column-parallel input gradient: partial per rank
   if (cfg_.rmsnorm)
     ops::rmsnorm_backward(dres1.data(), pb.grad(ln2_w_), dln2.data(), c.res1.data(), pb.param(ln2_w_),
@@ -143,12 +131,12 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
   datt.Resize({N, A});
   dqkv.Resize({N, 3 * A});
   dln1.Resize({N, C});
-  ops::matmul_backward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att.data(), pb.param(proj_w_),
-                       N, A, C);
-  ops::attention_backward(dqkv.data(), datt.data(), c.qkv.data(), c.att.data(), c.att_lse.data(), cu, num_seqs,
-                          max_seqlen, NH, HD, cfg_.causal);
-  ops::matmul_backward(dln1.data(), pb.grad(qkv_w_), pb.grad(qkv_b_), dqkv.data(), c.ln1.data(), pb.param(qkv_w_), N, C,
-                       3 * A);
+  act::LinearBackward(datt.data(), pb.grad(proj_w_), pb.grad(proj_b_), dres1.data(), c.att, pb.param(proj_w_), N, A,
+                      C);
+  act::AttentionBackward(dqkv.data(), datt.data(), c.qkv, c.att, c.att_lse.data(), cu, num_seqs, max_seqlen, NH, HD,
+                         cfg_.causal);
+  act::LinearBackward(dln1.data(), pb.grad(qkv_w_), pb.grad(qkv_b_), dqkv.data(), c.ln1, pb.param(qkv_w_), N, C,
+                      3 * A);
   if (T > 1) tp_->AllReduceSum(dln1.data(), N * C);
   if (cfg_.rmsnorm)
     ops::rmsnorm_backward(dinp, pb.grad(ln1_w_), dln1.data(), inp, pb.param(ln1_w_), c.ln1_rstd.data(), N, C);
@@ -156,6 +144,14 @@ void TransformerBlock::Backward(BlockCache& c, ParamBuffer& pb, float* dinp, con
     ops::layernorm_backward(dinp, pb.grad(ln1_w_), pb.grad(ln1_b_), dln1.data(), inp, pb.param(ln1_w_),
                             c.ln1_mean.data(), c.ln1_rstd.data(), N, C);
   pb.BucketReady(bucket_);
+}
+
+size_t BlockCache::bytes() const {
+  size_t n = 0;
+  for (const ActBuffer* a : {&ln1, &qkv, &att, &ln2, &fc, &act}) n += a->bytes();
+  for (const Tensor* t : {&ln1_mean, &ln1_rstd, &att_lse, &res1, &ln2_mean, &ln2_rstd})
+    n += static_cast<size_t>(t->numel()) * sizeof(float);
+  return n;
 }
 
 }  // namespace braid::nn

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/nn/block_activations.h"
 #include "common/parallel/tp_comm.h"
 #include "common/tensor/param_buffer.h"
 #include "common/tensor/tensor.h"
@@ -32,10 +33,15 @@ struct BlockConfig {
   int tp = 1, tp_rank = 0;
 };
 
-// Activations saved by Forward for Backward; reused across calls.
+// Activations saved by Forward for Backward; reused across calls. The
+// GEMM/attention/MLP activations (ActBuffer) are bf16 when the backend
+// stores activations in bf16 (block_activations.h); the residual stream and
+// the statistics are float.
 struct BlockCache {
-  Tensor ln1, ln1_mean, ln1_rstd, qkv, att, att_lse, res1;
-  Tensor ln2, ln2_mean, ln2_rstd, fc, act;
+  ActBuffer ln1, qkv, att, ln2, fc, act;
+  Tensor ln1_mean, ln1_rstd, att_lse, res1, ln2_mean, ln2_rstd;
+  // Bytes of activation storage held (what a microbatch in flight costs).
+  size_t bytes() const;
 };
 
 // Backward scratch (gradients of the intermediates): one per block, reused
@@ -69,7 +75,7 @@ class TransformerBlock {
   const BlockConfig& config() const { return cfg_; }
 
  private:
-  void RowParallel(float* out, const float* inp, const ParamBuffer& pb, int w, int b, int64_t N,
+  void RowParallel(float* out, const ActBuffer& inp, const ParamBuffer& pb, int w, int b, int64_t N,
                    int64_t in_local) const;
   BlockConfig cfg_;
   parallel::TpContext* tp_ = nullptr;

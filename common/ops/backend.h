@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "common/base/host_cores.h"
+#include "common/ops/bf16.h"
 
 namespace braid::ops {
 
@@ -31,6 +32,35 @@ class DeviceMemory {
   virtual void CopyDeviceToDevice(void* dst, const void* src, size_t bytes) = 0;
   virtual void CopyToHost(void* dst, const void* src, size_t bytes) = 0;
   virtual void CopyFromHost(void* dst, const void* src, size_t bytes) = 0;
+};
+
+// bf16 activation storage (docs/GPU.md, "Mixed precision"): the ops that
+// read or write the activations a transformer block keeps in bf16 (the
+// inputs and outputs of its GEMMs, its attention and its MLP activation).
+// Gradients, norm statistics, lse and the residual stream stay float;
+// every computation accumulates in float. Contracts as the float ops of the
+// same name (overwrite / +=), with the bf16 operands rounded on store.
+struct Bf16ActivationOps {
+  // out (bf16) = norm(inp); mean/rstd float (layernorm; rmsnorm has no mean).
+  void (*rmsnorm_forward)(bf16_t*, float*, const float*, const float*, int64_t, int64_t, float) = nullptr;
+  void (*layernorm_forward)(bf16_t*, float*, float*, const float*, const float*, const float*, int64_t, int64_t,
+                            float) = nullptr;
+  // out (N,OC) = inp (N,C) @ weight^T + bias, into bf16 or into float.
+  void (*matmul_forward)(bf16_t*, const bf16_t*, const float*, const float*, int64_t, int64_t, int64_t) = nullptr;
+  void (*matmul_forward_f32)(float*, const bf16_t*, const float*, const float*, int64_t, int64_t, int64_t) = nullptr;
+  // dinp, dweight, dbias (float, +=) from the float dout and the bf16 inp.
+  void (*matmul_backward)(float*, float*, float*, const float*, const bf16_t*, const float*, int64_t, int64_t,
+                          int64_t) = nullptr;
+  // out (bf16), lse (float) from the bf16 qkv; dqkv (float, +=) from the float dout.
+  void (*attention_forward)(bf16_t*, float*, const bf16_t*, const int32_t*, int, int, int64_t, int64_t,
+                            bool) = nullptr;
+  void (*attention_backward)(float*, const float*, const bf16_t*, const bf16_t*, const float*, const int32_t*, int,
+                             int, int64_t, int64_t, bool) = nullptr;
+  // out (bf16) = act(inp (bf16)); dinp (float, +=) from the float dout.
+  void (*gelu_forward)(bf16_t*, const bf16_t*, int64_t) = nullptr;
+  void (*gelu_backward)(float*, const float*, const bf16_t*, int64_t) = nullptr;
+  void (*swiglu_forward)(bf16_t*, const bf16_t*, int64_t, int64_t) = nullptr;
+  void (*swiglu_backward)(float*, const float*, const bf16_t*, int64_t, int64_t) = nullptr;
 };
 
 // Float ops of a device: one field per ops:: function, same signature as the
@@ -111,6 +141,9 @@ struct DeviceOps {
   void (*keyed_normal)(float*, uint64_t, int64_t) = nullptr;
   void (*ddim_update)(float*, const float*, int64_t, double, double) = nullptr;
   void (*diffusion_to_pixels)(float*, int64_t) = nullptr;
+  // Non-null: the transformer blocks keep their GEMM/attention activations
+  // in bf16 through these ops (every entry set). Null: float activations.
+  const Bf16ActivationOps* bf16_activations = nullptr;
 };
 
 struct Backend {
@@ -122,6 +155,11 @@ struct Backend {
 const Backend& CurrentBackend();
 inline const DeviceOps* CurrentDeviceOps() { return CurrentBackend().ops; }
 inline DeviceMemory* CurrentDeviceMemory() { return CurrentBackend().memory; }
+// The calling thread's bf16 activation ops (null: activations are float).
+inline const Bf16ActivationOps* CurrentBf16ActivationOps() {
+  const DeviceOps* d = CurrentDeviceOps();
+  return d != nullptr ? d->bf16_activations : nullptr;
+}
 
 // Sets the calling thread's backend until destroyed; restores the previous.
 class ScopedBackend {

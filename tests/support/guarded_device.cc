@@ -2,6 +2,7 @@
 
 #include "common/ops/cpu/activation.h"
 #include "common/ops/cpu/attention.h"
+#include "common/ops/cpu/bf16_activations.h"
 #include "common/ops/cpu/diffusion.h"
 #include "common/ops/cpu/embedding.h"
 #include "common/ops/cpu/loss.h"
@@ -15,7 +16,7 @@
 
 namespace braid::testing_support {
 
-GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
+GuardedOps::GuardedOps(GuardedDevice* dev, bool bf16_activations) : dev_(dev) {
   ops::DeviceOps& t = table_;
   t.name = "guarded-fake";
 #define BRAID_GUARD(op) t.op = &Wrap<&ops::op<float>>::Call
@@ -67,6 +68,24 @@ GuardedOps::GuardedOps(GuardedDevice* dev) : dev_(dev) {
   BRAID_GUARD(ddim_update);
   BRAID_GUARD(diffusion_to_pixels);
 #undef BRAID_GUARD
+  if (bf16_activations) {
+    ops::Bf16ActivationOps& b = bf16_table_;
+#define BRAID_GUARD_BF16(op) b.op = &Wrap<&ops::bf16act::op>::Call
+    BRAID_GUARD_BF16(rmsnorm_forward);
+    BRAID_GUARD_BF16(layernorm_forward);
+    BRAID_GUARD_BF16(matmul_forward);
+    BRAID_GUARD_BF16(matmul_forward_f32);
+    BRAID_GUARD_BF16(matmul_backward);
+    BRAID_GUARD_BF16(attention_forward);
+    BRAID_GUARD_BF16(attention_backward);
+    BRAID_GUARD_BF16(gelu_forward);
+    BRAID_GUARD_BF16(gelu_backward);
+    BRAID_GUARD_BF16(swiglu_forward);
+    BRAID_GUARD_BF16(swiglu_backward);
+#undef BRAID_GUARD_BF16
+    t.bf16_activations = &bf16_table_;
+    t.name = "guarded-fake-bf16";
+  }
 }
 
 }  // namespace braid::testing_support

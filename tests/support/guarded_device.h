@@ -115,7 +115,12 @@ inline GuardedDevice& CurrentGuardedDevice() {
 // call, and closes the arena.
 class GuardedOps {
  public:
-  explicit GuardedOps(GuardedDevice* dev);
+  // bf16_activations: the table also has bf16 activation ops (the CPU
+  // reference ones, ops/cpu/bf16_activations.h), so the blocks store their
+  // GEMM/attention activations in bf16 on this device.
+  explicit GuardedOps(GuardedDevice* dev, bool bf16_activations = false);
+  GuardedOps(const GuardedOps&) = delete;  // the table points into this object
+  GuardedOps& operator=(const GuardedOps&) = delete;
   const ops::DeviceOps& table() const { return table_; }
   ops::Backend backend() { return {&table_, dev_}; }
   // Ops run through any GuardedOps table, by every thread.
@@ -162,6 +167,7 @@ class GuardedOps {
   static inline std::atomic<int64_t> calls_{0};
   GuardedDevice* dev_;
   ops::DeviceOps table_;
+  ops::Bf16ActivationOps bf16_table_;
 };
 
 }  // namespace braid::testing_support

@@ -13,6 +13,7 @@
 #include "common/ops/cuda/adamw.h"
 #include "common/ops/cuda/attention.h"
 #include "common/ops/cuda/autocast_cast.h"
+#include "common/ops/cuda/autocast_util.h"
 #include "common/ops/cuda/check.h"
 #include "common/ops/cuda/scratch.h"
 #include "common/ops/cuda/context.h"
@@ -24,23 +25,7 @@ namespace {
 
 namespace k = ::braid::ops::cuda;
 
-// Regions of a scratch allocation start 256-byte aligned (cuBLASLt's
-// preferred operand alignment).
-size_t Aligned(int64_t elems, size_t elem_bytes) {
-  return AlignedBytes(static_cast<size_t>(elems > 0 ? elems : 0) * elem_bytes);
-}
-
-// The mirrors of the backend whose memory is the thread's (null: none).
-ParamShadows* Shadows() {
-  auto* mem = dynamic_cast<CudaMemory*>(ops::CurrentDeviceMemory());
-  return mem != nullptr ? mem->shadows() : nullptr;
-}
-
-// The bf16 weight (OC*C elements): its mirror, or null (cast it yourself).
-const bf16* MirroredWeight(const float* weight, int64_t count) {
-  ParamShadows* s = Shadows();
-  return s != nullptr ? s->Lookup(weight, count) : nullptr;
-}
+// Aligned, Shadows and MirroredWeight: autocast_util.h.
 
 void MatmulForward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t C,
                    int64_t OC) {
@@ -149,6 +134,8 @@ ops::DeviceOps MakeAutocastOps() {
   t.attention_forward = &AttentionForward;
   t.attention_backward = &AttentionBackward;
   t.adamw_step = &AdamWStep;
+  // bf16 activation storage: the model keeps its GEMM/attention activations in bf16.
+  t.bf16_activations = &CudaBf16ActivationOps();
   return t;
 }
 

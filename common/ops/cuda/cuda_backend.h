@@ -67,6 +67,10 @@ enum class Precision { kFp32, kBf16Autocast };
 // autocast CudaBackend); with any other memory they cast weights on the fly.
 const ops::DeviceOps& CudaAutocastOps();
 
+// bf16 activation storage (backend.h, Bf16ActivationOps): the autocast
+// table's bf16_activations; weights from the mirrors as above (bf16_activation_ops.cc).
+const ops::Bf16ActivationOps& CudaBf16ActivationOps();
+
 class CudaBackend {
  public:
   explicit CudaBackend(Context* ctx, Precision precision = Precision::kFp32)
