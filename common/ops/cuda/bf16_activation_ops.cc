@@ -48,22 +48,12 @@ const bf16* WeightBf16(const bf16* mirror, bf16* cast_to, const float* weight, i
 
 void RmsnormForward(bf16_t* out, float* rstd, const float* inp, const float* weight, int64_t N, int64_t C,
                     float eps) {
-  if (N <= 0) return;
-  Scratch s(Aligned(N * C, sizeof(float)));
-  if (!s.ok()) return;
-  float* out_f = s.at<float>(0);
-  k::rmsnorm_forward<float>(out_f, rstd, inp, weight, N, C, eps);
-  k::cast_to_bf16(Dev(out), out_f, N * C);
+  k::rmsnorm_forward_to_bf16(Dev(out), rstd, inp, weight, N, C, eps);
 }
 
 void LayernormForward(bf16_t* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
                       int64_t N, int64_t C, float eps) {
-  if (N <= 0) return;
-  Scratch s(Aligned(N * C, sizeof(float)));
-  if (!s.ok()) return;
-  float* out_f = s.at<float>(0);
-  k::layernorm_forward<float>(out_f, mean, rstd, inp, weight, bias, N, C, eps);
-  k::cast_to_bf16(Dev(out), out_f, N * C);
+  k::layernorm_forward_to_bf16(Dev(out), mean, rstd, inp, weight, bias, N, C, eps);
 }
 
 void MatmulForwardF32(float* out, const bf16_t* inp, const float* weight, const float* bias, int64_t N, int64_t C,

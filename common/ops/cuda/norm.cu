@@ -39,8 +39,10 @@ __device__ float BlockSum(float v, float* scratch) {
 }
 
 // One block per row (grid-stride over rows).
-template <typename T>
-__global__ void RmsNormForwardKernel(T* out, float* rstd, const T* inp, const T* weight, int64_t N, int64_t C,
+// O: the output's storage (T, or bf16 from a float input: the bf16
+// activations of the blocks).
+template <typename T, typename O = T>
+__global__ void RmsNormForwardKernel(O* out, float* rstd, const T* inp, const T* weight, int64_t N, int64_t C,
                                      float eps) {
   __shared__ float scratch[32];
   for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
@@ -53,16 +55,16 @@ __global__ void RmsNormForwardKernel(T* out, float* rstd, const T* inp, const T*
     ss = BlockSum(ss, scratch);
     const float r = math::NormRstd(ss, static_cast<float>(C), eps);
     if (threadIdx.x == 0) rstd[n] = r;
-    T* o = out + n * C;
+    O* o = out + n * C;
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
-      o[c] = FromFloat<T>(math::RmsNormOut(ToFloat(x[c]), r, ToFloat(weight[c])));
+      o[c] = FromFloat<O>(math::RmsNormOut(ToFloat(x[c]), r, ToFloat(weight[c])));
   }
 }
 
 // Two passes over the row, like the CPU: the mean, then the squared
 // deviations from it.
-template <typename T>
-__global__ void LayerNormForwardKernel(T* out, float* mean, float* rstd, const T* inp, const T* weight, const T* bias,
+template <typename T, typename O = T>
+__global__ void LayerNormForwardKernel(O* out, float* mean, float* rstd, const T* inp, const T* weight, const T* bias,
                                        int64_t N, int64_t C, float eps) {
   __shared__ float scratch[32];
   for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
@@ -81,9 +83,9 @@ __global__ void LayerNormForwardKernel(T* out, float* mean, float* rstd, const T
       mean[n] = m;
       rstd[n] = r;
     }
-    T* o = out + n * C;
+    O* o = out + n * C;
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
-      o[c] = FromFloat<T>(math::LayerNormOut(ToFloat(x[c]), m, r, ToFloat(weight[c]), ToFloat(bias[c])));
+      o[c] = FromFloat<O>(math::LayerNormOut(ToFloat(x[c]), m, r, ToFloat(weight[c]), ToFloat(bias[c])));
   }
 }
 
@@ -254,6 +256,23 @@ void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* i
       <<<GridFor(N, 1), threads, 0, braid::cuda::CurrentStream()>>>(dinp, dout, inp, weight, mean, rstd, N, C);
   BRAID_CUDA_CHECK_LAUNCH("LayerNormBackwardKernel");
   NormParamGrad<T>(dweight, dbias, dout, inp, mean, rstd, N, C);
+}
+
+void rmsnorm_forward_to_bf16(braid::cuda::bf16* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                             int64_t C, float eps) {
+  if (N <= 0 || C <= 0) return;
+  RmsNormForwardKernel<float, braid::cuda::bf16>
+      <<<GridFor(N, 1), RowThreads(C), 0, braid::cuda::CurrentStream()>>>(out, rstd, inp, weight, N, C, eps);
+  BRAID_CUDA_CHECK_LAUNCH("RmsNormForwardKernel<float, bf16>");
+}
+
+void layernorm_forward_to_bf16(braid::cuda::bf16* out, float* mean, float* rstd, const float* inp,
+                               const float* weight, const float* bias, int64_t N, int64_t C, float eps) {
+  if (N <= 0 || C <= 0) return;
+  LayerNormForwardKernel<float, braid::cuda::bf16>
+      <<<GridFor(N, 1), RowThreads(C), 0, braid::cuda::CurrentStream()>>>(out, mean, rstd, inp, weight, bias, N, C,
+                                                                          eps);
+  BRAID_CUDA_CHECK_LAUNCH("LayerNormForwardKernel<float, bf16>");
 }
 
 #define BRAID_INSTANTIATE(T)                                                                                        \

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "common/ops/cuda/dtype.h"
+
 namespace braid::ops::cuda {
 
 // out = inp * rstd * weight, rstd = 1/sqrt(mean(inp^2) + eps).
@@ -26,5 +28,13 @@ void layernorm_forward(T* out, float* mean, float* rstd, const T* inp, const T* 
 template <typename T>
 void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight, const float* mean,
                         const float* rstd, int64_t N, int64_t C);
+
+// The forwards from a float input into a bf16 output (the blocks' bf16
+// activation storage, docs/GPU.md "Mixed precision"): the same float
+// arithmetic, the output rounded to nearest even.
+void rmsnorm_forward_to_bf16(braid::cuda::bf16* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                             int64_t C, float eps);
+void layernorm_forward_to_bf16(braid::cuda::bf16* out, float* mean, float* rstd, const float* inp,
+                               const float* weight, const float* bias, int64_t N, int64_t C, float eps);
 
 }  // namespace braid::ops::cuda
