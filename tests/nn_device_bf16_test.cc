@@ -97,7 +97,9 @@ TEST(Bf16, RoundsToNearestEvenLikeTheDevice) {
     const float got = RoundToBf16(f);
     if (std::isinf(got)) continue;  // rounding past the largest finite bf16 (the brute force has no inf)
     ASSERT_EQ(got, want) << "f=" << f;
-    if (std::fabs(f) > 1e-30f) ASSERT_LE(std::fabs(double(got) - f) / std::fabs(double(f)), kBf16Unit);
+    if (std::fabs(f) > 1e-30f) {
+      ASSERT_LE(std::fabs(double(got) - f) / std::fabs(double(f)), kBf16Unit);
+    }
   }
 }
 
