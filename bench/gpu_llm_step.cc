@@ -190,5 +190,6 @@ int main(int argc, char** argv) {
   std::printf("loss=%.4f\nstep_seconds=%.4f\ntokens_per_s=%.0f\ndtype=%s\nachieved_tflops=%.2f\n", loss,
               seconds / steps, double(batch.size()) * steps / seconds, precision.c_str(), tflops);
   if (peak > 0) std::printf("mfu=%.3f\n", tflops / peak);
+  std::printf("block_activation_bytes=%zu\n", llm.saved_block_bytes());
   return 0;
 }

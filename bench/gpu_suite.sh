@@ -104,11 +104,12 @@ if [ -x "$BUILD_DIR/bench/gpu_llm_step" ]; then
   tflops=$(echo "$out" | sed -n 's/^achieved_tflops=//p')
   dtype=$(echo "$out" | sed -n 's/^dtype=//p')
   mfu=$(echo "$out" | sed -n 's/^mfu=//p')
+  acts=$(echo "$out" | sed -n 's/^block_activation_bytes=//p')
   if [ "$rc" -eq 0 ] && [ -n "$tflops" ]; then
     result[llm_mfu]=PASS
     ceiling=$([ "$dtype" = bf16 ] && echo "${ceiling_bf16:-}" || echo "${ceiling_fp32:-}")
     ratio=$([ -n "$ceiling" ] && awk -v a="$tflops" -v c="$ceiling" 'BEGIN{printf "%.2f", a/c}' || echo "?")
-    note "gpu_suite: LLM (1B, $dtype) ${tflops} TFLOP/s = ${ratio} of the measured $dtype GEMM ceiling${mfu:+, MFU $mfu of the given peak}"
+    note "gpu_suite: LLM (1B, $dtype) ${tflops} TFLOP/s = ${ratio} of the measured $dtype GEMM ceiling${mfu:+, MFU $mfu of the given peak}${acts:+; block activations $acts bytes}"
   else
     result[llm_mfu]=FAIL
   fi

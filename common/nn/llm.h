@@ -132,6 +132,13 @@ class Llm {
   const Tensor& final_hidden() const { return act_->hf_; }
   // Per-layer qkv of the last Forward (for the decoding KV cache).
   const Tensor& layer_qkv(int l) const { return act_->caches_[size_t(l)].qkv.f32(); }
+  // Bytes the blocks keep from the last Forward for the backward (half of
+  // the GEMM/attention activations' under bf16 storage: block_activations.h).
+  size_t saved_block_bytes() const {
+    size_t n = 0;
+    for (const BlockCache& c : act_->caches_) n += c.bytes();
+    return n;
+  }
   const TransformerBlock& block(int l) const { return blocks_[size_t(l)]; }
   int tok_emb_index() const { return tok_; }
   int pos_emb_index() const { return pos_; }
