@@ -174,9 +174,7 @@ int main(int argc, char** argv) {
       if (!err.ok()) break;
       if (it >= warmup) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
-    int64_t supervised = 0;
-    for (int32_t t : batch.targets) supervised += t >= 0;
-    if (err.ok()) loss = loss_sum.Read()[0] / double(std::max<int64_t>(supervised, 1));  // per supervised token
+    if (err.ok()) loss = loss_sum.Read()[0] / double(std::max<int64_t>(batch.supervised(), 1));  // per token
   }
   if (!err.ok()) {
     std::fprintf(stderr, "gpu_llm_step: %s\n", err.ToString().c_str());

@@ -33,6 +33,7 @@
 #include "common/train/trainer.h"
 #include "tests/support/guarded_device.h"
 #include "tests/support/llm_device_case.h"
+#include "tests/support/normalised_error.h"
 #include "tests/support/vit_dit_runs.h"
 
 namespace braid {
@@ -41,16 +42,7 @@ namespace {
 using testing_support::GuardedDevice;
 using testing_support::GuardedOps;
 
-// max |a - b| / max |b|: the error normalised by the reference's scale.
-double NormalisedError(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    diff = std::max(diff, std::fabs(double(a[i]) - double(b[i])));
-    scale = std::max(scale, std::fabs(double(b[i])));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
+using testing_support::NormalisedError;
 
 // bf16 keeps 8 significant bits: one rounding to nearest is within 2^-8
 // relative (the unit roundoff). The bounds below are multiples of it; the

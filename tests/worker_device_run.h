@@ -99,7 +99,7 @@ inline Reference SingleProcess(const JobConfig& cfg) {
   return r;
 }
 
-// Runs cfg.train.steps steps of `cfg` (any layout; a device takes tp 1) in process; each rank on
+// Runs cfg.train.steps steps of `cfg` (any layout) in process; each rank on
 // its own device from `factory` when given, then set up by `setup` when given.
 inline Run RunInProc(const JobConfig& cfg, const RankDeviceFactory& factory, const RankSetup& setup = nullptr) {
   Run out;

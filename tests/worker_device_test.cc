@@ -63,6 +63,21 @@ RankDeviceFactory GuardedFactory(bool bf16_activations = false) {
   };
 }
 
+// Every rank's boundary tensors device to device through `fabric`.
+device_run::RankSetup BoundariesThrough(testing_support::GuardedBoundaryFabric& fabric) {
+  return [&fabric](ModuleRunner& mr, DpGroup&) {
+    mr.UseDeviceBoundary(fabric.Make(mr.role(), mr.rank()));
+    return Status::Ok();
+  };
+}
+
+// The test job over `layouts`, its LLM a layer per pipeline stage at least.
+JobConfig ModelParallelJob(const Layouts& layouts, int steps) {
+  JobConfig cfg = device_run::WithLayouts(device_run::TestJob(steps), layouts);
+  cfg.model.llm.layers = 3;
+  return cfg;
+}
+
 const device_run::Reference& Reference() {
   static const device_run::Reference ref = device_run::SingleProcess(device_run::TestJob(kSteps));
   return ref;
@@ -194,19 +209,15 @@ TEST(WorkerDevice, DpSumsStartDuringTheBackwardOnADevice) {
 void RunWithDeviceBoundary(const Layouts& layouts) {
   const int steps = 4;
   const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(steps), layouts);
-  const int worlds[kNumRoles] = {layouts[0].world(), layouts[1].world(), layouts[2].world()};
-  testing_support::GuardedBoundaryFabric fabric(worlds);
-  const device_run::Run dev = device_run::RunInProc(cfg, GuardedFactory(), [&](ModuleRunner& mr, DpGroup&) {
-    mr.UseDeviceBoundary(fabric.Make(mr.role(), mr.rank()));
-    return Status::Ok();
-  });
+  testing_support::GuardedBoundaryFabric fabric(layouts);
+  const device_run::Run dev = device_run::RunInProc(cfg, GuardedFactory(), BoundariesThrough(fabric));
   const device_run::Run host = device_run::RunInProc(cfg, nullptr);
   ASSERT_EQ(dev.losses.size(), size_t(steps));
   EXPECT_EQ(dev.losses, host.losses);
   EXPECT_EQ(dev.params, host.params);
   EXPECT_GT(fabric.transfers(), 4 * steps);
   for (int r = 0; r < kNumRoles; ++r)
-    for (int k = 0; k < worlds[r]; ++k) {
+    for (int k = 0; k < layouts[size_t(r)].world(); ++k) {
       const std::vector<int64_t> reads = fabric.host_reads_at_flush(Role(r), k);
       ASSERT_EQ(reads.size(), size_t(steps)) << RoleName(Role(r)) << " rank " << k;
       if (layouts[size_t(r)].dp > 1) continue;  // the host-staged DP sum reads the gradients back
@@ -233,19 +244,11 @@ TEST(WorkerDevice, BoundariesDeviceToDeviceLayout121) {
 // the host runtime, bit for bit.
 void RunModelParallel(const Layouts& layouts, bool device_boundary) {
   const int steps = 4;
-  JobConfig cfg = device_run::WithLayouts(device_run::TestJob(steps), layouts);
-  cfg.model.llm.layers = 3;  // a layer per stage at least
+  const JobConfig cfg = ModelParallelJob(layouts, steps);
   ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
-  const int worlds[kNumRoles] = {layouts[0].world(), layouts[1].world(), layouts[2].world()};
-  testing_support::GuardedBoundaryFabric fabric(worlds);
-  device_run::RankSetup setup;
-  if (device_boundary) {
-    setup = [&](ModuleRunner& mr, DpGroup&) {
-      mr.UseDeviceBoundary(fabric.Make(mr.role(), mr.rank()));
-      return Status::Ok();
-    };
-  }
-  const device_run::Run dev = device_run::RunInProc(cfg, GuardedFactory(), setup);
+  testing_support::GuardedBoundaryFabric fabric(layouts);
+  const device_run::Run dev =
+      device_run::RunInProc(cfg, GuardedFactory(), device_boundary ? BoundariesThrough(fabric) : nullptr);
   const device_run::Run host = device_run::RunInProc(cfg, nullptr);
   const std::string what = "layout " + device_run::LayoutName(layouts) + (device_boundary ? " device-to-device" : "");
   ASSERT_EQ(dev.losses.size(), size_t(steps)) << what;
@@ -295,16 +298,10 @@ TEST(WorkerDevice, Bf16ActivationsFollowTheFloatRuntimeInEveryLayout) {
        {Layouts{parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}},
         Layouts{parallel::Layout{1, 2, 1}, parallel::Layout{2, 2, 2}, parallel::Layout{1, 1, 1}}}) {
     const std::string name = device_run::LayoutName(layouts);
-    JobConfig cfg = device_run::WithLayouts(device_run::TestJob(steps), layouts);
-    cfg.model.llm.layers = 3;  // a layer per stage at least
+    const JobConfig cfg = ModelParallelJob(layouts, steps);
     ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
-    const int worlds[kNumRoles] = {layouts[0].world(), layouts[1].world(), layouts[2].world()};
-    testing_support::GuardedBoundaryFabric fabric(worlds);
-    const device_run::RankSetup setup = [&](ModuleRunner& mr, DpGroup&) {
-      mr.UseDeviceBoundary(fabric.Make(mr.role(), mr.rank()));
-      return Status::Ok();
-    };
-    const device_run::Run bf = device_run::RunInProc(cfg, GuardedFactory(true), setup);
+    testing_support::GuardedBoundaryFabric fabric(layouts);
+    const device_run::Run bf = device_run::RunInProc(cfg, GuardedFactory(true), BoundariesThrough(fabric));
     const device_run::Run fp = device_run::RunInProc(cfg, GuardedFactory(false));
     ASSERT_EQ(bf.losses.size(), size_t(steps)) << name;
     ASSERT_EQ(fp.losses.size(), size_t(steps)) << name;
@@ -373,8 +370,8 @@ TEST(WorkerDevice, ADeviceErrorFailsTheRankNamingIt) {
 TEST(WorkerDevice, ALostDeviceTransferFailsTheReceiverNamingIt) {
   const JobConfig cfg = device_run::TestJob(3);
   InProcFabric fabric(1, 1, 1, /*timeout_seconds=*/2);
-  const int worlds[kNumRoles] = {1, 1, 1};
-  testing_support::GuardedBoundaryFabric boundary(worlds, /*timeout_seconds=*/1);
+  const Layouts one = {parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}};
+  testing_support::GuardedBoundaryFabric boundary(one, /*timeout_seconds=*/1);
   boundary.DropSends(BoundaryKind::kLlmToGen);
   std::vector<std::unique_ptr<ModuleRunner>> runners;
   for (int r = 0; r < kNumRoles; ++r) {

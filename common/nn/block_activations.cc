@@ -63,16 +63,16 @@ void CheckSame(const ActBuffer& a, const ActBuffer& b) {
 }  // namespace
 
 void NormForward(ActBuffer& out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
-                 bool rms, int64_t N, int64_t C) {
-  const float eps = 1e-5f;
+                 int64_t N, int64_t C) {
+  const float eps = 1e-5f;  // the float ops' default
   if (const ops::Bf16ActivationOps* t = Bf16For(out)) {
-    if (rms)
+    if (bias == nullptr)
       t->rmsnorm_forward(out.b16().data(), rstd, inp, weight, N, C, eps);
     else
       t->layernorm_forward(out.b16().data(), mean, rstd, inp, weight, bias, N, C, eps);
     return;
   }
-  if (rms)
+  if (bias == nullptr)
     ops::rmsnorm_forward(out.f32().data(), rstd, inp, weight, N, C);
   else
     ops::layernorm_forward(out.f32().data(), mean, rstd, inp, weight, bias, N, C);

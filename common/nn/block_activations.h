@@ -25,7 +25,6 @@ class ActBuffer {
   // activation storage (bf16 when the backend has bf16 activation ops).
   void Resize(std::vector<int64_t> shape);
   bool bf16() const { return bf16_; }
-  int64_t numel() const { return bf16_ ? b16_.numel() : f32_.numel(); }
   size_t bytes() const;  // storage held
   // The storage (aborts when it is the other type).
   Tensor& f32();
@@ -41,9 +40,9 @@ class ActBuffer {
 
 namespace act {
 
-// out = norm(inp) (RMSNorm when bias is null and rms is set, else LayerNorm).
+// out = norm(inp): LayerNorm with `bias`, RMSNorm when it is null (mean unused).
 void NormForward(ActBuffer& out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
-                 bool rms, int64_t N, int64_t C);
+                 int64_t N, int64_t C);
 // out (N,OC) = inp (N,C) @ weight^T + bias, into a buffer or into float memory.
 void Linear(ActBuffer& out, const ActBuffer& inp, const float* weight, const float* bias, int64_t N, int64_t C,
             int64_t OC);

@@ -120,8 +120,7 @@ void Llm::ForwardStage(const LlmBatch& b, const float* image_emb, const float* h
   const int64_t Vl = vocab_.size();
   act_->logits_.Resize({N, Vl});
   ops::matmul_forward<float>(act_->logits_.data(), act_->hf_.data(), pb_.param(head_), nullptr, N, C_, Vl);
-  if (text_count)
-    for (int32_t t : b.targets) *text_count += t >= 0;  // host: the batch's own targets
+  if (text_count) *text_count = b.supervised();  // host: the batch's own targets
   if (tp && !b.targets.empty()) {
     // Every TP rank runs it (collectives; its cache serves the backward).
     VocabParallelCrossEntropyForward(act_->logits_.data(), ix.targets, vocab_, N, tp_, loss_sum, &act_->ce_);

@@ -36,6 +36,12 @@ struct LlmBatch {
   // generation slots.
   void Append(const std::vector<int32_t>& sample_tokens, const std::vector<int32_t>* sample_targets);
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+  // Rows with a target (>= 0): the supervised tokens the loss counts.
+  int64_t supervised() const {
+    int64_t n = 0;
+    for (int32_t t : targets) n += t >= 0;
+    return n;
+  }
 };
 
 // Everything a Forward saves for its Backward. Several can be alive at once

@@ -85,17 +85,16 @@ void TransformerBlock::Forward(BlockCache& c, const ParamBuffer& pb, float* out,
   c.fc.Resize({N, F});
   c.act.Resize({N, H});
 
-  const bool rms = cfg_.rmsnorm;
-  act::NormForward(c.ln1, c.ln1_mean.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_), rms ? nullptr : pb.param(ln1_b_),
-                   rms, N, C);
+  const float* ln1_b = cfg_.rmsnorm ? nullptr : pb.param(ln1_b_);  // null: RMSNorm
+  const float* ln2_b = cfg_.rmsnorm ? nullptr : pb.param(ln2_b_);
+  act::NormForward(c.ln1, c.ln1_mean.data(), c.ln1_rstd.data(), inp, pb.param(ln1_w_), ln1_b, N, C);
   act::Linear(c.qkv, c.ln1, pb.param(qkv_w_), pb.param(qkv_b_), N, C, 3 * A);
   act::Attention(c.att, c.att_lse.data(), c.qkv, cu, num_seqs, max_seqlen, NH, HD, cfg_.causal);
   // res1 = inp + proj(att): compute proj into res1 then add inp.
   RowParallel(c.res1.data(), c.att, pb, proj_w_, proj_b_, N, A);
   ops::residual_forward(c.res1.data(), c.res1.data(), inp, N * C);
 
-  act::NormForward(c.ln2, c.ln2_mean.data(), c.ln2_rstd.data(), c.res1.data(), pb.param(ln2_w_),
-                   rms ? nullptr : pb.param(ln2_b_), rms, N, C);
+  act::NormForward(c.ln2, c.ln2_mean.data(), c.ln2_rstd.data(), c.res1.data(), pb.param(ln2_w_), ln2_b, N, C);
   act::Linear(c.fc, c.ln2, pb.param(fc_w_), pb.param(fc_b_), N, C, F);
   act::MlpActivation(c.act, c.fc, cfg_.swiglu, N, H);
   RowParallel(out, c.act, pb, out_w_, out_b_, N, H);

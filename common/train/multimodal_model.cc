@@ -49,7 +49,7 @@ MicrobatchLoss MultimodalModel::Step(const Microbatch& mb, float text_scale, flo
   MicrobatchLoss out;
   out.text_sum = v[0];
   out.gen_sum = v[1];
-  for (int32_t t : mb.llm.targets) out.text_count += t >= 0;
+  out.text_count = mb.llm.supervised();
   out.gen_count = mb.num_gen;
   return out;
 }

@@ -318,9 +318,15 @@ std::vector<ModuleRunner::BoundaryUnit> ModuleRunner::GeneratorUnits(const RankM
   return units;
 }
 
+// device_boundary.h's order within a microbatch's hop: ascending uid, on
+// both ends.
+void ModuleRunner::SortByUid(std::vector<BoundaryUnit>& units) {
+  std::sort(units.begin(), units.end(), [](const BoundaryUnit& a, const BoundaryUnit& b) { return a.uid < b.uid; });
+}
+
 Status ModuleRunner::SendUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb,
                                        std::vector<BoundaryUnit> units, const float* base, int64_t unit_floats) {
-  std::sort(units.begin(), units.end(), [](const BoundaryUnit& a, const BoundaryUnit& b) { return a.uid < b.uid; });
+  SortByUid(units);
   for (const BoundaryUnit& u : units)
     for (int dst : Destinations(peer, u.peer_dp)) {
       RETURN_IF_ERROR(RankError(device_boundary_->Send(peer, dst, {kind, step, mb, u.uid},
@@ -349,7 +355,7 @@ Status ModuleRunner::StageOnDevice(bool send, int stage, const BoundaryKey& key,
 
 Status ModuleRunner::RecvUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb,
                                        std::vector<BoundaryUnit> units, float* base, int64_t unit_floats) {
-  std::sort(units.begin(), units.end(), [](const BoundaryUnit& a, const BoundaryUnit& b) { return a.uid < b.uid; });
+  SortByUid(units);
   for (const BoundaryUnit& u : units) {
     RETURN_IF_ERROR(RankError(device_boundary_->Recv(peer, Source(peer, u.peer_dp), {kind, step, mb, u.uid},
                                                      base + u.index * unit_floats, unit_floats)));

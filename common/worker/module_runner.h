@@ -148,6 +148,7 @@ class ModuleRunner {
   static std::vector<BoundaryUnit> LlmImageUnits(const RankMicrobatch& mb);  // the samples' images
   static std::vector<BoundaryUnit> LlmGenUnits(const RankMicrobatch& mb);    // the samples' generation targets
   static std::vector<BoundaryUnit> GeneratorUnits(const RankMicrobatch& mb); // its generation targets
+  static void SortByUid(std::vector<BoundaryUnit>& units);
   Status SendUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb, std::vector<BoundaryUnit> units,
                            const float* base, int64_t unit_floats);
   Status RecvUnitsOnDevice(Role peer, BoundaryKind kind, int64_t step, int32_t mb, std::vector<BoundaryUnit> units,
@@ -176,11 +177,10 @@ class ModuleRunner {
   int Source(Role peer, int dp) const;
   int StageRank(int stage) const;
   std::vector<int> Destinations(Role peer, int dp) const;
-  // The global gradient norm of the module (slices and stages summed over
-  // the model-parallel group, TP-replicated tensors once), then the clip;
-  // returns the norm.
-  // Clips the module's gradient to cfg_.train.grad_clip. Its norm goes to
-  // scalars_ (kGradNorm) or, with model parallelism (host only), *host_norm.
+  // Clips the module's gradient to cfg_.train.grad_clip by its global norm
+  // (slices and stages summed over the model-parallel group, TP-replicated
+  // tensors once). The norm goes to scalars_ (kGradNorm) or, with model
+  // parallelism (summed on the host), to *host_norm.
   Status ClipModuleGradients(ParamBuffer& pb, double* host_norm);
   // The DP all-reduce's asynchronous error, naming this rank and `what` it
   // was doing (OK on the cpu).

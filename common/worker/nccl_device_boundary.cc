@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/base/log.h"
 #include "common/comm/nccl_comm.h"
 #include "common/worker/cuda_rank_device.h"
 #include "common/worker/nccl_grad_allreduce.h"
@@ -49,10 +48,7 @@ class NcclDeviceBoundary : public DeviceBoundary {
     return Status::Ok();
   }
   void Abort() override {
-    for (auto& c : comm_) {
-      Status s = c->Abort();
-      if (!s.ok()) LOG_WARN("nccl %s: abort: %s", c->name().c_str(), s.ToString().c_str());
-    }
+    for (auto& c : comm_) AbortNcclComm(*c);
   }
 
  private:

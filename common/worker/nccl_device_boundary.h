@@ -22,7 +22,7 @@ inline constexpr const char* kBoundaryP2pEnv = "BRAID_BOUNDARY_P2P";
 StatusOr<DpAllReduceMode> BoundaryP2pModeFromEnv();
 
 struct NcclBoundaryWorld {
-  int worlds[kNumRoles] = {1, 1, 1};  // each module's rank count (DP layouts)
+  int worlds[kNumRoles] = {1, 1, 1};  // each module's rank count (its layout's world: dp x tp x pp)
   Role role = Role::kEncoder;
   int rank = 0;  // the module rank
   DpAllReduceMode mode = DpAllReduceMode::kAuto;

@@ -12,6 +12,11 @@
 
 namespace braid::worker {
 
+void AbortNcclComm(comm::NcclComm& c) {
+  Status s = c.Abort();
+  if (!s.ok()) LOG_WARN("nccl %s: abort: %s", c.name().c_str(), s.ToString().c_str());
+}
+
 StatusOr<std::string> CudaDeviceUuid(int device) {
   cudaDeviceProp prop;
   BRAID_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device));
@@ -43,10 +48,7 @@ class NcclDevice : public GradAllReduce {
   }
   Status Finish(ParamBuffer&) override { return comm_->ComputeWaitsForComm(); }
   Status CheckAsync() override { return comm_->CheckAsync(); }
-  void Abort() override {
-    Status s = comm_->Abort();
-    if (!s.ok()) LOG_WARN("nccl %s: abort: %s", comm_->name().c_str(), s.ToString().c_str());
-  }
+  void Abort() override { AbortNcclComm(*comm_); }
 
  private:
   std::unique_ptr<comm::NcclComm> comm_;
@@ -66,10 +68,7 @@ class NcclTpComm : public parallel::TpComm {
     RETURN_IF_ERROR(comm_->AllReduceSum(data, data, size_t(n)));
     return comm_->ComputeWaitsForComm();
   }
-  void Abort() override {
-    Status s = comm_->Abort();
-    if (!s.ok()) LOG_WARN("nccl %s: abort: %s", comm_->name().c_str(), s.ToString().c_str());
-  }
+  void Abort() override { AbortNcclComm(*comm_); }
 
  private:
   std::unique_ptr<comm::NcclComm> comm_;

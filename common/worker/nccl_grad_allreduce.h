@@ -21,6 +21,10 @@ class NcclComm;  // common/comm/nccl_comm.h (CUDA headers)
 
 namespace braid::worker {
 
+// Cancel or a failing rank: aborts `c` (its peers fail instead of waiting);
+// a failed abort is logged. Any thread.
+void AbortNcclComm(comm::NcclComm& c);
+
 // The device's UUID as 32 hex digits: unique across hosts, unlike indices
 // or PCI bus ids (what the ranks compare to find a shared GPU).
 StatusOr<std::string> CudaDeviceUuid(int device);

@@ -29,6 +29,7 @@ struct BoundaryKey {
   int32_t microbatch;
   uint32_t uid;
   std::string ToString() const;  // "enc->llm step 3 mb 1 unit 7"
+  bool operator==(const BoundaryKey&) const = default;
 };
 
 // A received tensor: its shape travels with the data (variable lengths).

@@ -346,6 +346,13 @@ class Worker {
     if (!job_id_.empty() && !cancelled_) LOG_WARN("cancelling job %s: %s", job_id_.c_str(), why.c_str());
     cancelled_ = true;
     if (transport_) transport_->Cancel();
+    AbortDeviceComms();
+  }
+
+  // The running rank's device communication (DP sum, boundaries, TP sums):
+  // aborted, so its peers fail instead of waiting on their devices for this
+  // rank. Caller holds mu_.
+  void AbortDeviceComms() {
     if (grad_allreduce_) grad_allreduce_->Abort();
     if (device_boundary_) device_boundary_->Abort();
     if (tp_comm_) tp_comm_->Abort();
@@ -521,17 +528,15 @@ class Worker {
 #endif
       }
     }
-    // Cancel (and a failing rank) aborts the DP all-reduce, so the group's
-    // other ranks fail instead of waiting on the device for this one.
+    // Cancel (and a failing rank) aborts the device communication, so the
+    // other ranks fail instead of waiting on their devices for this one.
     bool finished = false;
     struct AbortUnlessFinished {
       Worker* w;
       const bool& finished;
       ~AbortUnlessFinished() {
         std::lock_guard<std::mutex> lock(w->mu_);
-        if (w->grad_allreduce_ && !finished) w->grad_allreduce_->Abort();
-        if (w->device_boundary_ && !finished) w->device_boundary_->Abort();
-        if (w->tp_comm_ && !finished) w->tp_comm_->Abort();
+        if (!finished) w->AbortDeviceComms();
         w->grad_allreduce_ = nullptr;
         w->device_boundary_ = nullptr;
         w->tp_comm_ = nullptr;
@@ -542,9 +547,7 @@ class Worker {
       grad_allreduce_ = runner.grad_allreduce();
       device_boundary_ = runner.device_boundary();
       tp_comm_ = runner.tp_comm();
-      if (cancelled_ && grad_allreduce_) grad_allreduce_->Abort();
-      if (cancelled_ && device_boundary_) device_boundary_->Abort();
-      if (cancelled_ && tp_comm_) tp_comm_->Abort();
+      if (cancelled_) AbortDeviceComms();
     }
     // Boundary transfers move on between ops while this rank computes.
     SetOpBoundaryHook([](void* t) { static_cast<UcxTransport*>(t)->Poll(); }, transport.get());

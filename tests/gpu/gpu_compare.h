@@ -16,6 +16,8 @@
 
 #include <cuda_bf16.h>
 
+#include "tests/support/normalised_error.h"
+
 namespace braid::gputest {
 
 inline constexpr double kFp32Bound = 1e-5;
@@ -53,17 +55,6 @@ inline std::vector<float> FromBf16(const std::vector<__nv_bfloat16>& v) {
 // the same (rounded) inputs the GPU sees.
 inline std::vector<float> RoundBf16(const std::vector<float>& v) { return FromBf16(ToBf16(v)); }
 
-template <typename A, typename B>
-double NormalisedError(const std::vector<A>& got, const std::vector<B>& want) {
-  if (got.size() != want.size()) return INFINITY;
-  double scale = 1e-6, err = 0;
-  for (size_t i = 0; i < want.size(); ++i) scale = std::fmax(scale, std::fabs(static_cast<double>(want[i])));
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double d = std::fabs(static_cast<double>(got[i]) - static_cast<double>(want[i]));
-    if (!(d == d)) return INFINITY;  // NaN
-    err = std::fmax(err, d);
-  }
-  return err / scale;
-}
+using testing_support::NormalisedError;  // tests/support/normalised_error.h
 
 }  // namespace braid::gputest

@@ -25,11 +25,10 @@ namespace {
 
 using device_run::Layouts;
 using device_run::RoundRobinCuda;
-int DeviceCount() { return device_run::CudaDeviceCount(); }
-
-constexpr int kSteps = 6;
-constexpr double kLossBound = 1e-3;  // per step, relative to the CPU run (as gpu_runtime_equivalence_test)
-constexpr double kTimeoutSeconds = 60;
+using device_run::CudaDeviceCount;
+using device_run::kNcclLossBound;
+using device_run::kNcclSteps;
+using device_run::kNcclTimeoutSeconds;
 
 device_run::RankSetup BoundarySetup(const Layouts& l, comm::KvStore* kv, DpAllReduceMode mode) {
   return [l, kv, mode](ModuleRunner& mr, DpGroup&) -> Status {
@@ -38,7 +37,7 @@ device_run::RankSetup BoundarySetup(const Layouts& l, comm::KvStore* kv, DpAllRe
     w.role = mr.role();
     w.rank = mr.rank();
     w.mode = mode;
-    w.timeout_seconds = kTimeoutSeconds;
+    w.timeout_seconds = kNcclTimeoutSeconds;
     ASSIGN_OR_RETURN(std::unique_ptr<DeviceBoundary> b, SetUpNcclDeviceBoundary(*kv, *mr.device(), w));
     if (b) mr.UseDeviceBoundary(std::move(b));
     return Status::Ok();
@@ -53,23 +52,25 @@ void ExpectBoundaries(const device_run::Run& run, const std::string& name) {
 
 TEST(GpuNcclBoundary, Layout111OnDistinctGpusSendsDeviceToDevice) {
   const Layouts layouts = {parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}, parallel::Layout{1, 1, 1}};
-  const int devices = DeviceCount();
+  const int devices = CudaDeviceCount();
   // ctest runs this case as gpu_nccl_boundary_distinct_test, skipped below 3 devices.
   ASSERT_GE(devices, 3) << "every rank of layout 1/1/1 on its own GPU needs 3 CUDA devices, " << devices
                         << " present";
-  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kNcclSteps), layouts);
   const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
   comm::InMemoryKvStore store;
   comm::PrefixKvStore kv(&store, "job/attempt-1/");
   const device_run::Run nccl =
-      device_run::RunInProc(cfg, RoundRobinCuda(layouts, devices), BoundarySetup(layouts, &kv, DpAllReduceMode::kNccl));
+      device_run::RunInProc(cfg, RoundRobinCuda(layouts, devices),
+                            BoundarySetup(layouts, &kv, DpAllReduceMode::kNccl));
   const device_run::Run host = device_run::RunInProc(cfg, RoundRobinCuda(layouts, devices));
   ExpectBoundaries(nccl, "nccl-device");
   ExpectBoundaries(host, "");
-  ASSERT_EQ(nccl.losses.size(), size_t(kSteps));
-  ASSERT_EQ(cpu.losses.size(), size_t(kSteps));
+  ASSERT_EQ(nccl.losses.size(), size_t(kNcclSteps));
+  ASSERT_EQ(cpu.losses.size(), size_t(kNcclSteps));
   for (size_t s = 0; s < nccl.losses.size(); ++s) {
-    EXPECT_LE(std::abs(nccl.losses[s] - cpu.losses[s]) / std::abs(cpu.losses[s]), kLossBound) << "step " << s;
+    EXPECT_LE(std::abs(nccl.losses[s] - cpu.losses[s]) / std::abs(cpu.losses[s]), kNcclLossBound)
+        << "step " << s;
     EXPECT_EQ(nccl.losses[s], host.losses[s]) << "step " << s << ": nccl boundaries vs host copies";
   }
   EXPECT_EQ(nccl.params, host.params) << "nccl boundaries vs host copies: final params differ";
@@ -92,7 +93,7 @@ TEST(GpuNcclBoundary, NcclRequestedOnASharedGpuFails) {
     NcclBoundaryWorld w;  // layout 1/1/1: one rank per module
     w.role = Role(r);
     w.mode = DpAllReduceMode::kNccl;
-    w.timeout_seconds = kTimeoutSeconds;
+    w.timeout_seconds = kNcclTimeoutSeconds;
     return SetUpNcclDeviceBoundary(kv, dev, w).status();
   });
   for (const Status& s : got) {

@@ -26,12 +26,11 @@ namespace {
 
 using device_run::Layouts;
 using device_run::RoundRobinCuda;
-int DeviceCount() { return device_run::CudaDeviceCount(); }
-
-constexpr int kSteps = 6;
-constexpr double kLossBound = 1e-3;    // per step, relative to the CPU run (as gpu_runtime_equivalence_test)
+using device_run::CudaDeviceCount;
+using device_run::kNcclLossBound;
+using device_run::kNcclSteps;
+using device_run::kNcclTimeoutSeconds;
 constexpr double kParamsBound = 5e-3;  // L2 relative, final params
-constexpr double kTimeoutSeconds = 60;
 
 int DpOf(const JobConfig& cfg, Role role) {
   switch (role) {
@@ -51,7 +50,7 @@ device_run::RankSetup NcclSetup(const JobConfig& cfg, comm::KvStore* kv, DpAllRe
     ASSIGN_OR_RETURN(std::unique_ptr<GradAllReduce> g,
                      SetUpNcclGradAllReduce(*kv, *mr.device(),
                                             {RoleName(mr.role()), "dp-t0-p0", mr.coord().dp, dp, mode,
-                                             kTimeoutSeconds}));
+                                             kNcclTimeoutSeconds}));
     if (g) mr.UseGradAllReduce(std::move(g));
     return Status::Ok();
   };
@@ -70,11 +69,11 @@ void ExpectPaths(const device_run::Run& run, const JobConfig& cfg, const std::st
 
 // Loss by loss and final params against the CPU run of the same layout.
 void ExpectFollowsCpu(const device_run::Run& gpu, const device_run::Run& cpu, const std::string& what) {
-  ASSERT_EQ(gpu.losses.size(), size_t(kSteps)) << what;
-  ASSERT_EQ(cpu.losses.size(), size_t(kSteps)) << what;
+  ASSERT_EQ(gpu.losses.size(), size_t(kNcclSteps)) << what;
+  ASSERT_EQ(cpu.losses.size(), size_t(kNcclSteps)) << what;
   for (size_t s = 0; s < gpu.losses.size(); ++s) {
     const double rel = std::abs(gpu.losses[s] - cpu.losses[s]) / std::abs(cpu.losses[s]);
-    EXPECT_LE(rel, kLossBound) << what << " step " << s << ": cuda " << gpu.losses[s] << " vs cpu " << cpu.losses[s];
+    EXPECT_LE(rel, kNcclLossBound) << what << " step " << s << ": cuda " << gpu.losses[s] << " vs cpu " << cpu.losses[s];
   }
   EXPECT_LT(gpu.losses.back(), gpu.losses.front()) << what << ": it trains";
   ASSERT_EQ(gpu.params.size(), cpu.params.size()) << what;
@@ -86,14 +85,14 @@ void ExpectFollowsCpu(const device_run::Run& gpu, const device_run::Run& cpu, co
 }
 
 void RunDistinctGpus(const Layouts& layouts) {
-  const int devices = DeviceCount();
+  const int devices = CudaDeviceCount();
   int widest = 1;
   for (const parallel::Layout& l : layouts) widest = std::max(widest, l.dp);
   // ctest runs these cases as gpu_nccl_runtime_distinct_test, skipped below
   // 2 devices (tests/gpu_nccl_runtime.cmake).
   ASSERT_GE(devices, widest) << "layout " << device_run::LayoutName(layouts) << " needs " << widest
                              << " CUDA devices for distinct GPUs per DP group, " << devices << " present";
-  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kNcclSteps), layouts);
   ASSERT_TRUE(ValidateJobConfig(cfg).ok()) << ValidateJobConfig(cfg).ToString();
   const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
   comm::InMemoryKvStore nccl_store, gloo_store;
@@ -134,9 +133,9 @@ TEST(GpuNcclRuntime, Layout212OnDistinctGpusTakesNccl) {
 // host-copy run bit for bit (two ranks: one fp32 add per element either way).
 TEST(GpuNcclRuntime, LlmTp2OnDistinctGpusTakesNccl) {
   const Layouts layouts = {parallel::Layout{1, 1, 1}, parallel::Layout{1, 2, 1}, parallel::Layout{1, 1, 1}};
-  const int devices = DeviceCount();
+  const int devices = CudaDeviceCount();
   ASSERT_GE(devices, 2) << "the LLM's TP ranks on distinct GPUs need 2 CUDA devices, " << devices << " present";
-  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kNcclSteps), layouts);
   const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
   comm::InMemoryKvStore store;
   comm::PrefixKvStore kv(&store, "job/attempt-1/");
@@ -148,7 +147,7 @@ TEST(GpuNcclRuntime, LlmTp2OnDistinctGpusTakesNccl) {
         ASSIGN_OR_RETURN(std::unique_ptr<parallel::TpComm> tp,
                          SetUpNcclTpComm(kv, *mr.device(),
                                          {"llm", "tp-d0-p0", mr.coord().tp, 2, DpAllReduceMode::kNccl,
-                                          kTimeoutSeconds}));
+                                          kNcclTimeoutSeconds}));
         if (tp) {
           std::lock_guard<std::mutex> lock(mu);
           ++nccl_groups;
@@ -165,7 +164,7 @@ TEST(GpuNcclRuntime, LlmTp2OnDistinctGpusTakesNccl) {
 
 TEST(GpuNcclRuntime, RanksSharingAGpuFallBackToGloo) {
   const Layouts layouts = {parallel::Layout{1, 1, 1}, parallel::Layout{2, 1, 1}, parallel::Layout{1, 1, 1}};
-  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kSteps), layouts);
+  const JobConfig cfg = device_run::WithLayouts(device_run::TestJob(kNcclSteps), layouts);
   const device_run::Run cpu = device_run::RunInProc(cfg, nullptr);
   comm::InMemoryKvStore kv;
   const device_run::Run gpu = device_run::RunInProc(cfg, RoundRobinCuda(layouts, 1),
@@ -174,13 +173,13 @@ TEST(GpuNcclRuntime, RanksSharingAGpuFallBackToGloo) {
   ExpectFollowsCpu(gpu, cpu, "layout 1/2/1 on one GPU");
   std::printf("fallback exercised: the LLM's 2 DP ranks share cuda device 0, so their all-reduce took "
               "gloo-host-staged (%d CUDA device(s) present)\n",
-              DeviceCount());
+              CudaDeviceCount());
 }
 
 TEST(GpuNcclRuntime, NcclRequestedOnASharedGpuFails) {
   comm::InMemoryKvStore kv;
   const std::vector<Status> got = device_run::OnSharedGpu(2, [&](int r, RankDevice& dev) {
-    return SetUpNcclGradAllReduce(kv, dev, {"llm", "dp-t0-p0", r, 2, DpAllReduceMode::kNccl, kTimeoutSeconds})
+    return SetUpNcclGradAllReduce(kv, dev, {"llm", "dp-t0-p0", r, 2, DpAllReduceMode::kNccl, kNcclTimeoutSeconds})
         .status();
   });
   for (const Status& s : got) {

@@ -14,6 +14,13 @@
 
 namespace braid::worker::device_run {
 
+// The NCCL runtime tests' runs: their steps, the per-step loss bound
+// against the CPU run (relative, as gpu_runtime_equivalence_test's), and
+// the NCCL setups' timeout.
+inline constexpr int kNcclSteps = 6;
+inline constexpr double kNcclLossBound = 1e-3;
+inline constexpr double kNcclTimeoutSeconds = 60;
+
 // The CUDA devices present (0, and a test failure, when counting fails).
 inline int CudaDeviceCount() {
   StatusOr<int> n = gpu::DeviceCount();

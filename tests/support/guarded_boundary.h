@@ -7,6 +7,7 @@
 // freedom (device_boundary.h argues that).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "common/ops/backend.h"
+#include "common/parallel/layout.h"
 #include "common/worker/device_boundary.h"
 #include "tests/support/guarded_device.h"
 
@@ -26,10 +28,11 @@ namespace braid::testing_support {
 
 class GuardedBoundaryFabric {
  public:
-  // worlds: each module's rank count.
-  explicit GuardedBoundaryFabric(const int worlds[worker::kNumRoles], double timeout_seconds = 30)
+  // Ranks numbered by the modules' layouts (JobWorldRank).
+  explicit GuardedBoundaryFabric(const std::array<parallel::Layout, worker::kNumRoles>& layouts,
+                                 double timeout_seconds = 30)
       : timeout_(timeout_seconds) {
-    for (int r = 0; r < worker::kNumRoles; ++r) worlds_[r] = worlds[r];
+    for (int r = 0; r < worker::kNumRoles; ++r) worlds_[r] = layouts[size_t(r)].world();
   }
 
   std::unique_ptr<worker::DeviceBoundary> Make(worker::Role role, int rank) {
@@ -92,8 +95,7 @@ class GuardedBoundaryFabric {
         t = std::move(q.front());
         q.pop_front();
       }
-      if (t.key.kind != key.kind || t.key.step != key.step || t.key.microbatch != key.microbatch ||
-          t.key.uid != key.uid)
+      if (t.key != key)
         return Status::Internal("boundary order differs: received " + t.key.ToString() + " where " +
                                 key.ToString() + " was expected");
       if (int64_t(t.data.size()) != n)

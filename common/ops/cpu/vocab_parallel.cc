@@ -71,6 +71,7 @@ void vocab_ce_exp_sums(float* row_max, float* sums, const float* maxima, const f
 void vocab_ce_loss(float* row_sum, double* loss_sum, const float* row_max, const float* sums,
                    const int32_t* targets, int64_t N) {
   BRAID_VP_DISPATCH(vocab_ce_loss, row_sum, loss_sum, row_max, sums, targets, N);
+  AtOpBoundary();
   double loss = 0;
   for (int64_t n = 0; n < N; ++n) {
     row_sum[n] = sums[2 * n];

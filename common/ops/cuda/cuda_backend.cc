@@ -143,12 +143,11 @@ struct LossTotals {
 
 void CrossEntropyForward(float* losses, double* loss_sum, const float* logits, const int32_t* targets, int64_t N,
                          int64_t V) {
-  using Totals = LossTotals;
   const size_t rows_bytes = losses == nullptr ? static_cast<size_t>(N) * sizeof(float) : 0;
-  const Scratch scratch(sizeof(Totals) + rows_bytes, "cudaMallocAsync(cross-entropy scratch)");
+  const Scratch scratch(sizeof(LossTotals) + rows_bytes, "cudaMallocAsync(cross-entropy scratch)");
   if (!scratch.ok()) return;
-  auto* totals = scratch.at<Totals>();
-  float* rows = losses != nullptr ? losses : scratch.at<float>(sizeof(Totals));
+  auto* totals = scratch.at<LossTotals>();
+  float* rows = losses != nullptr ? losses : scratch.at<float>(sizeof(LossTotals));
   ops::cuda::cross_entropy_forward<float>(rows, &totals->sum, &totals->count, logits, targets, N, V);
   ops::cuda::add_scalar(loss_sum, &totals->sum);
 }
@@ -157,11 +156,11 @@ void CrossEntropyForward(float* losses, double* loss_sum, const float* logits, c
 // and the loss added into a device double (null: none).
 void VocabCeLoss(float* row_sum, double* loss_sum, const float* row_max, const float* sums, const int32_t* targets,
                  int64_t N) {
-  using Totals = LossTotals;
-  const Scratch scratch(sizeof(Totals) + static_cast<size_t>(N) * sizeof(float), "cudaMallocAsync(vocab ce scratch)");
+  const Scratch scratch(sizeof(LossTotals) + static_cast<size_t>(N) * sizeof(float),
+                        "cudaMallocAsync(vocab ce scratch)");
   if (!scratch.ok()) return;
-  auto* totals = scratch.at<Totals>();
-  ops::cuda::vocab_parallel_loss(scratch.at<float>(sizeof(Totals)), row_sum, &totals->sum, &totals->count, row_max,
+  auto* totals = scratch.at<LossTotals>();
+  ops::cuda::vocab_parallel_loss(scratch.at<float>(sizeof(LossTotals)), row_sum, &totals->sum, &totals->count, row_max,
                                  sums, targets, N);
   if (loss_sum != nullptr) ops::cuda::add_scalar(loss_sum, &totals->sum);
 }
